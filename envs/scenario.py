@@ -1,0 +1,175 @@
+"""Scenarios: validated descriptions of one inventory system, loaded from YAML.
+
+A scenario is a YAML mapping in ``configs/scenarios/NAME.yaml`` (or any path). It is loaded by
+name or path with :func:`load_scenario`, with optional keyword overrides of any key, and
+validated with pydantic: a mistake is reported as one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from envs.demand import CsvDemand, DemandConfig
+from envs.errors import UserError
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "configs" / "scenarios"
+
+
+class LeadTimeDistribution(BaseModel):
+    """Stochastic lead time: each order draws its own lead time from ``values`` with ``probs``.
+
+    With ``overtaking: false`` an order never arrives before one placed earlier (its arrival is
+    delayed to the previous order's arrival period if needed); with ``true`` it may.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    values: tuple[int, ...] = Field(min_length=1)
+    probs: tuple[float, ...] = Field(min_length=1)
+    overtaking: bool = False
+
+    @model_validator(mode="after")
+    def _valid(self) -> LeadTimeDistribution:
+        if len(self.values) != len(self.probs):
+            raise ValueError("values and probs must have the same length")
+        if min(self.values) < 0:
+            raise ValueError("lead times must be non-negative integers")
+        if min(self.probs) < 0 or abs(sum(self.probs) - 1.0) > 1e-9:
+            raise ValueError("probs must be non-negative and sum to 1")
+        return self
+
+
+class Scenario(BaseModel):
+    """One single-item, periodic-review inventory system (see the README for every key)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    horizon: int = Field(ge=1, description="periods per episode")
+    demand: DemandConfig
+    lead_time: int | LeadTimeDistribution = Field(description="periods from order to arrival")
+    lost_sales: bool = True
+    holding_cost: float = Field(ge=0, description="per unit on hand at period end")
+    shortage_cost: float = Field(ge=0, description="per unit lost, or per unit backlogged per period")
+    fixed_order_cost: float = Field(default=0.0, ge=0)
+    unit_cost: float = Field(default=0.0, ge=0)
+    price: float = Field(default=0.0, ge=0, description="revenue per unit sold; turns reward into profit")
+    max_order: int = Field(ge=1)
+    initial_on_hand: int = Field(default=0, ge=0)
+    action: Literal["discrete", "continuous"] = "discrete"
+    demand_history: int = Field(default=0, ge=0, description="observe the last k demands")
+    feature_lookahead: int = Field(default=0, ge=0, description="observe demand features of the next m periods")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lead_time_integer(cls, data: Any) -> Any:
+        # pydantic would silently turn lead_time 1.5 into a distribution error message; say it plainly
+        if isinstance(data, dict):
+            lead = data.get("lead_time")
+            if isinstance(lead, bool) or (not isinstance(lead, (int, dict, LeadTimeDistribution)) and lead is not None):
+                raise ValueError(f"lead_time: must be a non-negative integer or a distribution, got {lead!r}")
+            if isinstance(lead, int) and lead < 0:
+                raise ValueError(f"lead_time: must be a non-negative integer, got {lead}")
+        return data
+
+    @property
+    def lead_time_values(self) -> np.ndarray:
+        """Possible lead times (one entry when the lead time is deterministic)."""
+        if isinstance(self.lead_time, int):
+            return np.array([self.lead_time])
+        return np.asarray(self.lead_time.values)
+
+    @property
+    def max_lead_time(self) -> int:
+        return int(self.lead_time_values.max())
+
+    @property
+    def deterministic_lead_time(self) -> bool:
+        return isinstance(self.lead_time, int)
+
+    @property
+    def overtaking(self) -> bool:
+        return isinstance(self.lead_time, LeadTimeDistribution) and self.lead_time.overtaking
+
+    def draw_lead_times(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        """Lead times for every order of ``shape`` (systems x periods)."""
+        if isinstance(self.lead_time, int):
+            return np.full(shape, self.lead_time, dtype=np.int64)
+        return rng.choice(np.asarray(self.lead_time.values, dtype=np.int64), size=shape, p=self.lead_time.probs)
+
+
+def _format_validation_error(source: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    # drop the union tag pydantic puts in the location of a discriminated field (demand.poisson.mean)
+    loc = [str(part) for part in first["loc"] if not (first["loc"] and part in _DEMAND_TAGS)]
+    key = ".".join(loc) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{source}: {key}: {message}"
+
+
+_DEMAND_TAGS = {"poisson", "negative_binomial", "normal", "uniform", "deterministic", "seasonal", "csv"}
+
+
+def resolve_scenario_path(name_or_path: str | Path) -> Path:
+    """A scenario file from a name in configs/scenarios or a path; unknown names are a :class:`UserError`."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        if not candidate.is_file():
+            raise UserError(f"{candidate}: scenario file not found")
+        return candidate
+    path = SCENARIO_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
+        raise UserError(f"{name_or_path}: no such scenario (known: {known})")
+    return path
+
+
+def load_scenario(name_or_path: str | Path | Scenario, **overrides: Any) -> Scenario:
+    """Load, override and validate a scenario.
+
+    Args:
+        name_or_path: a name in configs/scenarios (``lost_sales_L2_p9``), a YAML path, or a
+            Scenario (then only the overrides are applied).
+        overrides: replacements for top-level keys, e.g. ``shortage_cost=19``.
+
+    Raises:
+        UserError: one line naming the file and the key that is wrong.
+    """
+    if isinstance(name_or_path, Scenario):
+        raw = name_or_path.model_dump()
+        source = name_or_path.name
+    else:
+        path = resolve_scenario_path(name_or_path)
+        source = str(path)
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise UserError(f"{path}: a scenario must be a YAML mapping of keys")
+        raw.setdefault("name", path.stem)
+        demand = raw.get("demand")
+        if isinstance(demand, dict) and demand.get("dist") == "csv" and isinstance(demand.get("path"), str):
+            # a history path is relative to the scenario file; store it absolute so the scenario travels
+            raw["demand"] = {**demand, "path": str((path.resolve().parent / demand["path"]).resolve())}
+    unknown = sorted(set(overrides) - set(Scenario.model_fields))
+    if unknown:
+        raise UserError(f"{source}: {unknown[0]}: unknown key (override)")
+    raw.update(overrides)
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as error:
+        raise UserError(_format_validation_error(source, error)) from None
+    except ValueError as error:  # raised by the before-validator outside pydantic's wrapping
+        raise UserError(f"{source}: {error}") from None
+    if isinstance(scenario.demand, CsvDemand):
+        scenario.demand.load()
+    return scenario

@@ -1,0 +1,42 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from envs.scenario import Scenario, load_scenario
+
+BASE = {
+    "name": "test",
+    "horizon": 10,
+    "demand": {"dist": "poisson", "mean": 5},
+    "lead_time": 1,
+    "lost_sales": True,
+    "holding_cost": 1.0,
+    "shortage_cost": 4.0,
+    "max_order": 20,
+}
+
+
+def make_scenario(**changes: Any) -> Scenario:
+    """A small valid scenario with some keys changed."""
+    return Scenario.model_validate({**BASE, **changes})
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path):
+    """Write a scenario mapping to a YAML file and return its path."""
+
+    def write(mapping: dict[str, Any], name: str = "bad.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(mapping))
+        return path
+
+    return write
+
+
+__all__ = ["BASE", "load_scenario", "make_scenario"]

@@ -1,0 +1,147 @@
+"""The batched kernel against periods computed by hand, and its conservation laws."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs.kernel import InventoryKernel
+from tests.conftest import make_scenario
+
+
+def run_periods(scenario, orders, demands, lead_times=None):
+    kernel = InventoryKernel(scenario, 1)
+    kernel.reset()
+    outcomes = []
+    for t, (q, d) in enumerate(zip(orders, demands)):
+        lead = scenario.lead_time if lead_times is None else lead_times[t]
+        outcomes.append(kernel.step(np.array([q]), np.array([d]), np.array([lead])).row(0))
+        outcomes[-1]["pipeline"] = kernel.pipeline[0, : scenario.max_lead_time].tolist()
+    return outcomes
+
+
+def test_lost_sales_lead_time_0_order_arrives_before_demand():
+    sc = make_scenario(lead_time=0, initial_on_hand=3, holding_cost=1, shortage_cost=4)
+    first, second = run_periods(sc, orders=[2, 4], demands=[7, 1])
+    # 3 on hand + 2 arriving now = 5 available; demand 7: 5 sold, 2 lost at 4 each
+    assert (first["arrived"], first["sales"], first["lost"], first["on_hand"]) == (2, 5, 2, 0)
+    assert first["cost"] == pytest.approx(8.0)
+    # 0 + 4 arriving, demand 1: 3 left, holding 3
+    assert (second["arrived"], second["sales"], second["on_hand"], second["cost"]) == (4, 1, 3, 3.0)
+
+
+def test_lost_sales_lead_time_1_order_arrives_next_period():
+    sc = make_scenario(lead_time=1, initial_on_hand=5, holding_cost=1, shortage_cost=9)
+    first, second = run_periods(sc, orders=[3, 0], demands=[4, 6])
+    assert (first["arrived"], first["sales"], first["on_hand"], first["pipeline"]) == (0, 4, 1, [3])
+    assert first["cost"] == pytest.approx(1.0)
+    # 1 on hand + 3 arriving = 4, demand 6: 2 lost at 9
+    assert (second["arrived"], second["sales"], second["lost"], second["on_hand"]) == (3, 4, 2, 0)
+    assert second["cost"] == pytest.approx(18.0)
+
+
+def test_lost_sales_lead_time_3_with_fixed_order_cost():
+    sc = make_scenario(lead_time=3, initial_on_hand=6, holding_cost=0.5, shortage_cost=2, fixed_order_cost=10, unit_cost=1)
+    periods = run_periods(sc, orders=[8, 0, 2, 0], demands=[3, 2, 4, 5])
+    assert [p["pipeline"] for p in periods] == [[0, 0, 8], [0, 8, 0], [8, 0, 2], [0, 2, 0]]
+    assert [p["on_hand"] for p in periods] == [3, 1, 0, 3]
+    assert [p["lost"] for p in periods] == [0, 0, 3, 0]
+    # ordering 10 + 8; holding 1.5 | holding 0.5 | ordering 10 + 2; shortage 6 | 8 arrive: holding 1.5
+    assert [p["cost"] for p in periods] == pytest.approx([19.5, 0.5, 18.0, 1.5])
+
+
+def test_backorders_lead_time_3_fixed_cost_and_price():
+    sc = make_scenario(
+        lead_time=3, lost_sales=False, initial_on_hand=4, holding_cost=1, shortage_cost=5,
+        fixed_order_cost=10, unit_cost=2, price=3,
+    )
+    periods = run_periods(sc, orders=[6, 0, 0, 1], demands=[5, 2, 0, 2])
+    assert [p["backordered"] for p in periods] == [1, 2, 0, 0]
+    assert [p["backlog"] for p in periods] == [1, 3, 3, 0]
+    # the 6 arriving in period 3 first fill the backlog of 3, then 2 of new demand, 1 left
+    assert (periods[3]["arrived"], periods[3]["backlog_filled"], periods[3]["sales"], periods[3]["on_hand"]) == (6, 3, 2, 1)
+    assert [p["shortage_cost"] for p in periods] == pytest.approx([5, 15, 15, 0])
+    assert [p["ordering_cost"] for p in periods] == pytest.approx([22, 0, 0, 12])
+    assert [p["revenue"] for p in periods] == pytest.approx([12, 0, 0, 15])
+    assert periods[3]["reward"] == pytest.approx(15 - 12 - 1)
+
+
+def test_backorders_lead_time_0_and_1():
+    sc0 = make_scenario(lead_time=0, lost_sales=False, initial_on_hand=0, holding_cost=1, shortage_cost=9)
+    p0 = run_periods(sc0, orders=[3, 10], demands=[5, 4])
+    assert [p["backlog"] for p in p0] == [2, 0]
+    assert [p["on_hand"] for p in p0] == [0, 4]
+    assert [p["cost"] for p in p0] == pytest.approx([18, 4])
+    sc1 = make_scenario(lead_time=1, lost_sales=False, initial_on_hand=2, holding_cost=1, shortage_cost=9)
+    p1 = run_periods(sc1, orders=[7, 0], demands=[5, 1])
+    assert [p["backlog"] for p in p1] == [3, 0]
+    assert [p["on_hand"] for p in p1] == [0, 3]
+
+
+def test_orders_above_capacity_are_clipped_by_the_face_not_the_kernel():
+    sc = make_scenario(max_order=5)
+    from envs.kernel import orders_from_actions
+
+    assert orders_from_actions(sc, np.array([0, 3, 9])).tolist() == [0, 3, 5]
+    cont = make_scenario(max_order=10, action="continuous")
+    assert orders_from_actions(cont, np.array([[-1.0], [0.0], [1.0], [3.0]])).tolist() == [0, 5, 10, 10]
+
+
+@pytest.mark.parametrize("lost_sales", [True, False])
+@pytest.mark.parametrize("lead_time", [0, 1, 3, {"values": [0, 2, 5], "probs": [0.3, 0.4, 0.3], "overtaking": True}])
+def test_units_are_conserved_over_long_random_rollouts(lost_sales, lead_time):
+    sc = make_scenario(lead_time=lead_time, lost_sales=lost_sales, initial_on_hand=7, fixed_order_cost=3, unit_cost=1)
+    n, periods = 64, 500
+    rng = np.random.default_rng(1)
+    kernel = InventoryKernel(sc, n)
+    kernel.reset()
+    ordered_total = np.zeros(n, dtype=np.int64)
+    arrived_total = np.zeros(n, dtype=np.int64)
+    for _ in range(periods):
+        on_hand, backlog = kernel.on_hand.copy(), kernel.backlog.copy()
+        orders = rng.integers(0, 12, n) * (rng.random(n) < 0.5)
+        out = kernel.step(orders, rng.poisson(5, n), sc.draw_lead_times(rng, (n, 1))[:, 0])
+        assert np.array_equal(on_hand + out.arrived - out.sales - out.backlog_filled, out.on_hand)
+        assert np.array_equal(out.demand, out.sales + out.lost + out.backordered)
+        assert np.array_equal(backlog - out.backlog_filled + out.backordered, out.backlog)
+        assert (out.on_hand >= 0).all() and (out.backlog >= 0).all() and ((out.on_hand == 0) | (out.backlog == 0)).all()
+        expected_cost = (
+            sc.fixed_order_cost * (orders > 0) + sc.unit_cost * orders + sc.holding_cost * out.on_hand
+            + sc.shortage_cost * (out.lost if lost_sales else out.backlog)
+        )
+        np.testing.assert_allclose(out.cost, expected_cost)
+        ordered_total += orders
+        arrived_total += out.arrived
+    np.testing.assert_array_equal(ordered_total, arrived_total + kernel.pipeline.sum(axis=1))
+
+
+def test_stochastic_lead_times_without_overtaking_arrive_in_order():
+    sc = make_scenario(lead_time={"values": [1, 4], "probs": [0.5, 0.5], "overtaking": False}, initial_on_hand=0)
+    kernel = InventoryKernel(sc, 1)
+    kernel.reset()
+    rng = np.random.default_rng(0)
+    arrivals = []
+    for t in range(200):
+        # order t + 1 units, so each arrival tells which order it is
+        out = kernel.step(np.array([t + 1]), np.array([0]), sc.draw_lead_times(rng, (1, 1))[0])
+        arrivals.append(int(out.arrived[0]))
+    # orders never overtake: arrivals are sums of consecutive orders, in order of placement
+    received, next_order = [], 1
+    for arrived in arrivals:
+        while arrived > 0:
+            assert arrived >= next_order
+            arrived -= next_order
+            received.append(next_order)
+            next_order += 1
+    assert received == list(range(1, len(received) + 1)) and len(received) > 150
+
+
+def test_stochastic_lead_times_with_overtaking_can_arrive_out_of_order():
+    sc = make_scenario(lead_time={"values": [1, 4], "probs": [0.5, 0.5], "overtaking": True}, initial_on_hand=0)
+    kernel = InventoryKernel(sc, 1)
+    kernel.reset()
+    # an order with lead time 4 then one with lead time 1: the second arrives first
+    kernel.step(np.array([10]), np.array([0]), np.array([4]))
+    out = kernel.step(np.array([1]), np.array([0]), np.array([1]))
+    assert out.arrived[0] == 0
+    assert kernel.step(np.array([0]), np.array([0]), np.array([1])).arrived[0] == 1
