@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from envs.demand import CsvDemand, DemandConfig
 from envs.errors import UserError
@@ -66,17 +66,13 @@ class Scenario(BaseModel):
     demand_history: int = Field(default=0, ge=0, description="observe the last k demands")
     feature_lookahead: int = Field(default=0, ge=0, description="observe demand features of the next m periods")
 
-    @model_validator(mode="before")
+    @field_validator("lead_time", mode="before")
     @classmethod
-    def _lead_time_integer(cls, data: Any) -> Any:
-        # pydantic would silently turn lead_time 1.5 into a distribution error message; say it plainly
-        if isinstance(data, dict):
-            lead = data.get("lead_time")
-            if isinstance(lead, bool) or (not isinstance(lead, (int, dict, LeadTimeDistribution)) and lead is not None):
-                raise ValueError(f"lead_time: must be a non-negative integer or a distribution, got {lead!r}")
-            if isinstance(lead, int) and lead < 0:
-                raise ValueError(f"lead_time: must be a non-negative integer, got {lead}")
-        return data
+    def _lead_time_integer(cls, lead: Any) -> Any:
+        # without this, 1.5 or -1 would be reported as a failed match of the distribution branch
+        if isinstance(lead, bool) or not isinstance(lead, (int, dict, LeadTimeDistribution)) or (isinstance(lead, int) and lead < 0):
+            raise ValueError(f"must be a non-negative integer or a distribution, got {lead!r}")
+        return lead
 
     @property
     def lead_time_values(self) -> np.ndarray:
@@ -104,18 +100,20 @@ class Scenario(BaseModel):
         return rng.choice(np.asarray(self.lead_time.values, dtype=np.int64), size=shape, p=self.lead_time.probs)
 
 
+# Errors that only say "this union branch has the wrong type": a problem inside the branch that
+# matches the input is more useful to the user.
+_TYPE_MISMATCH = {"int_type", "int_parsing", "int_from_float", "model_type", "dict_type", "model_attributes_type"}
+# Union branch tags pydantic puts in error locations (demand.poisson.mean, lead_time.int).
+_UNION_TAGS = {"int", "LeadTimeDistribution", "poisson", "negative_binomial", "normal", "uniform", "deterministic", "seasonal", "csv"}
+
+
 def _format_validation_error(source: str, error: ValidationError) -> str:
-    first = error.errors()[0]
-    # drop the union tag pydantic puts in the location of a discriminated field (demand.poisson.mean)
-    loc = [str(part) for part in first["loc"] if not (first["loc"] and part in _DEMAND_TAGS)]
-    key = ".".join(loc) or "(top level)"
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown key"
+    errors = error.errors()
+    first = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), errors[0])
+    parts = [str(part) for part in first["loc"]]
+    key = ".".join(p for p in parts if p not in _UNION_TAGS and not p.startswith("function-")) or "(top level)"
+    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
     return f"{source}: {key}: {message}"
-
-
-_DEMAND_TAGS = {"poisson", "negative_binomial", "normal", "uniform", "deterministic", "seasonal", "csv"}
 
 
 def resolve_scenario_path(name_or_path: str | Path) -> Path:
@@ -168,8 +166,6 @@ def load_scenario(name_or_path: str | Path | Scenario, **overrides: Any) -> Scen
         scenario = Scenario.model_validate(raw)
     except ValidationError as error:
         raise UserError(_format_validation_error(source, error)) from None
-    except ValueError as error:  # raised by the before-validator outside pydantic's wrapping
-        raise UserError(f"{source}: {error}") from None
     if isinstance(scenario.demand, CsvDemand):
         scenario.demand.load()
     return scenario

@@ -1,0 +1,116 @@
+"""Scenario loading: every shipped scenario loads; every bad one is refused in one line naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envs.errors import UserError
+from envs.scenario import SCENARIO_DIR, load_scenario
+from tests.conftest import BASE
+
+SHIPPED = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def test_the_benchmark_scenarios_ship():
+    grid = {f"lost_sales_L{L}_p{p}" for L in (1, 2, 3, 4) for p in (4, 9, 19, 39)}
+    assert grid | {"backorder_K64", "seasonal_promo", "csv_history"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenarios_load(name):
+    scenario = load_scenario(name)
+    assert scenario.name == name and scenario.horizon >= 1
+
+
+def test_grid_scenario_values():
+    sc = load_scenario("lost_sales_L3_p19")
+    assert (sc.lead_time, sc.shortage_cost, sc.holding_cost, sc.lost_sales, sc.demand.mean) == (3, 19, 1, True, 5)
+    bo = load_scenario("backorder_K64")
+    assert (bo.fixed_order_cost, bo.shortage_cost, bo.lost_sales, bo.lead_time, bo.demand.mean) == (64, 9, False, 0, 10)
+
+
+def test_load_by_path_and_overrides(write_scenario):
+    path = write_scenario(BASE, "mine.yaml")
+    sc = load_scenario(str(path), shortage_cost=19)
+    assert sc.shortage_cost == 19 and sc.name == "test"
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "message"),
+    [
+        ({"colour": "red"}, "colour", "unknown key"),
+        ({"holding_cost": -1}, "holding_cost", "greater than or equal to 0"),
+        ({"shortage_cost": -0.5}, "shortage_cost", "greater than or equal to 0"),
+        ({"fixed_order_cost": -64}, "fixed_order_cost", "greater than or equal to 0"),
+        ({"lead_time": -1}, "lead_time", "non-negative integer"),
+        ({"lead_time": 1.5}, "lead_time", "non-negative integer"),
+        ({"lead_time": "two"}, "lead_time", "non-negative integer"),
+        ({"lead_time": {"values": [1, 2], "probs": [0.5, 0.6]}}, "lead_time", "sum to 1"),
+        ({"lead_time": {"values": [-1, 2], "probs": [0.5, 0.5]}}, "lead_time", "non-negative"),
+        ({"max_order": 0}, "max_order", "greater than or equal to 1"),
+        ({"horizon": 0}, "horizon", "greater than or equal to 1"),
+        ({"demand": {"dist": "poisson", "mean": -2}}, "demand.mean", "greater than 0"),
+        ({"demand": {"dist": "negative_binomial", "mean": 5, "variance": 3}}, "demand", "variance must exceed"),
+        ({"demand": {"dist": "normal", "mean": 5, "std": 0}}, "demand.std", "greater than 0"),
+        ({"demand": {"dist": "uniform", "low": 5, "high": 2}}, "demand", "high must be at least low"),
+        ({"demand": {"dist": "gamma", "mean": 5}}, "demand", "does not match any of the expected tags"),
+        ({"demand": {"dist": "poisson", "mean": 5, "sd": 1}}, "demand.sd", "unknown key"),
+        ({"demand": {"dist": "csv", "path": "missing.csv"}}, "missing.csv", "not found"),
+    ],
+)
+def test_bad_scenarios_are_refused_naming_file_and_key(write_scenario, change, key, message):
+    path = write_scenario({**BASE, **change})
+    with pytest.raises(UserError) as caught:
+        load_scenario(str(path))
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text.startswith(str(path)) or key == "missing.csv"
+    assert key in text and message in text
+
+
+def test_unknown_override_and_unknown_name_are_refused():
+    with pytest.raises(UserError, match="lost_sales_L2_p9.yaml: colour: unknown key"):
+        load_scenario("lost_sales_L2_p9", colour="red")
+    with pytest.raises(UserError, match="no_such: no such scenario"):
+        load_scenario("no_such")
+
+
+def test_malformed_yaml_is_refused(tmp_path: Path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("horizon: [1, 2\n")
+    with pytest.raises(UserError, match="broken.yaml: not valid YAML"):
+        load_scenario(str(path))
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("demand\n3\n4\nabc\n", "line 4: demand 'abc' is not a non-negative integer"),
+        ("demand\n3\n-1\n", "line 3: demand '-1' is not a non-negative integer"),
+        ("demand\n3\n2.5\n", "line 3: demand '2.5' is not a non-negative integer"),
+        ("demand\n3\n\n4\n", None),  # blank lines are skipped by the CSV reader, not data
+        ("sales\n3\n", "no column 'demand'"),
+        ("demand,promotion\n3,1\n4,yes\n", "line 3: promotion 'yes' is not a number"),
+    ],
+)
+def test_bad_csv_history_rows_are_refused_with_line_numbers(write_scenario, tmp_path, rows, message):
+    (tmp_path / "history.csv").write_text(rows)
+    features = ["promotion"] if "promotion" in rows else []
+    path = write_scenario({**BASE, "demand": {"dist": "csv", "path": "history.csv", "features": features, "mode": "bootstrap"}})
+    if message is None:
+        assert load_scenario(str(path)).demand.history_length == 2
+        return
+    with pytest.raises(UserError) as caught:
+        load_scenario(str(path))
+    assert "history.csv" in str(caught.value) and message in str(caught.value)
+
+
+def test_csv_window_longer_than_history_is_refused(write_scenario, tmp_path):
+    (tmp_path / "history.csv").write_text("demand\n" + "3\n" * 5)
+    path = write_scenario({**BASE, "demand": {"dist": "csv", "path": "history.csv"}})
+    from envs import InventoryEnv
+
+    with pytest.raises(UserError, match="history has 5 rows, an episode needs 10"):
+        InventoryEnv(str(path)).reset(seed=0)
