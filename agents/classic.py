@@ -1,0 +1,256 @@
+"""Classic order policies and their tuning.
+
+Every policy acts on the inventory position (on hand net of backlog plus everything on order)
+and accepts its parameters as scalars or as arrays with one entry per row of the observation
+batch, so that a whole grid of candidate parameters is simulated in one batched run.
+
+Tuning is exact where theory gives the optimum (Zheng-Federgruen (s, S) and the newsvendor
+base-stock level for backorders with iid demand and a fixed lead time) and otherwise a
+simulation search with common random numbers on the batched kernel: every candidate runs on
+the same demand paths, first a coarse screen of the whole grid on few episodes, then the
+best candidates again on more.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agents.base import inventory_position
+from agents.exact import newsvendor_base_stock, reorder_point_for_service, zheng_federgruen
+from envs.batch import run_batch
+from envs.kernel import ExogenousPaths
+from envs.scenario import Scenario
+
+IntOrArray = int | np.ndarray
+# Most systems simulated at once in a tuning batch (memory stays in the tens of MB).
+MAX_BATCH = 1 << 18
+
+
+class _OrderUpToPolicy:
+    name = "classic"
+
+    def __init__(self, n_pipeline: int) -> None:
+        self.n_pipeline = n_pipeline
+
+    def _position(self, obs: np.ndarray) -> np.ndarray:
+        return np.rint(inventory_position(obs, self.n_pipeline)).astype(np.int64)
+
+
+class BaseStock(_OrderUpToPolicy):
+    """Order up to ``S`` on the inventory position every period."""
+
+    name = "base_stock"
+
+    def __init__(self, S: IntOrArray, n_pipeline: int) -> None:
+        super().__init__(n_pipeline)
+        self.S = S
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return np.maximum(self.S - self._position(obs), 0)
+
+    def params(self) -> dict[str, Any]:
+        return {"S": int(self.S)}
+
+
+class CappedBaseStock(_OrderUpToPolicy):
+    """Order up to ``S`` but never more than ``cap`` units at once (strong for lost sales)."""
+
+    name = "capped_base_stock"
+
+    def __init__(self, S: IntOrArray, cap: IntOrArray, n_pipeline: int) -> None:
+        super().__init__(n_pipeline)
+        self.S, self.cap = S, cap
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return np.minimum(np.maximum(self.S - self._position(obs), 0), self.cap)
+
+    def params(self) -> dict[str, Any]:
+        return {"S": int(self.S), "cap": int(self.cap)}
+
+
+class SSPolicy(_OrderUpToPolicy):
+    """(s, S): when the inventory position is at or below ``s``, order up to ``S``."""
+
+    name = "s_S"
+
+    def __init__(self, s: IntOrArray, S: IntOrArray, n_pipeline: int) -> None:
+        super().__init__(n_pipeline)
+        if np.any(np.asarray(S) <= np.asarray(s)):
+            raise ValueError(f"(s, S) needs S > s, got s={s}, S={S}")
+        self.s, self.S = s, S
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        position = self._position(obs)
+        return np.where(position <= self.s, self.S - position, 0)
+
+    def params(self) -> dict[str, Any]:
+        return {"s": int(self.s), "S": int(self.S)}
+
+
+class ReorderPointQuantity(_OrderUpToPolicy):
+    """(r, Q) with the EOQ batch: when the position is at or below ``r``, order the smallest
+    multiple of ``Q`` that lifts it above ``r``."""
+
+    name = "eoq"
+
+    def __init__(self, r: IntOrArray, Q: IntOrArray, n_pipeline: int) -> None:
+        super().__init__(n_pipeline)
+        if np.any(np.asarray(Q) < 1):
+            raise ValueError(f"(r, Q) needs Q >= 1, got Q={Q}")
+        self.r, self.Q = r, Q
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        position = self._position(obs)
+        batches = np.where(position <= self.r, (self.r - position) // self.Q + 1, 0)
+        return batches * self.Q
+
+    def params(self) -> dict[str, Any]:
+        return {"r": int(self.r), "Q": int(self.Q)}
+
+
+@dataclass
+class TunedPolicy:
+    """A policy with fitted parameters, how they were found and the cost they were judged by."""
+
+    policy: Any
+    method: str  # "exact" or "simulation"
+    expected_cost: float  # exact long-run cost, or the simulated mean on the tuning paths
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _exact_applies(scenario: Scenario) -> bool:
+    return not scenario.lost_sales and scenario.demand.stationary and scenario.deterministic_lead_time
+
+
+def _simulated_costs(make_policy, candidates: np.ndarray, scenario: Scenario, paths: ExogenousPaths, warmup: int) -> np.ndarray:
+    """Mean cost per period of every candidate (rows of ``candidates``) on the same paths."""
+    per_chunk = max(1, MAX_BATCH // paths.n)
+    costs = np.empty(len(candidates))
+    for start in range(0, len(candidates), per_chunk):
+        chunk = candidates[start : start + per_chunk]
+        tiled = ExogenousPaths(
+            np.tile(paths.demand, (len(chunk), 1)),
+            np.tile(paths.features, (len(chunk), 1, 1)),
+            np.tile(paths.lead_times, (len(chunk), 1)),
+        )
+        columns = [np.repeat(chunk[:, j], paths.n) for j in range(chunk.shape[1])]
+        result = run_batch(make_policy(*columns), scenario, tiled, warmup=warmup)
+        costs[start : start + len(chunk)] = result.avg_cost.reshape(len(chunk), paths.n).mean(axis=1)
+    return costs
+
+
+def simulation_search(
+    make_policy,
+    candidates: np.ndarray,
+    scenario: Scenario,
+    paths: ExogenousPaths,
+    warmup: int = 0,
+    screen_episodes: int = 32,
+    finalists: int = 12,
+    coarse_size: int = 300,
+) -> tuple[np.ndarray, float]:
+    """The candidate with the lowest simulated cost, found with common random numbers.
+
+    A large grid is first screened on a coarse sub-grid (every k-th value of each parameter);
+    the neighbourhoods of the best coarse points are screened in full; screening uses the first
+    ``screen_episodes`` paths; the ``finalists`` best are rerun on all of ``paths``.
+
+    Returns the winning parameter row and its mean cost per period on all of ``paths``.
+    """
+    candidates = np.asarray(candidates, dtype=np.int64).reshape(len(candidates), -1)
+    screen = ExogenousPaths(paths.demand[:screen_episodes], paths.features[:screen_episodes], paths.lead_times[:screen_episodes])
+    if len(candidates) > coarse_size:
+        stride = math.ceil((len(candidates) / coarse_size) ** (1 / candidates.shape[1]))
+        coarse = candidates[(candidates % stride == 0).all(axis=1)]
+        best = coarse[np.argsort(_simulated_costs(make_policy, coarse, scenario, screen, warmup))[:3]]
+        near = (np.abs(candidates[:, None, :] - best[None, :, :]) <= stride).all(axis=2).any(axis=1)
+        candidates = candidates[near]
+    if len(candidates) > finalists:
+        costs = _simulated_costs(make_policy, candidates, scenario, screen, warmup)
+        candidates = candidates[np.argsort(costs)[:finalists]]
+    costs = _simulated_costs(make_policy, candidates, scenario, paths, warmup)
+    best_index = int(np.argmin(costs))
+    return candidates[best_index], float(costs[best_index])
+
+
+def _demand_scale(scenario: Scenario, paths: ExogenousPaths) -> tuple[int, int]:
+    """Upper bounds for the search grids: the largest demand over a lead time plus one period
+    (an order-up-to level above it never pays) and the largest one-period demand, from the paths."""
+    periods = scenario.max_lead_time + 1
+    demand = paths.demand.astype(np.float64)
+    window = np.lib.stride_tricks.sliding_window_view(demand, periods, axis=1).sum(axis=-1)
+    return int(window.max()) + 1, int(demand.max()) + 1
+
+
+def tune_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) -> TunedPolicy:
+    """Best base-stock level: newsvendor critical fractile when exact, else a simulation search."""
+    n_pipeline = scenario.max_lead_time
+    if _exact_applies(scenario):
+        S, cost = newsvendor_base_stock(scenario.demand.pmf(), scenario.holding_cost, scenario.shortage_cost, scenario.lead_time)
+        pmf = scenario.demand.pmf()
+        cost += scenario.fixed_order_cost * (1.0 - pmf[0]) + scenario.unit_cost * scenario.demand.mean_demand()
+        return TunedPolicy(BaseStock(S, n_pipeline), "exact", cost)
+    upper, _ = _demand_scale(scenario, paths)
+    (S,), cost = simulation_search(lambda S: BaseStock(S, n_pipeline), np.arange(upper + 1)[:, None], scenario, paths, warmup)
+    return TunedPolicy(BaseStock(int(S), n_pipeline), "simulation", cost)
+
+
+def tune_capped_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) -> TunedPolicy:
+    """Best (S, cap) by simulation search on the grid S <= lead-time demand bound, cap <= max_order."""
+    n_pipeline = scenario.max_lead_time
+    upper, single = _demand_scale(scenario, paths)
+    caps = np.arange(1, min(scenario.max_order, 2 * single) + 1)
+    grid = np.array([(S, cap) for S in range(upper + 1) for cap in caps])
+    (S, cap), cost = simulation_search(lambda S, cap: CappedBaseStock(S, cap, n_pipeline), grid, scenario, paths, warmup)
+    return TunedPolicy(CappedBaseStock(int(S), int(cap), n_pipeline), "simulation", cost)
+
+
+def tune_s_S(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) -> TunedPolicy:
+    """Best (s, S): Zheng-Federgruen when exact, else a simulation search over s < S."""
+    n_pipeline = scenario.max_lead_time
+    if _exact_applies(scenario):
+        result = zheng_federgruen(
+            scenario.demand.pmf(), scenario.holding_cost, scenario.shortage_cost, scenario.fixed_order_cost,
+            scenario.lead_time, scenario.unit_cost,
+        )
+        return TunedPolicy(SSPolicy(result.s, result.S, n_pipeline), "exact", result.average_cost)
+    upper, single = _demand_scale(scenario, paths)
+    lowest_s = 0 if scenario.lost_sales else -single
+    grid = np.array([(s, S) for S in range(1, upper + scenario.max_order + 1) for s in range(lowest_s, S) if S - s <= scenario.max_order])
+    (s, S), cost = simulation_search(lambda s, S: SSPolicy(s, S, n_pipeline), grid, scenario, paths, warmup)
+    return TunedPolicy(SSPolicy(int(s), int(S), n_pipeline), "simulation", cost)
+
+
+def tune_eoq(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, service_level: float | None = None) -> TunedPolicy:
+    """(r, Q) with Q from the EOQ formula and r for a cycle service level or by simulated cost."""
+    n_pipeline = scenario.max_lead_time
+    mean = scenario.demand.mean_demand()
+    if scenario.holding_cost > 0:
+        Q = max(1, round(math.sqrt(2 * scenario.fixed_order_cost * mean / scenario.holding_cost)))
+    else:
+        Q = scenario.max_order
+    Q = min(Q, scenario.max_order)
+    details = {"eoq": Q, "service_level": service_level}
+    if service_level is not None:
+        if not (scenario.demand.stationary and scenario.deterministic_lead_time):
+            raise ValueError("a service-level reorder point needs iid demand and a fixed lead time")
+        r = reorder_point_for_service(scenario.demand.pmf(), scenario.lead_time, service_level)
+        policy = ReorderPointQuantity(r, Q, n_pipeline)
+        cost = float(run_batch(policy, scenario, paths, warmup=warmup).avg_cost.mean())
+        return TunedPolicy(policy, "service level", cost, details)
+    upper, single = _demand_scale(scenario, paths)
+    lowest_r = -1 if scenario.lost_sales else -single
+    (r,), cost = simulation_search(lambda r: ReorderPointQuantity(r, Q, n_pipeline), np.arange(lowest_r, upper + 1)[:, None], scenario, paths, warmup)
+    return TunedPolicy(ReorderPointQuantity(int(r), Q, n_pipeline), "simulation", cost, details)
+
+
+TUNERS = {
+    "eoq": tune_eoq,
+    "s_S": tune_s_S,
+    "base_stock": tune_base_stock,
+    "capped_base_stock": tune_capped_base_stock,
+}
