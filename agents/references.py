@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.classic import tune_base_stock
-from envs.batch import run_batch
+from envs.batch import evaluation_paths, run_batch
 from envs.kernel import ExogenousPaths
 from envs.scenario import Scenario
 
@@ -18,7 +18,5 @@ def reference_costs(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, 
     ``paths``, so the reference faces the same demand as the policy compared with it.
     Keys: ``base_stock`` always.
     """
-    from envs.batch import evaluation_paths
-
     tuned = tune_base_stock(scenario, evaluation_paths(scenario, tuning_episodes, TUNING_SEED), warmup)
     return {"base_stock": float(run_batch(tuned.policy, scenario, paths, warmup=warmup).avg_cost.mean())}
