@@ -54,7 +54,7 @@ def main() -> None:
     header = "\n".join([
         "# Exact DP on Zipkin's lost-sales grid",
         "",
-        f"Command: `python -m benchmarks.dp_solve_time` (from the repository root)  ",
+        "Command: `python -m benchmarks.dp_solve_time` (from the repository root)  ",
         f"Date: {datetime.date.today().isoformat()}  ",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, numpy {np.__version__}  ",
@@ -62,6 +62,7 @@ def main() -> None:
         "Poisson demand mean 5, h = 1, no ordering cost, max_order 20, tol 1e-6 on the "
         "average cost. Zipkin (2008), Table 3, gives two decimals. \"largest order in table\" "
         "is over all states, recurrent or not: below 20 means max_order never binds.",
+        "",
         "",
     ])
     footer = f"\n\nTotal solve time: {total:.1f} s.\n"
