@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy, TUNERS, tune_base_stock, tune_eoq, tune_s_S
-from agents.evaluation import mean_ci, optimal_policy
+from agents.evaluation import mean_ci
+from agents.references import optimal_policy
 from agents.exact import ss_average_cost
 from envs.batch import evaluation_paths, run_batch
 from envs.scenario import load_scenario

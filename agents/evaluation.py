@@ -1,0 +1,282 @@
+"""Side-by-side evaluation of order policies on common random numbers.
+
+Every policy runs on the same demand paths; classic policies are tuned on other paths (seed
+``agents.references.TUNING_SEED``) than the ones they are judged on. For each policy: the
+mean cost per period with a 95% confidence interval, the gap to the optimum (or to the best
+policy when no optimum is known), the KPIs, and a paired comparison with the best classic
+policy (mean per-episode difference with its 95% CI), which is far sharper than comparing two
+separate intervals because both policies faced the same demand.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from agents.classic import TUNERS
+from agents.references import TUNING_SEED, optimal_policy
+from envs.batch import BatchResult, evaluation_paths, run_batch
+from envs.errors import UserError
+from envs.kernel import ExogenousPaths, observation_names
+from envs.scenario import Scenario
+
+CLASSIC_NAMES = tuple(TUNERS)
+POLICY_NAMES = (*CLASSIC_NAMES, "optimal")
+RECORD_KEYS = (
+    "policy", "params", "avg_cost", "ci95", "gap_pct", "fill_rate", "cycle_service_level",
+    "avg_on_hand", "turnover", "order_frequency",
+)
+
+CSV_COLUMNS = ("policy", "params", "avg_cost", "ci95_low", "ci95_high", *RECORD_KEYS[4:])
+
+
+@dataclass
+class NamedPolicy:
+    """A policy ready to evaluate, with the label and fitted parameters shown in tables."""
+
+    label: str
+    policy: Any
+    params: dict[str, Any]
+    kind: str  # "classic", "optimal" or "learned"
+
+
+@dataclass
+class PolicyResult:
+    """One policy's evaluation: per-episode costs and KPI means."""
+
+    named: NamedPolicy
+    batch: BatchResult
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def mean_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and the two ends of its Student-t confidence interval."""
+    samples = np.asarray(samples, dtype=float)
+    mean = float(samples.mean())
+    if len(samples) < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, len(samples) - 1) * samples.std(ddof=1) / math.sqrt(len(samples)))
+    return mean, mean - half, mean + half
+
+
+def resolve_policies(
+    scenario: Scenario,
+    specs: list[str],
+    tuning_paths: ExogenousPaths,
+    warmup: int,
+    load_learned: Callable[[str], tuple[Any, Scenario]],
+) -> tuple[list[NamedPolicy], list[str]]:
+    """Turn policy names and paths into ready policies; also return notes for the user.
+
+    Everything is checked before anything is tuned: an unknown name, a run without a model or
+    a model for another observation layout is a :class:`UserError`.
+    """
+    learned = []
+    for spec in specs:
+        if spec in POLICY_NAMES:
+            continue
+        if not Path(spec).exists():
+            raise UserError(f"{spec}: unknown policy (names: {', '.join(POLICY_NAMES)}; or a run directory or model path)")
+        policy, trained_on = load_learned(spec)
+        expected, got = observation_names(scenario), observation_names(trained_on)
+        if expected != got:
+            raise UserError(
+                f"{spec}: trained on scenario '{trained_on.name}' whose observation layout {got} "
+                f"does not match '{scenario.name}' {expected}"
+            )
+        learned.append(NamedPolicy(_learned_label(spec), policy, {"trained_on": trained_on.name}, "learned"))
+
+    notes, policies = [], []
+    for spec in specs:
+        if spec in CLASSIC_NAMES:
+            tuned = TUNERS[spec](scenario, tuning_paths, warmup)
+            policies.append(NamedPolicy(spec, tuned.policy, {**tuned.policy.params(), "tuning": tuned.method}, "classic"))
+        elif spec == "optimal":
+            policy, reason = optimal_policy(scenario)
+            if policy is None:
+                notes.append(f"optimal: not computed ({reason})")
+            else:
+                policies.append(NamedPolicy("optimal", policy, policy.params(), "optimal"))
+    return policies + learned, notes
+
+
+def _learned_label(spec: str) -> str:
+    path = Path(spec)
+    return path.parent.name if path.suffix == ".zip" else path.name
+
+
+def evaluate(
+    policies: list[NamedPolicy],
+    scenario: Scenario,
+    paths: ExogenousPaths,
+    warmup: int,
+    progress: Callable[[int], None] | None = None,
+    trace_rows: int = 1,
+) -> list[PolicyResult]:
+    """Run every policy on the same paths and fill in the comparison records."""
+    results = [PolicyResult(named, run_batch(named.policy, scenario, paths, warmup, trace_rows, progress)) for named in policies]
+    reference = _reference(results)
+    best_classic = min((r for r in results if r.named.kind == "classic"), key=lambda r: r.batch.avg_cost.mean(), default=None)
+    for result in results:
+        costs = result.batch.avg_cost
+        mean, low, high = mean_ci(costs)
+        kpis = result.batch.kpis
+        record: dict[str, Any] = {
+            "policy": result.named.label,
+            "params": result.named.params,
+            "avg_cost": mean,
+            "ci95": [low, high],
+            "gap_pct": 100.0 * (mean - reference[1]) / reference[1] if reference[1] else math.nan,
+            "gap_reference": reference[0],
+            "fill_rate": float(kpis["fill_rate"].mean()),
+            "cycle_service_level": float(kpis["cycle_service_level"].mean()),
+            "avg_on_hand": float(kpis["avg_on_hand"].mean()),
+            "turnover": float(np.nanmean(kpis["turnover"])) if np.isfinite(kpis["turnover"]).any() else math.nan,
+            "order_frequency": float(kpis["order_frequency"].mean()),
+        }
+        if best_classic is not None and result is not best_classic:
+            diff_mean, diff_low, diff_high = mean_ci(costs - best_classic.batch.avg_cost)
+            record["paired_vs_best_classic"] = {
+                "against": best_classic.named.label,
+                "mean_difference": diff_mean,
+                "ci95": [diff_low, diff_high],
+                "significant": bool(diff_low > 0 or diff_high < 0),
+            }
+        result.record = record
+    return results
+
+
+def _reference(results: list[PolicyResult]) -> tuple[str, float]:
+    """The cost gaps are measured to: the optimum if it was run, else the best policy."""
+    optimal = [r for r in results if r.named.kind == "optimal"]
+    chosen = optimal[0] if optimal else min(results, key=lambda r: r.batch.avg_cost.mean())
+    return chosen.named.label, float(chosen.batch.avg_cost.mean())
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_ready(value.item())
+    return value
+
+
+def format_params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def markdown_table(results: list[PolicyResult]) -> str:
+    """The comparison as a Markdown table (what results.md and the README show)."""
+    reference = results[0].record["gap_reference"] if results else ""
+    lines = [
+        f"| policy | parameters | avg cost / period | 95% CI | gap to {reference} % | paired diff vs best classic (95% CI) "
+        "| fill rate | cycle service | avg on hand | turnover | orders / period |",
+        "|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        r = result.record
+        paired = r.get("paired_vs_best_classic")
+        paired_text = f"{paired['mean_difference']:+.3f} ({paired['ci95'][0]:+.3f}, {paired['ci95'][1]:+.3f})" if paired else "—"
+        lines.append(
+            f"| {r['policy']} | {format_params(r['params'])} | {r['avg_cost']:.3f} | ({r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}) "
+            f"| {r['gap_pct']:+.2f} | {paired_text} | {r['fill_rate']:.3f} | {r['cycle_service_level']:.3f} "
+            f"| {r['avg_on_hand']:.2f} | {r['turnover']:.1f} | {r['order_frequency']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_results(results: list[PolicyResult], scenario: Scenario, out_dir: Path, meta: dict[str, Any], warmup: int) -> None:
+    """results.json, results.csv, results.md and the plots, all written first to a temporary
+    directory and moved into ``out_dir`` only when complete."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        records = [_json_ready(r.record) for r in results]
+        (staging / "results.json").write_text(json.dumps({"meta": meta, "results": records}, indent=2) + "\n")
+        with open(staging / "results.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for r in results:
+                rec = r.record
+                writer.writerow(
+                    {**{k: rec[k] for k in CSV_COLUMNS if k in rec}, "params": format_params(rec["params"]),
+                     "ci95_low": rec["ci95"][0], "ci95_high": rec["ci95"][1]}
+                )
+        header = (
+            f"# {scenario.name}: {meta['episodes']} episodes x {scenario.horizon} periods "
+            f"(first {warmup} left out), seed {meta['seed']}\n\n"
+        )
+        (staging / "results.md").write_text(header + markdown_table(results))
+        _plot_costs(results, staging / "cost.png")
+        _plot_sample_paths(results, scenario, staging / "sample_paths.png", warmup)
+        out_dir.mkdir(exist_ok=True)
+        for item in staging.iterdir():
+            os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _plot_costs(results: list[PolicyResult], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [r.record["policy"] for r in results]
+    means = np.array([r.record["avg_cost"] for r in results])
+    errors = np.array([[m - r.record["ci95"][0], r.record["ci95"][1] - m] for m, r in zip(means, results)]).T
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(results) + 1.5))
+    # points with error bars, not bars: the axis need not start at zero to be honest
+    ax.errorbar(means, labels, xerr=errors, fmt="o", color="tab:blue", capsize=4)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlabel("average cost per period (95% CI)")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_sample_paths(results: list[PolicyResult], scenario: Scenario, path: Path, warmup: int, periods: int = 60) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    window = slice(warmup, min(warmup + periods, scenario.horizon))
+    fig, axes = plt.subplots(len(results), 1, figsize=(9, 2.2 * len(results) + 0.5), sharex=True, squeeze=False)
+    for ax, result in zip(axes[:, 0], results):
+        trace = result.batch.trace
+        t = np.arange(scenario.horizon)[window]
+        ax.step(t, trace["on_hand"][0, window] - trace["backlog"][0, window], where="post", label="on hand (net)", color="tab:blue")
+        ax.bar(t, trace["ordered"][0, window], color="tab:green", alpha=0.5, label="ordered")
+        ax.plot(t, trace["demand"][0, window], "k.", markersize=4, label="demand")
+        ax.set_title(result.record["policy"], fontsize=9, loc="left")
+        ax.axhline(0, color="grey", linewidth=0.5)
+    axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=3, frameon=False)
+    axes[-1, 0].set_xlabel("period (same demand for every policy)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def tuning_and_evaluation_paths(scenario: Scenario, episodes: int, seed: int, tuning_episodes: int) -> tuple[ExogenousPaths, ExogenousPaths]:
+    """Separate paths for tuning and for judging (a seed equal to the tuning seed is refused)."""
+    if seed == TUNING_SEED:
+        raise UserError(f"--seed {seed} is the seed classic policies are tuned on; choose another")
+    return evaluation_paths(scenario, tuning_episodes, TUNING_SEED), evaluation_paths(scenario, episodes, seed)

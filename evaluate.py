@@ -1,0 +1,76 @@
+"""Evaluate order policies side by side on one inventory scenario.
+
+    python evaluate.py --scenario lost_sales_L2_p9                       # every classic policy + optimum
+    python evaluate.py --scenario lost_sales_L2_p9 --policy base_stock --policy runs/ppo_lost_sales_L2_p9_s0
+
+Classic policies are tuned on their own paths, then every policy runs on the same evaluation
+demand (common random numbers). Prints the comparison table and writes results.json,
+results.csv, results.md, cost.png and sample_paths.png to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+from rich.markdown import Markdown
+from tqdm import tqdm
+
+from agents.evaluation import (
+    POLICY_NAMES, evaluate, markdown_table, resolve_policies, tuning_and_evaluation_paths, write_results,
+)
+from envs.errors import UserError, exit_on_user_error
+from envs.scenario import load_scenario
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", required=True, help="scenario name in configs/scenarios or a YAML path")
+    parser.add_argument("--policy", action="append", default=[], metavar="P",
+                        help=f"one of {', '.join(POLICY_NAMES)}, or a run directory / model zip (repeatable); "
+                             "default: every classic policy and the optimum where tractable")
+    parser.add_argument("--episodes", type=int, default=1000, help="evaluation episodes (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation demand (default 0)")
+    parser.add_argument("--warmup", type=int, default=50,
+                        help="periods at the start of each episode left out of the KPIs (default 50)")
+    parser.add_argument("--tuning-episodes", type=int, default=200, help="episodes classic policies are tuned on")
+    parser.add_argument("--out", default="results", help="output directory (default results/)")
+    return parser.parse_args(argv)
+
+
+def load_learned(path: str):
+    """A trained policy and its scenario; imported here so runs without one skip loading torch."""
+    from agents.rl import load_run
+
+    return load_run(path)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.episodes <= 0 or args.tuning_episodes <= 0:
+        raise UserError(f"--episodes and --tuning-episodes must be positive, got {args.episodes} and {args.tuning_episodes}")
+    scenario = load_scenario(args.scenario)
+    if not 0 <= args.warmup < scenario.horizon:
+        raise UserError(f"--warmup must be in 0..{scenario.horizon - 1} (the scenario's horizon), got {args.warmup}")
+    tuning_paths, paths = tuning_and_evaluation_paths(scenario, args.episodes, args.seed, args.tuning_episodes)
+    policies, notes = resolve_policies(scenario, args.policy or list(POLICY_NAMES), tuning_paths, args.warmup, load_learned)
+
+    with tqdm(total=len(policies) * scenario.horizon, desc="evaluating", unit="period", file=sys.stderr) as bar:
+        results = evaluate(policies, scenario, paths, args.warmup, progress=lambda t: bar.update(1))
+
+    meta = {"scenario": scenario.name, "episodes": args.episodes, "seed": args.seed, "warmup": args.warmup,
+            "tuning_episodes": args.tuning_episodes, "command": " ".join(sys.argv)}
+    write_results(results, scenario, args.out, meta, args.warmup)
+    console = Console()
+    console.print(Markdown(f"**{scenario.name}**: {args.episodes} episodes x {scenario.horizon} periods, "
+                           f"first {args.warmup} periods left out, seed {args.seed}"))
+    console.print(Markdown(markdown_table(results)))
+    for note in notes:
+        console.print(f"note: {note}")
+    console.print(f"results written to {args.out}/")
+
+
+if __name__ == "__main__":
+    main()

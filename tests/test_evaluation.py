@@ -1,0 +1,124 @@
+"""The evaluator: common random numbers, confidence intervals, result files, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from scipy import stats
+
+import evaluate
+from agents.classic import BaseStock, CappedBaseStock
+from agents.evaluation import RECORD_KEYS, NamedPolicy, evaluate as evaluate_policies, mean_ci
+from envs.batch import evaluation_paths
+from envs.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_mean_ci_known_answer_and_coverage():
+    mean, low, high = mean_ci(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    half = stats.t.ppf(0.975, 4) * np.std([1, 2, 3, 4, 5], ddof=1) / np.sqrt(5)
+    assert (mean, low, high) == pytest.approx((3.0, 3.0 - half, 3.0 + half))
+    assert half == pytest.approx(1.9632, abs=1e-4)
+    rng = np.random.default_rng(0)
+    covered = [low <= 10 <= high for _, low, high in (mean_ci(rng.normal(10, 3, 12)) for _ in range(4000))]
+    assert np.mean(covered) == pytest.approx(0.95, abs=0.01)
+
+
+def test_every_policy_faces_the_same_demand():
+    scenario = load_scenario("lost_sales_L2_p9", horizon=40)
+    paths = evaluation_paths(scenario, 30, 5)
+    policies = [NamedPolicy("a", BaseStock(15, 2), {"S": 15}, "classic"), NamedPolicy("b", CappedBaseStock(19, 6, 2), {}, "classic")]
+    first, second = evaluate_policies(policies, scenario, paths, warmup=0, trace_rows=30)
+    np.testing.assert_array_equal(first.batch.trace["demand"], second.batch.trace["demand"])
+    np.testing.assert_array_equal(first.batch.trace["demand"], paths.demand)
+    assert not np.array_equal(first.batch.trace["ordered"], second.batch.trace["ordered"])
+    # same seed, same paths; another seed, other paths
+    np.testing.assert_array_equal(evaluation_paths(scenario, 30, 5).demand, paths.demand)
+    assert not np.array_equal(evaluation_paths(scenario, 30, 6).demand, paths.demand)
+    # the paired difference is the mean of per-episode differences to the best classic policy
+    best, other = sorted((first, second), key=lambda r: r.batch.avg_cost.mean())
+    assert "paired_vs_best_classic" not in best.record
+    paired = other.record["paired_vs_best_classic"]
+    assert paired["against"] == best.named.label
+    assert paired["mean_difference"] == pytest.approx(np.mean(other.batch.avg_cost - best.batch.avg_cost))
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("eval") / "out"
+    evaluate.main(["--scenario", "lost_sales_L2_p9", "--episodes", "300", "--tuning-episodes", "64", "--out", str(out)])
+    return out
+
+
+def test_results_files_follow_their_schema(evaluated: Path):
+    payload = json.loads((evaluated / "results.json").read_text())
+    records = payload["results"]
+    assert [r["policy"] for r in records] == ["eoq", "s_S", "base_stock", "capped_base_stock", "optimal"]
+    for record in records:
+        assert set(RECORD_KEYS) <= set(record)
+        assert isinstance(record["params"], dict) and record["params"]
+        low, high = record["ci95"]
+        assert low < record["avg_cost"] < high
+        assert 0 <= record["fill_rate"] <= 1 and 0 <= record["cycle_service_level"] <= 1
+        assert record["avg_on_hand"] > 0 and record["turnover"] > 0 and 0 < record["order_frequency"] <= 1
+    assert payload["meta"]["episodes"] == 300
+    with open(evaluated / "results.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["policy"] for row in rows] == [r["policy"] for r in records]
+    assert float(rows[0]["avg_cost"]) == pytest.approx(records[0]["avg_cost"])
+    assert "| optimal |" in (evaluated / "results.md").read_text()
+
+
+def test_plots_are_written_and_not_blank(evaluated: Path):
+    for name in ("cost.png", "sample_paths.png"):
+        image = matplotlib.image.imread(evaluated / name)
+        assert image.shape[0] > 200 and image.shape[1] > 400
+        assert image[..., :3].std() > 0.05  # more than a blank canvas
+
+
+def test_optimum_never_loses_beyond_noise(evaluated: Path):
+    records = {r["policy"]: r for r in json.loads((evaluated / "results.json").read_text())["results"]}
+    assert records["optimal"]["gap_pct"] == 0.0
+    assert records["optimal"]["params"]["average_cost"] == pytest.approx(6.09, abs=0.006)
+    paired = records["optimal"]["paired_vs_best_classic"]
+    assert paired["ci95"][0] <= 0  # not significantly worse than the best classic policy
+    for name in ("eoq", "s_S", "base_stock"):
+        assert records[name]["gap_pct"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--policy", "bogus"], "bogus: unknown policy"),
+        (["--episodes", "0"], "--episodes and --tuning-episodes must be positive"),
+        (["--warmup", "400"], "--warmup must be in 0..364"),
+        (["--policy", "tests"], "tests: no model"),
+        (["--scenario", "nope"], "nope: no such scenario"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    base = ["--scenario", "lost_sales_L1_p4", "--episodes", "10", "--out", str(out)]
+    with pytest.raises(SystemExit) as caught:
+        evaluate.main(base + args)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+    assert not out.exists() and not any(tmp_path.iterdir())
+
+
+def test_command_line_exit_code_and_message():
+    result = subprocess.run(
+        [sys.executable, "evaluate.py", "--scenario", "lost_sales_L1_p4", "--policy", "nonsense"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: nonsense: unknown policy (names: eoq, s_S, base_stock, capped_base_stock, optimal; or a run directory or model path)"
