@@ -100,7 +100,7 @@ def test_optimum_never_loses_beyond_noise(evaluated: Path):
         (["--policy", "bogus"], "bogus: unknown policy"),
         (["--episodes", "0"], "--episodes and --tuning-episodes must be positive"),
         (["--warmup", "400"], "--warmup must be in 0..364"),
-        (["--policy", "tests"], "tests: no model"),
+        (["--policy", "tests"], "tests: no trained model here"),
         (["--scenario", "nope"], "nope: no such scenario"),
     ],
 )

@@ -1,0 +1,108 @@
+"""Train PPO or DQN on an inventory scenario; the model, logs, checkpoints and summary go to one run directory.
+
+    python train.py --algo ppo --scenario lost_sales_L2_p9 [--timesteps N] [--seed S] [--n-envs N]
+                    [--run-dir runs] [-p KEY=VALUE ...]
+    python train.py --resume runs/lost_sales_L2_p9_ppo_seed0
+    tensorboard --logdir runs/lost_sales_L2_p9_ppo_seed0/tensorboard
+
+Hyperparameters come from configs/algos/ALGO.yaml: its default block, then the block named after
+the scenario, then each -p KEY=VALUE (values are YAML; dotted keys reach into mappings:
+-p policy_kwargs.net_arch=[128,128]; -p env.KEY overrides a scenario key: -p env.horizon=100).
+The logic lives in agents/rl.py; the layout of a run directory is in its docstring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from stable_baselines3.common.callbacks import CallbackList
+
+from agents import rl
+from envs.errors import UserError, exit_on_user_error
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UserError(message)  # one line and exit code 2, like every other user mistake
+
+
+def integer(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algo", help=f"one of {', '.join(rl.ALGOS)}")
+    parser.add_argument("--scenario", help="a scenario name in configs/scenarios or a YAML path")
+    parser.add_argument("--timesteps", type=integer(1), help="env steps to train for (default: the config's)")
+    parser.add_argument("--seed", type=integer(0), default=0, help="seed of every random draw (default: 0)")
+    parser.add_argument("--n-envs", type=integer(1), help="systems simulated in parallel (default: the config's)")
+    parser.add_argument("--run-dir", default="runs", help="where the run directory is created (default: runs)")
+    parser.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the algo config (repeatable)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint (alone)")
+    args = parser.parse_args(argv)
+    if args.resume and (args.algo or args.scenario or args.timesteps or args.n_envs or args.params):
+        parser.error("--resume takes no other option: the run's config.yaml holds them")
+    if not args.resume and not (args.algo and args.scenario):
+        parser.error("--algo and --scenario are required (or --resume RUN_DIR)")
+    return args
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    """Train (argv defaults to the command line)."""
+    args = parse_args(argv)
+    if args.resume:
+        run, config, checkpoint = rl.open_for_resume(args.resume)
+    else:
+        config = rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps, args.n_envs)
+        run, checkpoint = rl.RunDirectory.create(args.run_dir, config), None
+    state = checkpoint.state if checkpoint else rl.Checkpoint.INITIAL_STATE
+    run.record_command(sys.orig_argv if argv is None else ["train.py", *argv])
+    print(f"run directory: {run.path}")
+
+    # A resumed segment gets a seed of its own, so it does not replay the demand of the first.
+    seed = config.seed + state["timesteps"]
+    rl.setup_torch(seed)
+    if checkpoint is None:
+        model = rl.new_model(config, rl.make_training_env(config, seed), seed)
+        model.set_logger(rl.make_logger(run.tensorboard_dir))
+    else:
+        model = checkpoint.restore(config, seed)
+        model.set_logger(rl.make_logger(run.tensorboard_dir, resumed_from=state["timesteps"]))
+
+    evaluator = rl.Evaluator(config, run, best=state["best"])
+    checkpointer = rl.Checkpointer(run, config.hyperparameters.checkpoint_freq, evaluator)
+    remaining = config.hyperparameters.total_timesteps - model.num_timesteps
+    if remaining > 0:  # nothing is left when a run was killed between its last checkpoint and the end
+        model.learn(
+            remaining,
+            callback=CallbackList([rl.EpisodeKpiLogger(), evaluator, checkpointer]),
+            reset_num_timesteps=checkpoint is None,  # a resumed run continues the TensorBoard step count
+            progress_bar=True,
+        )
+
+    rl.save_model(model, run.model_file)
+    summary = evaluator.summarize(model)
+    run.write_summary(summary)
+    gaps = ", ".join(f"{name} {gap:+.2f}%" for name, gap in summary["gap_pct"].items())
+    print(f"{run.path}: average cost per period {summary['kpis']['avg_cost']:.3f} (gap to {gaps})")
+
+
+if __name__ == "__main__":
+    main()
