@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.markdown import Markdown
@@ -28,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", required=True, help="scenario name in configs/scenarios or a YAML path")
     parser.add_argument("--policy", action="append", default=[], metavar="P",
-                        help=f"one of {', '.join(POLICY_NAMES)}, or a run directory / model zip (repeatable); "
+                        help=f"one of {', '.join(POLICY_NAMES)}, a run directory / model zip, or an exported policy directory "
+                             "(repeatable); "
                              "default: every classic policy and the optimum where tractable")
     parser.add_argument("--episodes", type=int, default=1000, help="evaluation episodes (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation demand (default 0)")
@@ -40,7 +42,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_learned(path: str):
-    """A trained policy and its scenario; imported here so runs without one skip loading torch."""
+    """A trained run or an exported policy directory, and its scenario.
+
+    Imported here so that evaluating classic policies or an export never loads torch.
+    """
+    if (Path(path) / "policy.json").is_file():
+        from agents.deploy import load_exported
+
+        return load_exported(path)
     from agents.rl import load_run
 
     return load_run(path)

@@ -1,0 +1,76 @@
+"""Export a policy as policy.onnx + policy.json, the one format recommend.py (and any ONNX runtime) reads.
+
+    python export.py runs/lost_sales_L2_p9_ppo_seed0 [--out policies/ppo_L2_p9]      # a trained run or model zip
+    python export.py optimal --scenario lost_sales_L2_p9 --out policies/optimal_L2_p9  # the DP optimum
+    python export.py base_stock --scenario lost_sales_L2_p9                              # a tuned classic policy
+
+Classic policies (eoq, s_S, base_stock, capped_base_stock) are tuned as evaluate.py tunes them;
+their fitted parameters become constants of the graph. The export is checked on observations of
+the policy's own rollouts: the ONNX orders must equal the policy's (SB3: predict(deterministic=True)
+mapped to orders); the result is printed and kept in policy.json. The logic lives in agents/deploy.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from agents.deploy import PARITY_OBSERVATIONS, POLICY_NAMES, classic_source, export_policy, learned_source
+from agents.evaluation import format_params
+from envs.errors import UserError, exit_on_user_error
+from envs.scenario import load_scenario
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", metavar="RUN_DIR_OR_MODEL",
+                        help=f"a run directory, a model zip in one, or one of {', '.join(POLICY_NAMES)}")
+    parser.add_argument("--scenario", help="scenario name or YAML path (for a classic policy or the optimum)")
+    parser.add_argument("--out", help="the policy directory to write (default: policies/NAME, NAME from the source)")
+    parser.add_argument("--parity-observations", type=int, default=PARITY_OBSERVATIONS,
+                        help=f"rollout observations the ONNX orders are checked on (default {PARITY_OBSERVATIONS:,})")
+    parser.add_argument("--tuning-episodes", type=int, default=200,
+                        help="episodes a classic policy is tuned on (default 200)")
+    return parser.parse_args(argv)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.parity_observations <= 0 or args.tuning_episodes <= 0:
+        raise UserError("--parity-observations and --tuning-episodes must be positive")
+    if args.source in POLICY_NAMES:
+        if not args.scenario:
+            raise UserError(f"{args.source}: --scenario is needed to tune or solve a policy")
+        source = classic_source(args.source, load_scenario(args.scenario), args.tuning_episodes)
+        default_out = Path("policies") / f"{args.source}_{source.scenario.name}"
+    elif Path(args.source).exists():
+        if args.scenario:
+            raise UserError("--scenario is for classic policies; a run is exported with the scenario it was trained on")
+        source = learned_source(args.source)
+        default_out = Path("policies") / source.name
+    else:
+        raise UserError(
+            f"{args.source}: no such run directory or model, and not a policy name ({', '.join(POLICY_NAMES)})"
+        )
+
+    out = Path(args.out) if args.out else default_out
+    meta = export_policy(source, out, args.parity_observations)
+    parity = meta["parity"]
+    params = format_params({key: value for key, value in source.params.items() if not isinstance(value, dict)})
+    print(f"exported {source.name} ({params}) for {source.scenario.name} to {out}/")
+    print(f"  action mapping: {meta['action_mapping']}")
+    equal = parity["observations"] - parity["mismatches"]
+    print(f"  parity on {parity['observations']:,} rollout observations: {equal:,} orders equal, "
+          f"{parity['mismatches']:,} differ (largest difference {parity['largest_difference']})")
+    print(f"  one more unit on hand does not raise the order in "
+          f"{100 * meta['sanity']['share_where_one_more_on_hand_does_not_raise_the_order']:.2f}% of them")
+    print(f"  policy.onnx sha256 {meta['hashes']['policy.onnx']}")
+    if parity["mismatches"]:
+        print(f"warning: the ONNX orders differ from the policy's on {parity['mismatches']} observations",
+              file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Recommend purchase orders for many SKUs from an exported policy, with an explanation per line.
+
+    python recommend.py --policy policies/optimal_lost_sales_L2_p9 --state examples/state.csv [--out orders.csv]
+                        [--format csv|json] [--review-above N]
+
+The state file has one row per SKU: a `sku` column and one column per observation entry of the
+policy, named as in its policy.json (for lost_sales_L2_p9: on_hand, arriving_in_0, arriving_in_1;
+arriving_in_0 arrives this period). Only policy.onnx and policy.json are read, with onnxruntime:
+no torch, no stable-baselines3, no pickle. One line per valid SKU is written (zero orders too, so
+the explanation of every SKU is there), atomically.
+
+Exit codes: 0 every row was used; 3 partial success: some rows were skipped (each reported on stderr
+with its line number) and the others written; 2 bad input (missing file or column, not a policy
+directory, no valid row), one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from agents.deploy import OnnxPolicy, read_state, recommend, write_orders
+from envs.errors import UserError, exit_on_user_error
+
+PARTIAL_SUCCESS = 3
+
+
+def non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--policy", required=True, metavar="DIR", help="a policy directory written by export.py")
+    parser.add_argument("--state", required=True, metavar="CSV", help="the state of every SKU, one row each")
+    parser.add_argument("--out", help="where the order lines go (default: orders.csv or orders.json)")
+    parser.add_argument("--format", choices=("csv", "json"), default="csv",
+                        help="csv (default) or json (adds the attributions and the skipped rows)")
+    parser.add_argument("--review-above", type=non_negative_int, metavar="N",
+                        help="flag orders above N units for review (default: the policy's 99th percentile "
+                             "of simulated orders, in policy.json)")
+    return parser.parse_args(argv)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    policy = OnnxPolicy.load(args.policy)
+    state = read_state(args.state, policy.metadata["observation"])
+    for line, problem in state.problems:
+        print(f"skipped {args.state} line {line}: {problem}", file=sys.stderr)
+    if not state.skus:
+        raise UserError(f"{args.state}: no valid row to recommend an order for")
+    recs = recommend(policy, state.obs, args.review_above)
+    out = args.out or f"orders.{args.format}"
+    if Path(out).is_dir():
+        raise UserError(f"{out}: is a directory; --out takes a file name")
+    write_orders(out, args.format, policy, state, recs, args.state)
+    skipped = f"; {len(state.problems):,} rows skipped" if state.problems else ""
+    print(f"{out}: {len(state.skus):,} SKUs, {int((recs.orders > 0).sum()):,} orders of {int(recs.orders.sum()):,} "
+          f"units ({policy.name}), {int(recs.needs_review.sum()):,} above {recs.review_above} flagged for review"
+          f"{skipped}", file=sys.stderr)
+    return PARTIAL_SUCCESS if state.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
