@@ -70,7 +70,7 @@ from agents.references import reference_costs
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError
 from envs.kernel import KPI_NAMES, orders_from_actions
-from envs.scenario import Scenario, _format_validation_error, load_scenario
+from envs.scenario import Scenario, format_validation_error, load_scenario
 from envs.vec_env import InventoryVecEnv
 
 ALGO_DIR = Path(__file__).resolve().parent.parent / "configs" / "algos"
@@ -211,7 +211,7 @@ def _validated(model: type[Hyperparameters], raw: Any, source: str) -> Hyperpara
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        raise UserError(_format_validation_error(source, error)) from None
+        raise UserError(format_validation_error(source, error)) from None
 
 
 def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -107,7 +107,8 @@ _TYPE_MISMATCH = {"int_type", "int_parsing", "int_from_float", "model_type", "di
 _UNION_TAGS = {"int", "LeadTimeDistribution", "poisson", "negative_binomial", "normal", "uniform", "deterministic", "seasonal", "csv"}
 
 
-def _format_validation_error(source: str, error: ValidationError) -> str:
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """One line naming the file and the key of the most telling error pydantic found."""
     errors = error.errors()
     first = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), errors[0])
     parts = [str(part) for part in first["loc"]]
@@ -165,7 +166,7 @@ def load_scenario(name_or_path: str | Path | Scenario, **overrides: Any) -> Scen
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as error:
-        raise UserError(_format_validation_error(source, error)) from None
+        raise UserError(format_validation_error(source, error)) from None
     if isinstance(scenario.demand, CsvDemand):
         scenario.demand.load()
     return scenario
