@@ -14,12 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.markdown import Markdown
 from tqdm import tqdm
 
 from agents.evaluation import (
-    POLICY_NAMES, evaluate, markdown_table, resolve_policies, tuning_and_evaluation_paths, write_results,
+    POLICY_NAMES, evaluate, resolve_policies, text_table, tuning_and_evaluation_paths, write_results,
 )
 from envs.errors import UserError, exit_on_user_error
 from envs.scenario import load_scenario
@@ -72,13 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     meta = {"scenario": scenario.name, "episodes": args.episodes, "seed": args.seed, "warmup": args.warmup,
             "tuning_episodes": args.tuning_episodes, "command": " ".join(sys.argv)}
     write_results(results, scenario, args.out, meta, args.warmup)
-    console = Console()
-    console.print(Markdown(f"**{scenario.name}**: {args.episodes} episodes x {scenario.horizon} periods, "
-                           f"first {args.warmup} periods left out, seed {args.seed}"))
-    console.print(Markdown(markdown_table(results)))
+    print(f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
+          f"first {args.warmup} periods left out, evaluation seed {args.seed}\n")
+    print(text_table(results))
     for note in notes:
-        console.print(f"note: {note}")
-    console.print(f"results written to {args.out}/")
+        print(f"note: {note}")
+    print(f"results written to {args.out}/")
 
 
 if __name__ == "__main__":

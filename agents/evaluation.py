@@ -47,8 +47,9 @@ class NamedPolicy:
 
     label: str
     policy: Any
-    params: dict[str, Any]
+    params: dict[str, Any]  # shown in tables
     kind: str  # "classic", "optimal" or "learned"
+    details: dict[str, Any] = field(default_factory=dict)  # kept in results.json only
 
 
 @dataclass
@@ -101,13 +102,17 @@ def resolve_policies(
     for spec in specs:
         if spec in CLASSIC_NAMES:
             tuned = TUNERS[spec](scenario, tuning_paths, warmup)
-            policies.append(NamedPolicy(spec, tuned.policy, {**tuned.policy.params(), "tuning": tuned.method}, "classic"))
+            details = {"tuning": tuned.method, "tuning_cost": tuned.expected_cost, **tuned.details}
+            policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
         elif spec == "optimal":
             policy, reason = optimal_policy(scenario)
             if policy is None:
                 notes.append(f"optimal: not computed ({reason})")
             else:
-                policies.append(NamedPolicy("optimal", policy, policy.params(), "optimal"))
+                dp = policy.params()
+                shown = {"exact_cost": round(dp["average_cost"], 4), "states": dp["n_states"]}
+                shown.update({key: dp[key] for key in ("s", "S") if key in dp})
+                policies.append(NamedPolicy("optimal", policy, shown, "optimal", dp))
     return policies + learned, notes
 
 
@@ -135,6 +140,7 @@ def evaluate(
         record: dict[str, Any] = {
             "policy": result.named.label,
             "params": result.named.params,
+            "details": result.named.details,
             "avg_cost": mean,
             "ci95": [low, high],
             "gap_pct": 100.0 * (mean - reference[1]) / reference[1] if reference[1] else math.nan,
@@ -197,6 +203,28 @@ def markdown_table(results: list[PolicyResult]) -> str:
             f"| {r['gap_pct']:+.2f} | {paired_text} | {r['fill_rate']:.3f} | {r['cycle_service_level']:.3f} "
             f"| {r['avg_on_hand']:.2f} | {r['turnover']:.1f} | {r['order_frequency']:.2f} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def text_table(results: list[PolicyResult]) -> str:
+    """The comparison as aligned plain text for the terminal (never wrapped by a table renderer)."""
+    reference = results[0].record["gap_reference"] if results else ""
+    header = ["policy", "parameters", "cost/period", "95% CI", f"gap to {reference}", "paired diff vs best classic",
+              "fill", "CSL", "on hand", "turns", "orders"]
+    rows = []
+    for result in results:
+        r = result.record
+        paired = r.get("paired_vs_best_classic")
+        rows.append([
+            r["policy"], format_params(r["params"]), f"{r['avg_cost']:.3f}", f"{r['ci95'][0]:.3f}..{r['ci95'][1]:.3f}",
+            f"{r['gap_pct']:+.2f}%",
+            f"{paired['mean_difference']:+.3f} ({paired['ci95'][0]:+.3f}..{paired['ci95'][1]:+.3f})" if paired else "-",
+            f"{r['fill_rate']:.3f}", f"{r['cycle_service_level']:.3f}", f"{r['avg_on_hand']:.2f}",
+            f"{r['turnover']:.1f}", f"{r['order_frequency']:.2f}",
+        ])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in [header, *rows]]
+    lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines) + "\n"
 
 

@@ -87,7 +87,8 @@ def test_plots_are_written_and_not_blank(evaluated: Path):
 def test_optimum_never_loses_beyond_noise(evaluated: Path):
     records = {r["policy"]: r for r in json.loads((evaluated / "results.json").read_text())["results"]}
     assert records["optimal"]["gap_pct"] == 0.0
-    assert records["optimal"]["params"]["average_cost"] == pytest.approx(6.09, abs=0.006)
+    assert records["optimal"]["params"]["exact_cost"] == pytest.approx(6.09, abs=0.006)
+    assert records["optimal"]["details"]["n_states"] == records["optimal"]["params"]["states"]
     paired = records["optimal"]["paired_vs_best_classic"]
     assert paired["ci95"][0] <= 0  # not significantly worse than the best classic policy
     for name in ("eoq", "s_S", "base_stock"):
