@@ -20,14 +20,15 @@ from typing import Any
 import numpy as np
 
 from agents.base import inventory_position
-from agents.exact import newsvendor_base_stock, reorder_point_for_service, zheng_federgruen
+from agents.exact import eoq, newsvendor_base_stock, reorder_point_for_service, zheng_federgruen
 from envs.batch import run_batch
 from envs.kernel import ExogenousPaths
 from envs.scenario import Scenario
 
 IntOrArray = int | np.ndarray
-# Most systems simulated at once in a tuning batch (memory stays in the tens of MB).
-MAX_BATCH = 1 << 18
+# Most system-periods simulated at once in a tuning batch: with the demand, lead-time and
+# feature arrays tiled per candidate this keeps a batch to a few hundred MB.
+MAX_CELLS = 1 << 24
 
 
 class _OrderUpToPolicy:
@@ -122,13 +123,39 @@ class TunedPolicy:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _exact_applies(scenario: Scenario) -> bool:
-    return not scenario.lost_sales and scenario.demand.stationary and scenario.deterministic_lead_time
+def _exact_applies(scenario: Scenario, largest_order: int) -> bool:
+    """Whether the exact backorder formulas hold: iid demand, a fixed lead time, and a capacity
+    that never cuts the policy's orders (``largest_order`` is its largest possible order)."""
+    return (
+        not scenario.lost_sales
+        and scenario.demand.stationary
+        and scenario.deterministic_lead_time
+        and largest_order <= scenario.max_order
+    )
+
+
+def _largest_demand(scenario: Scenario) -> int:
+    """Largest one-period demand with more than 1e-12 probability (iid demand only)."""
+    return len(scenario.demand.pmf()) - 1
+
+
+def eoq_batch(scenario: Scenario) -> int:
+    """The EOQ rounded to a whole batch of at least 1 and at most max_order (max_order when holding is free)."""
+    if scenario.holding_cost == 0:
+        return scenario.max_order
+    quantity = eoq(scenario.fixed_order_cost, scenario.holding_cost, scenario.demand.mean_demand()).Q
+    return min(max(1, round(quantity)), scenario.max_order)
+
+
+def _lowest_reorder_level(scenario: Scenario, upper: int) -> int:
+    """Lowest s or r searched: -1 for lost sales; with backorders a large fixed cost makes a deep
+    backlog before reordering pay, by up to about an EOQ beyond the lead-time demand."""
+    return -1 if scenario.lost_sales else -(upper + eoq_batch(scenario))
 
 
 def _simulated_costs(make_policy, candidates: np.ndarray, scenario: Scenario, paths: ExogenousPaths, warmup: int) -> np.ndarray:
     """Mean cost per period of every candidate (rows of ``candidates``) on the same paths."""
-    per_chunk = max(1, MAX_BATCH // paths.n)
+    per_chunk = max(1, MAX_CELLS // paths.demand.size)
     costs = np.empty(len(candidates))
     for start in range(0, len(candidates), per_chunk):
         chunk = candidates[start : start + per_chunk]
@@ -189,7 +216,8 @@ def _demand_scale(scenario: Scenario, paths: ExogenousPaths) -> tuple[int, int]:
 def tune_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) -> TunedPolicy:
     """Best base-stock level: newsvendor critical fractile when exact, else a simulation search."""
     n_pipeline = scenario.max_lead_time
-    if _exact_applies(scenario):
+    # a base-stock policy orders last period's demand
+    if scenario.demand.stationary and _exact_applies(scenario, _largest_demand(scenario)):
         S, cost = newsvendor_base_stock(scenario.demand.pmf(), scenario.holding_cost, scenario.shortage_cost, scenario.lead_time)
         pmf = scenario.demand.pmf()
         cost += scenario.fixed_order_cost * (1.0 - pmf[0]) + scenario.unit_cost * scenario.demand.mean_demand()
@@ -212,14 +240,16 @@ def tune_capped_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: in
 def tune_s_S(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) -> TunedPolicy:
     """Best (s, S): Zheng-Federgruen when exact, else a simulation search over s < S."""
     n_pipeline = scenario.max_lead_time
-    if _exact_applies(scenario):
+    if scenario.demand.stationary and not scenario.lost_sales and scenario.deterministic_lead_time:
         result = zheng_federgruen(
             scenario.demand.pmf(), scenario.holding_cost, scenario.shortage_cost, scenario.fixed_order_cost,
             scenario.lead_time, scenario.unit_cost,
         )
-        return TunedPolicy(SSPolicy(result.s, result.S, n_pipeline), "exact", result.average_cost)
-    upper, single = _demand_scale(scenario, paths)
-    lowest_s = 0 if scenario.lost_sales else -single
+        # the position falls at most one period's demand below s before the order
+        if _exact_applies(scenario, result.S - result.s - 1 + _largest_demand(scenario)):
+            return TunedPolicy(SSPolicy(result.s, result.S, n_pipeline), "exact", result.average_cost)
+    upper, _ = _demand_scale(scenario, paths)
+    lowest_s = _lowest_reorder_level(scenario, upper)
     grid = np.array([(s, S) for S in range(1, upper + scenario.max_order + 1) for s in range(lowest_s, S) if S - s <= scenario.max_order])
     (s, S), cost = simulation_search(lambda s, S: SSPolicy(s, S, n_pipeline), grid, scenario, paths, warmup)
     return TunedPolicy(SSPolicy(int(s), int(S), n_pipeline), "simulation", cost)
@@ -228,12 +258,7 @@ def tune_s_S(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) -> Tune
 def tune_eoq(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, service_level: float | None = None) -> TunedPolicy:
     """(r, Q) with Q from the EOQ formula and r for a cycle service level or by simulated cost."""
     n_pipeline = scenario.max_lead_time
-    mean = scenario.demand.mean_demand()
-    if scenario.holding_cost > 0:
-        Q = max(1, round(math.sqrt(2 * scenario.fixed_order_cost * mean / scenario.holding_cost)))
-    else:
-        Q = scenario.max_order
-    Q = min(Q, scenario.max_order)
+    Q = eoq_batch(scenario)
     details = {"eoq": Q, "service_level": service_level}
     if service_level is not None:
         if not (scenario.demand.stationary and scenario.deterministic_lead_time):
@@ -242,8 +267,8 @@ def tune_eoq(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, service
         policy = ReorderPointQuantity(r, Q, n_pipeline)
         cost = float(run_batch(policy, scenario, paths, warmup=warmup).avg_cost.mean())
         return TunedPolicy(policy, "service level", cost, details)
-    upper, single = _demand_scale(scenario, paths)
-    lowest_r = -1 if scenario.lost_sales else -single
+    upper, _ = _demand_scale(scenario, paths)
+    lowest_r = _lowest_reorder_level(scenario, upper)
     (r,), cost = simulation_search(lambda r: ReorderPointQuantity(r, Q, n_pipeline), np.arange(lowest_r, upper + 1)[:, None], scenario, paths, warmup)
     return TunedPolicy(ReorderPointQuantity(int(r), Q, n_pipeline), "simulation", cost, details)
 

@@ -23,10 +23,12 @@ from envs.errors import UserError
 
 # Tail mass left out when a pmf is truncated for the exact methods.
 PMF_TAIL = 1e-12
+# Largest demand accepted in a history row: far above any real item, far below int64 overflow.
+MAX_HISTORY_DEMAND = 10**9
 
 
 class _Demand(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -279,7 +281,8 @@ class CsvDemand(_Demand):
         if not path.is_file():
             raise UserError(f"{path}: demand history file not found")
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            # blank lines are kept (and refused below) so that reported line numbers stay true
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
         except (pd.errors.ParserError, UnicodeDecodeError) as error:
             raise UserError(f"{path}: not a readable CSV ({str(error).splitlines()[0]})") from None
         for column in (self.column, *self.features):
@@ -288,18 +291,19 @@ class CsvDemand(_Demand):
         if frame.empty:
             raise UserError(f"{path}: no rows")
         demand = pd.to_numeric(frame[self.column], errors="coerce")
-        bad = demand.isna() | (demand < 0) | (demand != demand.round())
+        bad = ~np.isfinite(demand) | (demand < 0) | (demand > MAX_HISTORY_DEMAND) | (demand != demand.round())
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise UserError(
-                f"{path}: line {row + 2}: {self.column} '{frame[self.column].iloc[row]}' is not a non-negative integer"
+                f"{path}: line {row + 2}: {self.column} '{frame[self.column].iloc[row]}' is not an integer "
+                f"in 0..{MAX_HISTORY_DEMAND}"
             )
         features = np.zeros((len(frame), len(self.features)), dtype=np.float32)
         for j, column in enumerate(self.features):
             values = pd.to_numeric(frame[column], errors="coerce")
-            if values.isna().any():
-                row = int(np.flatnonzero(values.isna().to_numpy())[0])
-                raise UserError(f"{path}: line {row + 2}: {column} '{frame[column].iloc[row]}' is not a number")
+            if not np.isfinite(values).all():
+                row = int(np.flatnonzero(~np.isfinite(values.to_numpy()))[0])
+                raise UserError(f"{path}: line {row + 2}: {column} '{frame[column].iloc[row]}' is not a finite number")
             features[:, j] = values.to_numpy(dtype=np.float32)
         self._demand = demand.to_numpy(dtype=np.int64)
         self._features = features

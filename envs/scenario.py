@@ -27,7 +27,7 @@ class LeadTimeDistribution(BaseModel):
     delayed to the previous order's arrival period if needed); with ``true`` it may.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     values: tuple[int, ...] = Field(min_length=1)
     probs: tuple[float, ...] = Field(min_length=1)
@@ -47,7 +47,7 @@ class LeadTimeDistribution(BaseModel):
 class Scenario(BaseModel):
     """One single-item, periodic-review inventory system (see the README for every key)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
     description: str = ""
@@ -73,6 +73,13 @@ class Scenario(BaseModel):
         if isinstance(lead, bool) or not isinstance(lead, (int, dict, LeadTimeDistribution)) or (isinstance(lead, int) and lead < 0):
             raise ValueError(f"must be a non-negative integer or a distribution, got {lead!r}")
         return lead
+
+    @model_validator(mode="after")
+    def _backorders_need_both_costs(self) -> Scenario:
+        # with a free backlog or free stock the problem is degenerate (never order / order without end)
+        if not self.lost_sales and (self.holding_cost == 0 or self.shortage_cost == 0):
+            raise ValueError("with backorders (lost_sales: false), holding_cost and shortage_cost must both be positive")
+        return self
 
     @property
     def lead_time_values(self) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy, TUNERS, tune_base_stock, tune_eoq, tune_s_S
 from agents.evaluation import mean_ci
 from agents.references import optimal_policy
-from agents.exact import ss_average_cost
+from agents.exact import ss_average_cost, zheng_federgruen
 from envs.batch import evaluation_paths, run_batch
 from envs.scenario import load_scenario
 from tests.conftest import make_scenario
@@ -102,3 +102,28 @@ def test_optimum_is_never_beaten_by_a_tuned_heuristic_on_the_grid(lead_time, sho
         difference = optimal_costs - run_batch(heuristic, scenario, paths, warmup=50).avg_cost
         diff_mean, diff_low, _ = mean_ci(difference)
         assert diff_low <= 0, f"{name} beats the optimum: paired difference {diff_mean:.4f}"
+
+
+def test_exact_formulas_give_way_to_search_when_capacity_binds():
+    scenario = load_scenario("backorder_K64", max_order=30)  # Zheng-Federgruen's (6, 40) needs orders up to ~60
+    tuned = tune_s_S(scenario, evaluation_paths(scenario, 200, 1), warmup=50)
+    assert tuned.method == "simulation" and tuned.policy.S - tuned.policy.s <= 30
+    policy, _ = optimal_policy(scenario)
+    paths = evaluation_paths(scenario, 300, 4)
+    difference = run_batch(tuned.policy, scenario, paths, warmup=50).avg_cost - run_batch(policy, scenario, paths, warmup=50).avg_cost
+    mean, _, _ = mean_ci(difference)
+    assert -0.02 < mean < 0.01 * policy.result.average_cost  # not below the capped optimum, within 1% of it
+
+
+def test_search_grid_reaches_deep_reorder_points_of_large_fixed_costs():
+    # a one-point lead-time distribution forces the simulation search on a case Zheng-Federgruen solves
+    scenario = make_scenario(
+        demand={"dist": "poisson", "mean": 10}, lost_sales=False, holding_cost=1, shortage_cost=1, fixed_order_cost=500,
+        lead_time={"values": [0], "probs": [1.0]}, max_order=200, horizon=365, initial_on_hand=40,
+    )
+    tuned = tune_s_S(scenario, evaluation_paths(scenario, 200, 1), warmup=50)
+    assert tuned.method == "simulation"
+    exact = zheng_federgruen(scenario.demand.pmf(), 1, 1, 500)
+    assert exact.s < -50  # far below the old grid's edge at minus one period's largest demand
+    found = ss_average_cost(scenario.demand.pmf(), tuned.policy.s, tuned.policy.S, 1, 1, 500)
+    assert found <= exact.average_cost * 1.01

@@ -50,6 +50,9 @@ def test_load_by_path_and_overrides(write_scenario):
         ({"lead_time": {"values": [1, 2], "probs": [0.5, 0.6]}}, "lead_time", "sum to 1"),
         ({"lead_time": {"values": [-1, 2], "probs": [0.5, 0.5]}}, "lead_time", "non-negative"),
         ({"max_order": 0}, "max_order", "greater than or equal to 1"),
+        ({"shortage_cost": float("inf")}, "shortage_cost", "finite number"),
+        ({"demand": {"dist": "poisson", "mean": float("nan")}}, "demand.mean", "finite number"),
+        ({"lost_sales": False, "holding_cost": 0}, "(top level)", "holding_cost and shortage_cost must both be positive"),
         ({"horizon": 0}, "horizon", "greater than or equal to 1"),
         ({"demand": {"dist": "poisson", "mean": -2}}, "demand.mean", "greater than 0"),
         ({"demand": {"dist": "negative_binomial", "mean": 5, "variance": 3}}, "demand", "variance must exceed"),
@@ -87,12 +90,16 @@ def test_malformed_yaml_is_refused(tmp_path: Path):
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ("demand\n3\n4\nabc\n", "line 4: demand 'abc' is not a non-negative integer"),
-        ("demand\n3\n-1\n", "line 3: demand '-1' is not a non-negative integer"),
-        ("demand\n3\n2.5\n", "line 3: demand '2.5' is not a non-negative integer"),
-        ("demand\n3\n\n4\n", None),  # blank lines are skipped by the CSV reader, not data
+        ("demand\n3\n4\nabc\n", "line 4: demand 'abc' is not an integer in 0..1000000000"),
+        ("demand\n3\n-1\n", "line 3: demand '-1' is not an integer"),
+        ("demand\n3\n2.5\n", "line 3: demand '2.5' is not an integer"),
+        ("demand\n3\ninf\n", "line 3: demand 'inf' is not an integer"),
+        ("demand\n3\n1e30\n", "line 3: demand '1e30' is not an integer"),
+        ("demand\n3\n\n4\nx\n", "line 3: demand '' is not an integer"),  # a blank line is a missing value
+        ("demand\n3\n4\n", None),
         ("sales\n3\n", "no column 'demand'"),
-        ("demand,promotion\n3,1\n4,yes\n", "line 3: promotion 'yes' is not a number"),
+        ("demand,promotion\n3,1\n4,yes\n", "line 3: promotion 'yes' is not a finite number"),
+        ("demand,promotion\n3,1\n4,inf\n", "line 3: promotion 'inf' is not a finite number"),
     ],
 )
 def test_bad_csv_history_rows_are_refused_with_line_numbers(write_scenario, tmp_path, rows, message):
