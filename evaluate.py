@@ -1,7 +1,7 @@
 """Evaluate order policies side by side on one inventory scenario.
 
     python evaluate.py --scenario lost_sales_L2_p9                       # every classic policy + optimum
-    python evaluate.py --scenario lost_sales_L2_p9 --policy base_stock --policy runs/ppo_lost_sales_L2_p9_s0
+    python evaluate.py --scenario lost_sales_L2_p9 --policy base_stock --policy runs/lost_sales_L2_p9_ppo_seed0
 
 Classic policies are tuned on their own paths, then every policy runs on the same evaluation
 demand (common random numbers). Prints the comparison table and writes results.json,
@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from agents.evaluation import (
-    POLICY_NAMES, evaluate, resolve_policies, text_table, tuning_and_evaluation_paths, write_results,
+    POLICY_NAMES, check_output_directory, evaluate, resolve_policies, text_table, tuning_and_evaluation_paths, write_results,
 )
 from envs.errors import UserError, exit_on_user_error
 from envs.scenario import load_scenario
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.episodes <= 0 or args.tuning_episodes <= 0:
         raise UserError(f"--episodes and --tuning-episodes must be positive, got {args.episodes} and {args.tuning_episodes}")
+    check_output_directory(args.out)
     scenario = load_scenario(args.scenario)
     if not 0 <= args.warmup < scenario.horizon:
         raise UserError(f"--warmup must be in 0..{scenario.horizon - 1} (the scenario's horizon), got {args.warmup}")

@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.resume:
         run, config, checkpoint = rl.open_for_resume(args.resume)
     else:
-        config = rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps, args.n_envs)
-        run, checkpoint = rl.RunDirectory.create(args.run_dir, config), None
+        run, config, checkpoint = None, rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps, args.n_envs), None
+    # the references are tuned before a run directory exists: a scenario they refuse leaves nothing behind
+    evaluation = rl.EvaluationSet.for_config(config)
+    run = run or rl.RunDirectory.create(args.run_dir, config)
     state = checkpoint.state if checkpoint else rl.Checkpoint.INITIAL_STATE
     run.record_command(sys.orig_argv if argv is None else ["train.py", *argv])
     print(f"run directory: {run.path}")
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         model = checkpoint.restore(config, seed)
         model.set_logger(rl.make_logger(run.tensorboard_dir, resumed_from=state["timesteps"]))
 
-    evaluator = rl.Evaluator(config, run, best=state["best"])
+    evaluator = rl.Evaluator(config, run, evaluation, best=state["best"])
     checkpointer = rl.Checkpointer(run, config.hyperparameters.checkpoint_freq, evaluator)
     remaining = config.hyperparameters.total_timesteps - model.num_timesteps
     if remaining > 0:  # nothing is left when a run was killed between its last checkpoint and the end

@@ -113,12 +113,17 @@ def resolve_policies(
                 shown = {"exact_cost": round(dp["average_cost"], 4), "states": dp["n_states"]}
                 shown.update({key: dp[key] for key in ("s", "S") if key in dp})
                 policies.append(NamedPolicy("optimal", policy, shown, "optimal", dp))
+    if not policies and not learned:
+        raise UserError(f"{scenario.name}: no policy left to evaluate ({'; '.join(notes)})")
     return policies + learned, notes
 
 
 def _learned_label(spec: str) -> str:
+    """The run or export directory's name; a model file other than model.zip adds its stem."""
     path = Path(spec)
-    return path.parent.name if path.suffix == ".zip" else path.name
+    if path.suffix != ".zip":
+        return path.name
+    return path.parent.name if path.name == "model.zip" else f"{path.parent.name}/{path.stem}"
 
 
 def evaluate(
@@ -301,6 +306,12 @@ def _plot_sample_paths(results: list[PolicyResult], scenario: Scenario, path: Pa
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def check_output_directory(out_dir: str | Path) -> None:
+    """Refuse an output path that exists and is not a directory (before any work is done)."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise UserError(f"{out_dir}: --out exists and is not a directory")
 
 
 def tuning_and_evaluation_paths(scenario: Scenario, episodes: int, seed: int, tuning_episodes: int) -> tuple[ExogenousPaths, ExogenousPaths]:

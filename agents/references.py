@@ -23,7 +23,7 @@ def optimal_policy(scenario: Scenario) -> tuple[OptimalPolicy | None, str]:
             scenario.demand.pmf(), scenario.lead_time, scenario.lost_sales, scenario.holding_cost,
             scenario.shortage_cost, scenario.fixed_order_cost, scenario.unit_cost, scenario.max_order,
         )
-    except DPTooLarge as error:
+    except (DPTooLarge, ValueError, RuntimeError) as error:  # too large, max_order too small, no convergence
         return None, str(error)
     return OptimalPolicy(result), ""
 

@@ -69,7 +69,7 @@ from torch.utils.tensorboard import SummaryWriter
 from agents.references import reference_costs
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError
-from envs.kernel import KPI_NAMES, orders_from_actions
+from envs.kernel import KPI_NAMES, ExogenousPaths, orders_from_actions
 from envs.scenario import Scenario, format_validation_error, load_scenario
 from envs.vec_env import InventoryVecEnv
 
@@ -323,7 +323,9 @@ def resolve_config(
             overrides[key] = value
     base_scenario = load_scenario(scenario)
     hyperparameters = load_hyperparameters(ALGO_DIR / f"{algo}.yaml", algo, base_scenario.name, overrides)
-    trained_on = load_scenario(base_scenario, **hyperparameters.env)
+    # nested keys (-p env.demand.mean=7) change one entry of a mapping, not the whole mapping
+    merged = _merged(base_scenario.model_dump(), hyperparameters.env)
+    trained_on = load_scenario(base_scenario, **{key: merged[key] for key in hyperparameters.env})
     if trained_on.action not in ALGOS[algo].actions:
         known = ", ".join(ALGOS[algo].actions)
         raise UserError(f"{algo}: env.action: cannot learn {trained_on.action} actions (only {known})")
@@ -587,26 +589,42 @@ class EpisodeKpiLogger(BaseCallback):
         return True
 
 
+@dataclass
+class EvaluationSet:
+    """The fixed paths every evaluation of a run uses, and the reference policies' costs on them."""
+
+    paths: ExogenousPaths
+    references: dict[str, float]
+
+    @classmethod
+    def for_config(cls, config: RunConfig) -> EvaluationSet:
+        """``eval_episodes`` episodes drawn from :data:`EVAL_SEED`; the references are tuned here."""
+        paths = evaluation_paths(config.scenario, config.hyperparameters.eval_episodes, EVAL_SEED)
+        return cls(paths, reference_costs(config.scenario, paths))
+
+
 class Evaluator(BaseCallback):
     """Every ``eval_freq`` env steps, run the current policy on fixed evaluation paths.
 
-    The paths (``eval_episodes`` episodes drawn from :data:`EVAL_SEED`) and the reference costs
-    on them are computed once. Each evaluation logs the mean KPIs under ``eval/``, the gap in
+    Each evaluation logs the mean KPIs under ``eval/``, the gap in
     percent to every reference policy under ``gap_pct/`` (``base_stock``, and ``optimal`` where
     the optimum is known), and saves ``best_model.zip`` when the average cost improves.
 
     :param config: the run's config.
     :param run: where the best model goes.
+    :param evaluation: the evaluation paths and reference costs.
     :param best: the best evaluation so far (from a checkpoint): avg_cost and timesteps.
     """
 
-    def __init__(self, config: RunConfig, run: RunDirectory, best: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, config: RunConfig, run: RunDirectory, evaluation: EvaluationSet, best: dict[str, float] | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.scenario = config.scenario
         self.eval_freq = config.hyperparameters.eval_freq
-        self.paths = evaluation_paths(self.scenario, config.hyperparameters.eval_episodes, EVAL_SEED)
-        self.references = reference_costs(self.scenario, self.paths)
+        self.paths = evaluation.paths
+        self.references = evaluation.references
         self.run = run
         self.best = best
 

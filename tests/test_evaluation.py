@@ -103,6 +103,7 @@ def test_optimum_never_loses_beyond_noise(evaluated: Path):
         (["--warmup", "400"], "--warmup must be in 0..364"),
         (["--policy", "tests"], "tests: no trained model here"),
         (["--scenario", "nope"], "nope: no such scenario"),
+        (["--scenario", "seasonal_promo", "--policy", "optimal"], "no policy left to evaluate (optimal: not computed"),
     ],
 )
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, message):
@@ -123,3 +124,12 @@ def test_command_line_exit_code_and_message():
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "error: nonsense: unknown policy (names: eoq, s_S, base_stock, capped_base_stock, optimal; or a run directory or model path)"
+
+
+def test_output_path_that_is_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("keep me")
+    with pytest.raises(SystemExit) as caught:
+        evaluate.main(["--scenario", "lost_sales_L1_p4", "--episodes", "5", "--out", str(target)])
+    assert caught.value.code == 2 and "--out exists and is not a directory" in capsys.readouterr().err
+    assert target.read_text() == "keep me"

@@ -297,3 +297,8 @@ def test_scenario_block_and_overrides_apply_in_order(tmp_path):
     assert kwargs["policy_kwargs"]["log_std_init"] == ppo["default"]["policy_kwargs"]["log_std_init"]
     assert not set(rl.RunSettings.model_fields) & set(kwargs)
     assert hyperparameters.env == {"action": "continuous", "horizon": 30}
+
+
+def test_a_nested_env_override_changes_one_entry_of_a_scenario_mapping():
+    config = rl.resolve_config("ppo", SCENARIO, params=["env.demand.mean=7"])
+    assert config.scenario.demand.dist == "poisson" and config.scenario.demand.mean == 7
