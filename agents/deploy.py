@@ -43,6 +43,7 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 from onnx import TensorProto, helper
+from pydantic import ValidationError
 
 from agents.base import Policy
 from agents.classic import TUNERS, BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
@@ -51,9 +52,11 @@ from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import evaluation_paths
 from envs.errors import UserError
 from envs.kernel import InventoryBatch, draw_paths, observation_names
-from envs.scenario import Scenario, load_scenario
+from envs.scenario import Scenario, format_validation_error, load_scenario
 
 FORMAT = "inventory-policy/1"
+# Keys of policy.json the deployment side reads.
+REQUIRED_METADATA = ("name", "observation", "hashes", "params", "explanation", "n_pipeline", "lead_time", "mean_demand", "scenario")
 OPSET = 17
 IR_VERSION = 8  # the IR version of opset 17, which onnxruntime has read since 1.13
 POLICY_NAMES = (*TUNERS, "optimal")
@@ -542,6 +545,9 @@ class OnnxPolicy:
             raise UserError(f"{meta_file}: not valid JSON ({error})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise UserError(f"{meta_file}: not a policy description of format {FORMAT}")
+        missing = [key for key in REQUIRED_METADATA if key not in meta]
+        if missing or not isinstance(meta["hashes"], dict) or "policy.onnx" not in meta["hashes"]:
+            raise UserError(f"{meta_file}: incomplete policy description (missing: {', '.join(missing) or 'hashes.policy.onnx'})")
         model_bytes = model_file.read_bytes()
         if sha256(model_bytes) != meta["hashes"]["policy.onnx"]:
             raise UserError(
@@ -566,7 +572,11 @@ class OnnxPolicy:
 def load_exported(directory: str | Path) -> tuple[OnnxPolicy, Scenario]:
     """An exported policy and the scenario it was exported for (for the evaluator)."""
     policy = OnnxPolicy.load(directory)
-    return policy, load_scenario(Scenario.model_validate(policy.metadata["scenario"]))
+    try:
+        scenario = Scenario.model_validate(policy.metadata["scenario"])
+    except ValidationError as error:
+        raise UserError(format_validation_error(f"{directory}/policy.json: scenario", error)) from None
+    return policy, load_scenario(scenario)
 
 
 # ---- the state file
@@ -919,8 +929,11 @@ def write_orders(
             "skipped_rows": [{"line": line, "problem": problem} for line, problem in state.problems],
         }, indent=1)
         text = head[:-2] + ',\n "orders": [\n' + ",\n".join(orders) + "\n ]\n}\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False, newline="")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False, newline="")
+    except OSError as error:
+        raise UserError(f"{path}: cannot write the orders here ({error.strerror})") from None
     try:
         with handle:
             handle.write(text)

@@ -136,6 +136,8 @@ def test_columns_in_any_order_and_extra_columns(policies, tmp_path):
         ("no_valid_row", "no valid row"),
         ("not_a_policy", "not an exported policy"),
         ("tampered_model", "its sha256 differs from the one in policy.json"),
+        ("incomplete_metadata", "incomplete policy description (missing: explanation)"),
+        ("unwritable_output", "cannot write the orders here"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(case, message, policies, tmp_path, capsys):
@@ -154,7 +156,17 @@ def test_bad_input_is_one_line_and_exit_code_2(case, message, policies, tmp_path
         policy.mkdir()
         (policy / "policy.json").write_bytes((policies["base_stock"] / "policy.json").read_bytes())
         (policy / "policy.onnx").write_bytes((policies["optimal"] / "policy.onnx").read_bytes())
+    elif case == "incomplete_metadata":
+        policy = tmp_path / "policy"
+        policy.mkdir()
+        metadata = json.loads((policies["base_stock"] / "policy.json").read_text())
+        del metadata["explanation"]
+        (policy / "policy.json").write_text(json.dumps(metadata))
+        (policy / "policy.onnx").write_bytes((policies["base_stock"] / "policy.onnx").read_bytes())
     out = tmp_path / "orders.csv"
+    if case == "unwritable_output":
+        (tmp_path / "blocker").write_text("a file where a directory is needed")
+        out = tmp_path / "blocker" / "orders.csv"
     assert run(["--policy", str(policy), "--state", str(state), "--out", str(out)]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("skipped")]
     assert len(errors) == 1 and errors[0].startswith("error: ") and message in errors[0]
