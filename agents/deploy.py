@@ -27,14 +27,12 @@ import io
 import json
 import math
 import os
-import platform
 import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +46,7 @@ from pydantic import ValidationError
 from agents.base import Policy
 from agents.classic import TUNERS, BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
 from agents.optimal import OptimalPolicy
+from agents.provenance import package_versions
 from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import evaluation_paths
 from envs.errors import UserError
@@ -465,23 +464,13 @@ def export_policy(
                 float((onnx_policy.act(one_more_on_hand) <= got).mean()),
         },
         "hashes": {"policy.onnx": sha256(model_bytes)},
-        "versions": package_versions(),
+        "versions": package_versions(PACKAGES),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if source.source_file is not None:
         meta["hashes"]["source"] = {"file": str(source.source_file), "sha256": sha256(source.source_file.read_bytes())}
     _write_directory(out_dir, {"policy.onnx": model_bytes, "policy.json": (json.dumps(meta, indent=2) + "\n").encode()})
     return meta
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 def _check_output_directory(out_dir: Path) -> None:

@@ -31,14 +31,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import shlex
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -66,6 +64,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
+from agents.provenance import package_versions
 from agents.references import reference_costs
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError
@@ -354,17 +353,6 @@ def save_model(model: BaseAlgorithm, model_file: Path) -> None:
     _write_atomically(stats_file(model_file), model.get_vec_normalize_env().save)
 
 
-def package_versions() -> dict[str, str]:
-    """Python, platform and the versions of :data:`RECORDED_PACKAGES` that are installed."""
-    versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in RECORDED_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 @dataclass(frozen=True)
 class Checkpoint:
     """A saved training state: model, VecNormalize statistics, DQN's replay buffer, callback state."""
@@ -462,7 +450,7 @@ class RunDirectory:
             raise UserError(f"--run-dir {parent}: cannot create a directory in it ({error.strerror})") from None
         (staging / "config.yaml").write_text(config.to_yaml())
         (staging / "scenario.yaml").write_text(yaml.safe_dump(config.scenario.model_dump(mode="json"), sort_keys=False))
-        (staging / "versions.json").write_text(json.dumps(package_versions(), indent=2) + "\n")
+        (staging / "versions.json").write_text(json.dumps(package_versions(RECORDED_PACKAGES), indent=2) + "\n")
         os.replace(staging, parent / name)
         return RunDirectory(parent / name)
 

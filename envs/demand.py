@@ -183,8 +183,9 @@ SEASONAL_FEATURES = ("weekday_sin", "weekday_cos", "yearday_sin", "yearday_cos",
 class SeasonalDemand(_Demand):
     """Seasonal demand with promotions.
 
-    Mean in period t (counted from the episode start, which falls on ``start_day`` of the year,
-    or on a random day when ``random_start`` is true)::
+    Mean in period t, counted from the first period of the drawn path (the ``demand_history``
+    periods observed before an episode come first), which falls on ``start_day`` of the year,
+    or on a random day when ``random_start`` is true::
 
         base_mean * weekly[day % 7] * (1 + yearly_amplitude * cos(2 pi (day - yearly_peak_day) / 365))
                   * max(0, 1 + trend * t) * (1 + promotion_uplift * promotion_t)
