@@ -72,11 +72,11 @@ def lead_time_demand_pmf(pmf: np.ndarray, periods: int) -> np.ndarray:
     :return: pmf of the sum over ``0 .. n - 1``, with the upper tail of mass below
         ``TAIL_MASS`` dropped and the rest renormalized to sum to 1.
     """
-    pmf = _check_pmf(pmf)
+    pmf = check_pmf(pmf)
     _check_int("periods", periods, minimum=0)
     total = np.ones(1)
     for _ in range(periods):
-        total = _truncate_tail(np.convolve(total, pmf))
+        total = truncate_tail(np.convolve(total, pmf))
     return total
 
 
@@ -107,7 +107,7 @@ def ss_average_cost(
     :param unit_cost: c >= 0, per unit ordered.
     :return: the average cost per period.
     """
-    pmf = _check_pmf(pmf)
+    pmf = check_pmf(pmf)
     _check_int("s", s)
     _check_int("S", S)
     if S <= s:
@@ -142,12 +142,12 @@ def zheng_federgruen(
     :param unit_cost: c >= 0.
     :return: the optimal ``s``, ``S`` and average cost per period.
     """
-    pmf = _check_pmf(pmf)
+    pmf = check_pmf(pmf)
     _check_costs(holding_cost, backorder_cost, fixed_order_cost, unit_cost, positive=True)
     _check_int("lead_time", lead_time, minimum=0)
     cost = _SSCost(pmf, holding_cost, backorder_cost, fixed_order_cost, lead_time)
     G = cost.G
-    y_star = _critical_fractile(cost.lead_demand, holding_cost, backorder_cost)
+    y_star = critical_fractile(cost.lead_demand, holding_cost, backorder_cost)
 
     s, S0 = y_star - 1, y_star
     while cost(s, S0) > G(s):
@@ -184,12 +184,12 @@ def newsvendor_base_stock(
     :param lead_time: L >= 0.
     :return: the base-stock level ``S`` and its expected cost per period.
     """
-    pmf = _check_pmf(pmf)
+    pmf = check_pmf(pmf)
     _check_costs(holding_cost, backorder_cost, 0.0, 0.0, positive=True)
     _check_int("lead_time", lead_time, minimum=0)
     lead_demand = lead_time_demand_pmf(pmf, lead_time + 1)
-    S = _critical_fractile(lead_demand, holding_cost, backorder_cost)
-    G = _expected_cost_function(lead_demand, holding_cost, backorder_cost)
+    S = critical_fractile(lead_demand, holding_cost, backorder_cost)
+    G = expected_cost_function(lead_demand, holding_cost, backorder_cost)
     return BaseStockResult(S=S, average_cost=G(S))
 
 
@@ -235,7 +235,7 @@ def reorder_point_for_service(pmf: np.ndarray, lead_time: int, cycle_service_lev
     :param cycle_service_level: target probability of no stock-out per cycle, in (0, 1).
     :return: the reorder point ``r``.
     """
-    pmf = _check_pmf(pmf)
+    pmf = check_pmf(pmf)
     _check_int("lead_time", lead_time, minimum=0)
     if not 0.0 < cycle_service_level < 1.0:
         raise ValueError(f"cycle_service_level must be in (0, 1), got {cycle_service_level}")
@@ -257,7 +257,7 @@ class _SSCost:
         self.pmf = pmf
         self.fixed_order_cost = fixed_order_cost
         self.lead_demand = lead_time_demand_pmf(pmf, lead_time + 1)
-        self.G = _expected_cost_function(self.lead_demand, holding_cost, backorder_cost)
+        self.G = expected_cost_function(self.lead_demand, holding_cost, backorder_cost)
         self.m = np.empty(0)
 
     def __call__(self, s: int, S: int) -> float:
@@ -282,7 +282,7 @@ class _SSCost:
         self.m = m
 
 
-def _expected_cost_function(
+def expected_cost_function(
     demand_pmf: np.ndarray, holding_cost: float, backorder_cost: float
 ) -> CostFunction:
     """``G(y) = E[h (y - X)^+ + b (X - y)^+]`` for X ~ ``demand_pmf``, for any integers y."""
@@ -303,14 +303,15 @@ def _expected_cost_function(
     return G
 
 
-def _critical_fractile(demand_pmf: np.ndarray, holding_cost: float, backorder_cost: float) -> int:
+def critical_fractile(demand_pmf: np.ndarray, holding_cost: float, backorder_cost: float) -> int:
     """Smallest y with ``P(X <= y) >= b / (b + h)``, the minimizer of ``G``."""
     cdf = np.cumsum(demand_pmf)
     fractile = backorder_cost / (backorder_cost + holding_cost)
     return int(min(np.searchsorted(cdf, fractile), cdf.size - 1))
 
 
-def _truncate_tail(pmf: np.ndarray) -> np.ndarray:
+def truncate_tail(pmf: np.ndarray) -> np.ndarray:
+    """Drop the upper tail of mass below ``TAIL_MASS`` and renormalize the rest."""
     tail = np.cumsum(pmf[::-1])[::-1]
     keep = max(1, int(np.count_nonzero(tail >= TAIL_MASS)))
     kept = pmf[:keep]
@@ -321,7 +322,7 @@ def _mean(pmf: np.ndarray) -> float:
     return float(np.arange(pmf.size) @ pmf)
 
 
-def _check_pmf(pmf: np.ndarray) -> np.ndarray:
+def check_pmf(pmf: np.ndarray) -> np.ndarray:
     """A valid demand pmf as a float array renormalized to sum to exactly 1."""
     arr = np.asarray(pmf, dtype=float)
     if arr.ndim != 1 or arr.size == 0:

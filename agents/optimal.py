@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-# Demand tail mass below which the pmf is cut (the cut mass is lumped into the last point).
-PMF_TAIL = 1e-12
+from agents.exact import check_pmf, critical_fractile, expected_cost_function, lead_time_demand_pmf, truncate_tail
+
 # Stationary probability above which reaching a truncation bound counts as binding.
 BINDING_MASS = 1e-9
 # Damping of the value update (P -> TAU P + (1 - TAU) I): removes periodicity, e.g. under
@@ -126,7 +126,7 @@ def solve_dp(
     """Solve the average-cost DP exactly on a truncated state space.
 
     :param pmf: demand pmf over ``0 .. len(pmf) - 1``; must sum to 1 (within 1e-6), its tail
-        beyond mass ``PMF_TAIL`` is cut.
+        beyond mass ``agents.exact.TAIL_MASS`` is cut.
     :param lead_time: periods between placing and receiving an order (0 = arrives now).
     :param lost_sales: True if unmet demand is lost, False if it is backordered.
     :param holding_cost: cost per unit on hand at the end of a period.
@@ -143,7 +143,7 @@ def solve_dp(
     :return: the solution, see :class:`DPResult`.
     """
     start = time.perf_counter()
-    pmf = _checked_pmf(pmf)
+    pmf = truncate_tail(check_pmf(pmf))
     _check_parameters(lead_time, holding_cost, shortage_cost, fixed_order_cost, unit_cost,
                       max_order, max_states, tol, sweeps, max_iterations)
     if lost_sales and min_position is not None:
@@ -152,13 +152,12 @@ def solve_dp(
     if not lost_sales and (max_order < mean or (max_order == mean and pmf.max() < 1.0)):
         raise ValueError(f"max_order={max_order} must exceed the mean demand {mean:.4g} "
                          "under backorders, or the backlog grows without bound")
-    lead_pmf = _convolution_power(pmf, lead_time + 1)
+    lead_pmf = lead_time_demand_pmf(pmf, lead_time + 1)
     lead_sd = math.sqrt(float(np.arange(lead_pmf.size) ** 2 @ lead_pmf)
                         - (mean * (lead_time + 1)) ** 2)
-    fractile = shortage_cost / (shortage_cost + holding_cost) if shortage_cost > 0 else 0.0
     margin = 1 + (math.ceil(math.sqrt(2 * fixed_order_cost * mean / holding_cost))
                   if fixed_order_cost > 0 and holding_cost > 0 else 0)
-    newsvendor = _quantile(lead_pmf, fractile)
+    newsvendor = critical_fractile(lead_pmf, holding_cost, shortage_cost)
     auto_hi = max_position is None
     auto_lo = min_position is None
     hi = newsvendor + margin if auto_hi else int(max_position)
@@ -422,7 +421,7 @@ def _lost_sales_model(pmf: np.ndarray, L: int, hi: int, max_order: int, max_stat
     owner = np.repeat(np.arange(n), n_actions)
     order = _ragged_arange(n_actions)
     starts = np.concatenate([[0], np.cumsum(n_actions)[:-1]])
-    G = _newsvendor_cost(pmf, np.arange(hi + 1), h, p)
+    G = expected_cost_function(pmf, h, p)(np.arange(hi + 1))
     if L == 0:
         y = states[owner, 0] + order
         base = np.zeros_like(y)
@@ -449,20 +448,9 @@ def _backorder_model(pmf: np.ndarray, lead_pmf: np.ndarray, lo: int, hi: int, ma
     order = _ragged_arange(n_actions)
     starts = np.concatenate([[0], np.cumsum(n_actions)[:-1]])
     y = owner + order
-    G = _newsvendor_cost(lead_pmf, np.arange(lo, hi + 1), h, b)
+    G = expected_cost_function(lead_pmf, h, b)(np.arange(lo, hi + 1))
     cost = G[y] + K * (order > 0)
     return _Model((lo + index)[:, None], starts, order, np.zeros_like(y), y, cost)
-
-
-def _newsvendor_cost(pmf: np.ndarray, y: np.ndarray, h: float, p: float) -> np.ndarray:
-    """``h E(y - D)^+ + p E(D - y)^+`` for integer levels ``y`` (possibly negative)."""
-    d = np.arange(pmf.size)
-    cdf = np.cumsum(pmf)
-    partial_mean = np.cumsum(d * pmf)
-    clipped = np.clip(y, 0, pmf.size - 1)
-    over = np.where(y >= 0, y * cdf[clipped] - partial_mean[clipped], 0.0)
-    under = over - (y - partial_mean[-1])
-    return h * over + p * under
 
 
 def _simplex_states(hi: int, width: int) -> np.ndarray:
@@ -505,40 +493,6 @@ def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(m)`` for each ``m`` in ``lengths``."""
     ends = np.cumsum(lengths)
     return np.arange(ends[-1]) - np.repeat(ends - lengths, lengths)
-
-
-def _convolution_power(pmf: np.ndarray, n: int) -> np.ndarray:
-    out = np.ones(1)
-    for _ in range(n):
-        out = _truncated(np.convolve(out, pmf))
-    return out
-
-
-def _quantile(pmf: np.ndarray, fractile: float) -> int:
-    return int(np.searchsorted(np.cumsum(pmf), fractile - 1e-12))
-
-
-def _truncated(pmf: np.ndarray) -> np.ndarray:
-    """Cut the tail of mass below ``PMF_TAIL``, lumping it into the last point kept."""
-    tail = np.cumsum(pmf[::-1])[::-1]
-    keep = max(1, int(np.count_nonzero(tail >= PMF_TAIL)))
-    out = pmf[:keep].copy()
-    out[-1] += pmf[keep:].sum()
-    return out
-
-
-def _checked_pmf(pmf: np.ndarray) -> np.ndarray:
-    pmf = np.asarray(pmf, dtype=float)
-    if pmf.ndim != 1 or pmf.size == 0:
-        raise ValueError(f"pmf must be a non-empty 1-D array, got shape {pmf.shape}")
-    if not np.all(np.isfinite(pmf)) or np.any(pmf < 0):
-        raise ValueError("pmf entries must be finite and >= 0")
-    if abs(pmf.sum() - 1.0) > 1e-6:
-        raise ValueError(f"pmf must sum to 1, sums to {pmf.sum():.9g}")
-    pmf = _truncated(pmf / pmf.sum())
-    if pmf.size < 2 or pmf[1:].sum() == 0:
-        raise ValueError("pmf has zero mean: demand is always 0")
-    return pmf
 
 
 def _check_parameters(lead_time: int, h: float, p: float, K: float, c: float, max_order: int,
