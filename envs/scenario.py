@@ -8,7 +8,7 @@ validated with pydantic: a mistake is reported as one line naming the file and t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import yaml
@@ -110,8 +110,11 @@ class Scenario(BaseModel):
 # Errors that only say "this union branch has the wrong type": a problem inside the branch that
 # matches the input is more useful to the user.
 _TYPE_MISMATCH = {"int_type", "int_parsing", "int_from_float", "model_type", "dict_type", "model_attributes_type"}
-# Union branch tags pydantic puts in error locations (demand.poisson.mean, lead_time.int).
-_UNION_TAGS = {"int", "LeadTimeDistribution", "poisson", "negative_binomial", "normal", "uniform", "deterministic", "seasonal", "csv"}
+# Union branch tags pydantic puts in error locations (demand.poisson.mean, lead_time.int):
+# the lead-time branches and every demand distribution's ``dist`` name.
+_UNION_TAGS = {"int", "LeadTimeDistribution"} | {
+    get_args(branch.model_fields["dist"].annotation)[0] for branch in get_args(get_args(DemandConfig)[0])
+}
 
 
 def format_validation_error(source: str, error: ValidationError) -> str:
