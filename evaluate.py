@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation demand (default 0)")
     parser.add_argument("--warmup", type=int, default=50,
                         help="periods at the start of each episode left out of the KPIs (default 50)")
+    parser.add_argument("--service-level", type=float, metavar="CSL",
+                        help="choose the eoq policy's reorder point for this cycle service level (0..1) "
+                             "instead of by cost")
     parser.add_argument("--tuning-episodes", type=int, default=200, help="episodes classic policies are tuned on")
     parser.add_argument("--out", default="results", help="output directory (default results/)")
     return parser.parse_args(argv)
@@ -59,11 +62,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.episodes <= 0 or args.tuning_episodes <= 0:
         raise UserError(f"--episodes and --tuning-episodes must be positive, got {args.episodes} and {args.tuning_episodes}")
     check_output_directory(args.out)
+    if args.service_level is not None and not 0 < args.service_level < 1:
+        raise UserError(f"--service-level must be between 0 and 1, got {args.service_level}")
     scenario = load_scenario(args.scenario)
     if not 0 <= args.warmup < scenario.horizon:
         raise UserError(f"--warmup must be in 0..{scenario.horizon - 1} (the scenario's horizon), got {args.warmup}")
     tuning_paths, paths = tuning_and_evaluation_paths(scenario, args.episodes, args.seed, args.tuning_episodes)
-    policies, notes = resolve_policies(scenario, args.policy or list(POLICY_NAMES), tuning_paths, args.warmup, load_learned)
+    policies, notes = resolve_policies(scenario, args.policy or list(POLICY_NAMES), tuning_paths, args.warmup, load_learned, args.service_level)
 
     with tqdm(total=len(policies) * scenario.horizon, desc="evaluating", unit="period", file=sys.stderr) as bar:
         results = evaluate(policies, scenario, paths, args.warmup, progress=lambda t: bar.update(1))

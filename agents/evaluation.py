@@ -77,12 +77,16 @@ def resolve_policies(
     tuning_paths: ExogenousPaths,
     warmup: int,
     load_learned: Callable[[str], tuple[Any, Scenario]],
+    eoq_service_level: float | None = None,
 ) -> tuple[list[NamedPolicy], list[str]]:
     """Turn policy names and paths into ready policies; also return notes for the user.
 
     Everything is checked before anything is tuned: an unknown name, a run without a model or
-    a model for another observation layout is a :class:`UserError`.
+    a model for another observation layout is a :class:`UserError`. ``eoq_service_level``
+    sets the (r, Q) reorder point for that cycle service level instead of by cost.
     """
+    if eoq_service_level is not None and not (scenario.demand.stationary and scenario.deterministic_lead_time):
+        raise UserError(f"{scenario.name}: a service-level reorder point needs iid demand and a fixed lead time")
     learned = []
     for spec in specs:
         if spec in POLICY_NAMES:
@@ -101,7 +105,8 @@ def resolve_policies(
     notes, policies = [], []
     for spec in specs:
         if spec in CLASSIC_NAMES:
-            tuned = TUNERS[spec](scenario, tuning_paths, warmup)
+            options = {"service_level": eoq_service_level} if spec == "eoq" and eoq_service_level is not None else {}
+            tuned = TUNERS[spec](scenario, tuning_paths, warmup, **options)
             details = {"tuning": tuned.method, "tuning_cost": tuned.expected_cost, **tuned.details}
             policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
         elif spec == "optimal":

@@ -133,3 +133,11 @@ def test_output_path_that_is_a_file_is_refused(tmp_path, capsys):
         evaluate.main(["--scenario", "lost_sales_L1_p4", "--episodes", "5", "--out", str(target)])
     assert caught.value.code == 2 and "--out exists and is not a directory" in capsys.readouterr().err
     assert target.read_text() == "keep me"
+
+
+def test_eoq_reorder_point_by_service_level(tmp_path):
+    out = tmp_path / "out"
+    evaluate.main(["--scenario", "backorder_K64", "--policy", "eoq", "--service-level", "0.9", "--episodes", "100", "--out", str(out)])
+    (record,) = json.loads((out / "results.json").read_text())["results"]
+    assert record["details"]["tuning"] == "service level" and record["details"]["service_level"] == 0.9
+    assert record["params"]["Q"] == 36 and record["cycle_service_level"] >= 0.9
