@@ -773,7 +773,9 @@ class Recommendations:
     :param position: (n,), the inventory position: on hand (net) plus everything on order.
     :param order_up_to: (n,), the level the order lifts the position to; when nothing is ordered,
         the policy's typical order-up-to level.
-    :param lead_time_demand: the expected demand over the (mean) lead time.
+    :param demand_through_arrival: the expected demand from this period through the period an
+        order placed now arrives (the lead time plus one period: what the inventory position
+        has to cover under this project's event order).
     :param arrival_period: periods until the order arrives (the rounded mean for a stochastic
         lead time; the explanation gives the range).
     :param groups: the keys of the attribution groups.
@@ -788,7 +790,7 @@ class Recommendations:
     orders: np.ndarray
     position: np.ndarray
     order_up_to: np.ndarray
-    lead_time_demand: float
+    demand_through_arrival: float
     arrival_period: int
     groups: list[str]
     attributions: np.ndarray
@@ -819,14 +821,15 @@ def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = No
     needs_review = orders > review_above
 
     lead = meta["lead_time"]
-    lead_time_demand = meta["mean_demand"] * lead["mean"]
+    demand_through_arrival = meta["mean_demand"] * (lead["mean"] + 1)
     if lead["values"] == [0]:
-        context = f"an expected demand of {_number(meta['mean_demand'])} this period (the order arrives at once)"
+        context = f"an expected demand of {_number(demand_through_arrival)} this period (the order arrives at once)"
     elif len(lead["values"]) == 1:
-        context = f"an expected demand of {_number(lead_time_demand)} over the {lead['values'][0]}-period lead time"
+        context = (f"an expected demand of {_number(demand_through_arrival)} over this period and the "
+                   f"{lead['values'][0]}-period lead time")
     else:
-        context = (f"an expected demand of {_number(lead_time_demand)} over the lead time of {min(lead['values'])} to "
-                   f"{max(lead['values'])} periods ({lead['mean']:.1f} on average)")
+        context = (f"an expected demand of {_number(demand_through_arrival)} over this period and the lead time of "
+                   f"{min(lead['values'])} to {max(lead['values'])} periods ({lead['mean']:.1f} on average)")
     typical_text = "" if typical_level is None else f"; it typically orders up to {typical_level}"
     typical_order_text = _number(typical_order)
     stock = "{} on hand" if policy.observation_names[0] == "on_hand" else "net inventory {}"
@@ -863,7 +866,7 @@ def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = No
             sentence += f" Above the review cap of {review_above}: check before ordering."
         explanations.append(sentence)
     return Recommendations(
-        orders=orders, position=position, order_up_to=order_up_to, lead_time_demand=lead_time_demand,
+        orders=orders, position=position, order_up_to=order_up_to, demand_through_arrival=demand_through_arrival,
         arrival_period=int(round(lead["mean"])), groups=[g.key for g in groups], attributions=attributions,
         typical_order=typical_order, review_above=review_above, needs_review=needs_review, explanations=explanations,
     )
@@ -871,7 +874,7 @@ def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = No
 
 ORDER_COLUMNS = (
     "sku", "order_quantity", "expected_arrival_period", "policy", "needs_review",
-    "inventory_position", "expected_lead_time_demand", "order_up_to_level", "explanation",
+    "inventory_position", "expected_demand_through_arrival", "order_up_to_level", "explanation",
 )
 
 
@@ -897,7 +900,7 @@ def write_orders(
     numbers = _numbers if fmt == "csv" else _plain_numbers
     rows = zip(
         state.skus, recs.orders.tolist(), [recs.arrival_period] * n, [policy.name] * n, recs.needs_review.tolist(),
-        numbers(recs.position), [round(recs.lead_time_demand, 2)] * n, numbers(recs.order_up_to), recs.explanations,
+        numbers(recs.position), [round(recs.demand_through_arrival, 2)] * n, numbers(recs.order_up_to), recs.explanations,
     )
     if fmt == "csv":
         buffer = io.StringIO()
