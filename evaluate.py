@@ -5,7 +5,7 @@
 
 Classic policies are tuned on their own paths, then every policy runs on the same evaluation
 demand (common random numbers). Prints the comparison table and writes results.json,
-results.csv, results.md, cost.png and sample_paths.png to --out.
+meta.json, results.csv, results.md, cost.png and sample_paths.png to --out.
 """
 
 from __future__ import annotations

@@ -239,14 +239,16 @@ def text_table(results: list[PolicyResult]) -> str:
 
 
 def write_results(results: list[PolicyResult], scenario: Scenario, out_dir: Path, meta: dict[str, Any], warmup: int) -> None:
-    """results.json, results.csv, results.md and the plots, all written first to a temporary
+    """results.json (a list of records), meta.json (the run's settings), results.csv, results.md
+    and the plots, all written first to a temporary
     directory and moved into ``out_dir`` only when complete."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         records = [_json_ready(r.record) for r in results]
-        (staging / "results.json").write_text(json.dumps({"meta": meta, "results": records}, indent=2) + "\n")
+        (staging / "results.json").write_text(json.dumps(records, indent=2) + "\n")
+        (staging / "meta.json").write_text(json.dumps(_json_ready(meta), indent=2) + "\n")
         with open(staging / "results.csv", "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
             writer.writeheader()

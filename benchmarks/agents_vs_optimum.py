@@ -55,7 +55,7 @@ def evaluate(scenario: str, agent: str, episodes: int, seed: int, extra: tuple[s
         command = [sys.executable, str(ROOT / "evaluate.py"), "--scenario", scenario, *policies, "--policy", agent,
                    "--episodes", str(episodes), "--seed", str(seed), "--out", out]
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        records = json.loads((Path(out) / "results.json").read_text())["results"]
+        records = json.loads((Path(out) / "results.json").read_text())
     costs = {r["policy"]: r["avg_cost"] for r in records[:-1]}
     costs["agent"] = records[-1]["avg_cost"]  # learned policies come last
     return costs

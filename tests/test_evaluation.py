@@ -59,8 +59,8 @@ def evaluated(tmp_path_factory) -> Path:
 
 
 def test_results_files_follow_their_schema(evaluated: Path):
-    payload = json.loads((evaluated / "results.json").read_text())
-    records = payload["results"]
+    records = json.loads((evaluated / "results.json").read_text())
+    assert isinstance(records, list)
     assert [r["policy"] for r in records] == ["eoq", "s_S", "base_stock", "capped_base_stock", "optimal"]
     for record in records:
         assert set(RECORD_KEYS) <= set(record)
@@ -69,7 +69,7 @@ def test_results_files_follow_their_schema(evaluated: Path):
         assert low < record["avg_cost"] < high
         assert 0 <= record["fill_rate"] <= 1 and 0 <= record["cycle_service_level"] <= 1
         assert record["avg_on_hand"] > 0 and record["turnover"] > 0 and 0 < record["order_frequency"] <= 1
-    assert payload["meta"]["episodes"] == 300
+    assert json.loads((evaluated / "meta.json").read_text())["episodes"] == 300
     with open(evaluated / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["policy"] for row in rows] == [r["policy"] for r in records]
@@ -85,7 +85,7 @@ def test_plots_are_written_and_not_blank(evaluated: Path):
 
 
 def test_optimum_never_loses_beyond_noise(evaluated: Path):
-    records = {r["policy"]: r for r in json.loads((evaluated / "results.json").read_text())["results"]}
+    records = {r["policy"]: r for r in json.loads((evaluated / "results.json").read_text())}
     assert records["optimal"]["gap_pct"] == 0.0
     assert records["optimal"]["params"]["exact_cost"] == pytest.approx(6.09, abs=0.006)
     assert records["optimal"]["details"]["n_states"] == records["optimal"]["params"]["states"]
@@ -138,6 +138,6 @@ def test_output_path_that_is_a_file_is_refused(tmp_path, capsys):
 def test_eoq_reorder_point_by_service_level(tmp_path):
     out = tmp_path / "out"
     evaluate.main(["--scenario", "backorder_K64", "--policy", "eoq", "--service-level", "0.9", "--episodes", "100", "--out", str(out)])
-    (record,) = json.loads((out / "results.json").read_text())["results"]
+    (record,) = json.loads((out / "results.json").read_text())
     assert record["details"]["tuning"] == "service level" and record["details"]["service_level"] == 0.9
     assert record["params"]["Q"] == 36 and record["cycle_service_level"] >= 0.9
