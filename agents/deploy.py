@@ -48,9 +48,9 @@ from agents.classic import TUNERS, BaseStock, CappedBaseStock, ReorderPointQuant
 from agents.optimal import OptimalPolicy
 from agents.provenance import package_versions
 from agents.references import TUNING_SEED, optimal_policy
-from envs.batch import evaluation_paths
+from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError
-from envs.kernel import InventoryBatch, draw_paths, observation_names
+from envs.kernel import draw_paths, observation_names
 from envs.scenario import Scenario, format_validation_error, load_scenario
 
 FORMAT = "inventory-policy/1"
@@ -361,13 +361,22 @@ def rollout_observations(
 
     :return: float32 (episodes, horizon, obs_dim).
     """
-    batch = InventoryBatch(scenario, math.ceil(n_observations / scenario.horizon))
-    batch.begin(draw_paths(scenario, np.random.default_rng(seed), batch.n))
-    observations = np.empty((batch.n, scenario.horizon, batch.obs_dim), dtype=np.float32)
-    while not batch.done:
-        observations[:, batch.t] = batch.observe()
-        batch.step(np.clip(policy.act(observations[:, batch.t]), 0, scenario.max_order))
-    return observations
+    recorder = _ObservationRecorder(policy)
+    n_episodes = math.ceil(n_observations / scenario.horizon)
+    run_batch(recorder, scenario, draw_paths(scenario, np.random.default_rng(seed), n_episodes))
+    return np.stack(recorder.seen, axis=1)
+
+
+class _ObservationRecorder:
+    """Passes observations to ``policy`` and keeps a copy of each batch it was shown."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.seen: list[np.ndarray] = []
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self.seen.append(obs.copy())
+        return self.policy.act(obs)
 
 
 def observation_entries(scenario: Scenario) -> list[dict[str, Any]]:

@@ -267,7 +267,6 @@ class InventoryBatch:
         self.n = n
         self.t = 0
         self.paths: ExogenousPaths | None = None
-        self.obs_dim = len(observation_names(scenario))
 
     def begin(self, paths: ExogenousPaths) -> None:
         """Start new episodes for every system on the given paths (one per system)."""
