@@ -37,8 +37,3 @@ class Policy(Protocol):
     def params(self) -> dict[str, Any]:
         """Fitted parameters for tables and explanations, e.g. ``{"s": 6, "S": 40}``."""
         ...
-
-
-def inventory_position(obs: np.ndarray, n_pipeline: int) -> np.ndarray:
-    """On hand (net of backlog) plus everything on order, per row of ``obs``."""
-    return obs[:, : 1 + n_pipeline].sum(axis=1)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import inventory_position
+from envs.kernel import inventory_position
 from agents.exact import eoq, newsvendor_base_stock, reorder_point_for_service, zheng_federgruen
 from envs.batch import run_batch
 from envs.kernel import ExogenousPaths

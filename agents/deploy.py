@@ -230,26 +230,29 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
     ``clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs)`` in float64, cast to float32
     as VecNormalize does, then the network's deterministic action -- PPO: the actor's mean
     ``a`` clipped to [-1, 1] and mapped as ``envs.kernel.orders_from_actions`` does,
-    ``round((a + 1) / 2 * max_order)`` in float32, half to even (numpy's rint and ONNX Round
-    agree); PPO with a discrete action or DQN: the argmax of the logits or Q-values (the first
-    on ties, as torch).
+    ``round((a + 1) / 2 * R)`` in float32, half to even (numpy's rint and ONNX Round agree);
+    PPO with a discrete action or DQN: the argmax of the logits or Q-values (the first on
+    ties, as torch). With order-up-to actions the value is a level and the order is the level
+    minus the inventory position of the raw observation.
     """
     import torch
     from gymnasium import spaces
     from stable_baselines3.common.policies import ActorCriticPolicy
 
     network, scenario, normalizer = policy.model.policy, policy.scenario, policy.normalizer
-    max_order = scenario.max_order
+    max_order, action_range, n_pipeline = scenario.max_order, scenario.action_range, scenario.max_lead_time
+    levels = scenario.action_meaning == "level"
     continuous = isinstance(network.action_space, spaces.Box)
     if isinstance(network, ActorCriticPolicy):
         def head(x: torch.Tensor) -> torch.Tensor:
             features = network.extract_features(x, network.pi_features_extractor)
             return network.action_net(network.mlp_extractor.forward_actor(features))
-        mapping = ("a = actor mean clipped to [-1, 1]; order = round((a + 1) / 2 * max_order)" if continuous
-                   else "order = argmax of the actor's logits")
+        mapping = (f"a = actor mean clipped to [-1, 1]; value = round((a + 1) / 2 * {action_range})" if continuous
+                   else "value = argmax of the actor's logits")
     else:
         head = network.q_net
-        mapping = "order = argmax of the Q-values"
+        mapping = "value = argmax of the Q-values"
+    mapping += ("; order = value - inventory position (on hand + on order, rounded)" if levels else "; order = value")
     normalize = normalizer is not None and normalizer.norm_obs
     if normalize:
         mapping = "obs scaled as VecNormalize: clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs); " + mapping
@@ -264,14 +267,17 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
                 self.register_buffer("std", torch.as_tensor(np.sqrt(rms.var + normalizer.epsilon), dtype=torch.float64))
 
         def forward(self, obs: torch.Tensor) -> torch.Tensor:
+            scaled = obs
             if normalize:
-                obs = ((obs.double() - self.mean) / self.std).clamp(-normalizer.clip_obs, normalizer.clip_obs).float()
-            out = head(obs)
+                scaled = ((obs.double() - self.mean) / self.std).clamp(-normalizer.clip_obs, normalizer.clip_obs).float()
+            out = head(scaled)
             if continuous:
-                order = torch.round((out[:, 0].clamp(-1.0, 1.0) + 1.0) / 2.0 * max_order).long()
+                value = torch.round((out[:, 0].clamp(-1.0, 1.0) + 1.0) / 2.0 * action_range).long()
             else:
-                order = out.argmax(dim=1)
-            return order.clamp(0, max_order)
+                value = out.argmax(dim=1)
+            if levels:
+                value = value - torch.round(obs[:, : 1 + n_pipeline].sum(dim=1)).long()
+            return value.clamp(0, max_order)
 
     module = DeterministicOrders().eval()
     buffer = io.BytesIO()

@@ -53,6 +53,7 @@ from pydantic import (
     PositiveInt,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -146,16 +147,37 @@ class Hyperparameters(RunSettings):
     # required: VecNormalize discounts the rewards it scales with it too
     gamma: float = Field(gt=0, le=1)
     learning_rate: PositiveFloat | None = None
+    learning_rate_schedule: Literal["constant", "linear"] = Field(
+        default="constant", description="linear: from learning_rate down to 0 at total_timesteps"
+    )
     max_grad_norm: PositiveFloat | None = None
     stats_window_size: PositiveInt | None = None
     policy_kwargs: PolicyKwargs = Field(default_factory=PolicyKwargs)
 
+    @model_validator(mode="after")
+    def _schedule_needs_a_rate(self) -> Hyperparameters:
+        if self.learning_rate_schedule == "linear" and self.learning_rate is None:
+            raise ValueError("learning_rate_schedule: linear needs a learning_rate to start from")
+        return self
+
     def sb3_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the SB3 algorithm's constructor."""
-        kwargs = self.model_dump(exclude_unset=True, exclude=set(RunSettings.model_fields))
+        kwargs = self.model_dump(exclude_unset=True, exclude={*RunSettings.model_fields, "learning_rate_schedule"})
         kwargs["gamma"] = self.gamma
         kwargs["policy_kwargs"] = self.policy_kwargs.sb3()
+        if self.learning_rate_schedule == "linear":
+            kwargs["learning_rate"] = linear_schedule(self.learning_rate)
         return kwargs
+
+
+def linear_schedule(initial: float) -> Callable[[float], float]:
+    """SB3 learning-rate schedule falling linearly from ``initial`` to 0 (SB3 passes the progress
+    remaining, 1 at the start of training and 0 at ``total_timesteps``, also across a resume)."""
+
+    def rate(progress_remaining: float) -> float:
+        return initial * progress_remaining
+
+    return rate
 
 
 class PPOHyperparameters(Hyperparameters):
@@ -692,10 +714,9 @@ class SB3Policy:
         self.model, self.scenario, self.normalizer, self.name = model, scenario, normalizer, name
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        if self.normalizer is not None:
-            obs = self.normalizer.normalize_obs(obs)
-        actions, _ = self.model.predict(obs, deterministic=True)
-        return orders_from_actions(self.scenario, actions)
+        scaled = self.normalizer.normalize_obs(obs) if self.normalizer is not None else obs
+        actions, _ = self.model.predict(scaled, deterministic=True)
+        return orders_from_actions(self.scenario, actions, obs)
 
     def params(self) -> dict[str, Any]:
         return {"algo": type(self.model).__name__, "timesteps": self.model.num_timesteps}

@@ -25,7 +25,7 @@ def make_spaces(scenario: Scenario) -> tuple[spaces.Box, spaces.Space]:
     if scenario.action == "continuous":
         action_space: spaces.Space = spaces.Box(low=-1.0, high=1.0, shape=(1,), dtype=np.float32)
     else:
-        action_space = spaces.Discrete(scenario.max_order + 1)
+        action_space = spaces.Discrete(scenario.action_range + 1)
     return observation_space, action_space
 
 
@@ -42,9 +42,12 @@ class InventoryEnv(gym.Env):
 
     ## Action Space
 
-    ``Discrete(max_order + 1)``: the order quantity (``action: discrete``, for DQN), or
-    ``Box(-1, 1, (1,))`` mapped linearly onto 0..max_order and rounded (``action: continuous``,
-    for PPO).
+    ``Discrete(R + 1)`` (``action: discrete``, for DQN), or ``Box(-1, 1, (1,))`` mapped linearly
+    onto 0..R and rounded (``action: continuous``, for PPO). With ``action_meaning: quantity``
+    (the default) the value is the order quantity and R = max_order; with ``level`` it is an
+    order-up-to level y, the order is max(0, y - inventory position) clipped to max_order, and
+    R = max_level (default (max lead time + 1) * max_order). Levels keep random exploration
+    from piling up stock, and a constant action is a base-stock policy.
 
     ## Observation Space
 
@@ -101,7 +104,7 @@ class InventoryEnv(gym.Env):
         return self._batch.observe()[0], {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        order = orders_from_actions(self.scenario, np.asarray(action).reshape(1, -1))
+        order = orders_from_actions(self.scenario, np.asarray(action).reshape(1, -1), self._batch.observe())
         outcome = self._batch.step(order)
         info: dict[str, Any] = outcome.row(0)
         truncated = self._batch.done

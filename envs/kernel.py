@@ -245,17 +245,29 @@ def observation_names(scenario: Scenario) -> list[str]:
     return names
 
 
-def orders_from_actions(scenario: Scenario, actions: np.ndarray) -> np.ndarray:
-    """Map raw agent actions to order quantities.
+def inventory_position(obs: np.ndarray, n_pipeline: int) -> np.ndarray:
+    """On hand (net of backlog) plus everything on order, per row of ``obs`` (layout: :func:`observation_names`)."""
+    return obs[:, : 1 + n_pipeline].sum(axis=1)
 
-    Discrete actions are the quantity itself. Continuous actions in [-1, 1] map linearly onto
-    0..max_order and are rounded; values outside [-1, 1] are clipped.
+
+def orders_from_actions(scenario: Scenario, actions: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """Map raw agent actions, taken on observations ``obs``, to order quantities.
+
+    A discrete action is a value 0..action_range; a continuous action in [-1, 1] maps linearly onto
+    0..action_range and is rounded (values outside [-1, 1] are clipped). With ``action_meaning:
+    quantity`` the value is the order; with ``level`` it is an order-up-to level ``y`` and the order
+    is ``y`` minus the inventory position read from ``obs``, at least 0. Orders are clipped to
+    0..max_order.
     """
     actions = np.asarray(actions)
     if scenario.action == "continuous":
         fraction = (np.clip(actions.reshape(len(actions), -1)[:, 0], -1.0, 1.0) + 1.0) / 2.0
-        return np.rint(fraction * scenario.max_order).astype(np.int64)
-    return np.clip(actions.reshape(-1), 0, scenario.max_order).astype(np.int64)
+        values = np.rint(fraction * scenario.action_range).astype(np.int64)
+    else:
+        values = actions.reshape(-1).astype(np.int64)
+    if scenario.action_meaning == "level":
+        values = values - np.rint(inventory_position(np.asarray(obs), scenario.max_lead_time)).astype(np.int64)
+    return np.clip(values, 0, scenario.max_order)
 
 
 class InventoryBatch:

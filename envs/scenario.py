@@ -63,6 +63,10 @@ class Scenario(BaseModel):
     max_order: int = Field(ge=1)
     initial_on_hand: int = Field(default=0, ge=0)
     action: Literal["discrete", "continuous"] = "discrete"
+    action_meaning: Literal["quantity", "level"] = Field(
+        default="quantity", description="the action is the order quantity, or an order-up-to level of the inventory position"
+    )
+    max_level: int | None = Field(default=None, ge=1, description="highest order-up-to level; default (max lead time + 1) * max_order")
     demand_history: int = Field(default=0, ge=0, description="observe the last k demands")
     feature_lookahead: int = Field(default=0, ge=0, description="observe demand features of the next m periods")
 
@@ -80,6 +84,13 @@ class Scenario(BaseModel):
         if not self.lost_sales and (self.holding_cost == 0 or self.shortage_cost == 0):
             raise ValueError("with backorders (lost_sales: false), holding_cost and shortage_cost must both be positive")
         return self
+
+    @property
+    def action_range(self) -> int:
+        """The largest action value: ``max_order`` for quantities, the highest level for levels."""
+        if self.action_meaning == "quantity":
+            return self.max_order
+        return self.max_level if self.max_level is not None else (self.max_lead_time + 1) * self.max_order
 
     @property
     def lead_time_values(self) -> np.ndarray:

@@ -36,6 +36,7 @@ class InventoryVecEnv(VecEnv):
         self._batch = InventoryBatch(self.scenario, num_envs)
         self._generators: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(num_envs)]
         self._actions: np.ndarray | None = None
+        self._obs: np.ndarray | None = None  # the observation the pending actions were taken on
         self.last_outcome = None
         if seed is not None:
             self.seed(seed)
@@ -46,7 +47,8 @@ class InventoryVecEnv(VecEnv):
                 self._generators[i] = seeding.np_random(seed)[0]
         self._reset_seeds()
         self._batch.begin(ExogenousPaths.stack([draw_paths(self.scenario, g, 1) for g in self._generators]))
-        return self._batch.observe()
+        self._obs = self._batch.observe()
+        return self._obs
 
     def reset(self) -> VecEnvObs:
         obs = self._begin()
@@ -57,11 +59,12 @@ class InventoryVecEnv(VecEnv):
         self._actions = actions
 
     def step_wait(self) -> VecEnvStepReturn:
-        outcome = self._batch.step(orders_from_actions(self.scenario, self._actions))
+        outcome = self._batch.step(orders_from_actions(self.scenario, self._actions, self._obs))
         self.last_outcome = outcome
         rewards = outcome.reward.astype(np.float32)
         if not self._batch.done:
-            return self._batch.observe(), rewards, np.zeros(self.num_envs, dtype=bool), [{} for _ in range(self.num_envs)]
+            self._obs = self._batch.observe()
+            return self._obs, rewards, np.zeros(self.num_envs, dtype=bool), [{} for _ in range(self.num_envs)]
         terminal_obs = self._batch.observe()
         kpis = self._batch.kernel.totals.kpis()
         infos = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.utils import seeding
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -18,10 +19,31 @@ SCENARIOS = ["lost_sales_L2_p9", "backorder_K64", "seasonal_promo", "csv_history
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("action", ["discrete", "continuous"])
-def test_env_passes_gymnasium_and_sb3_checkers(scenario, action):
-    env = InventoryEnv(scenario, action=action)
+@pytest.mark.parametrize("action_meaning", ["quantity", "level"])
+def test_env_passes_gymnasium_and_sb3_checkers(scenario, action, action_meaning):
+    env = InventoryEnv(scenario, action=action, action_meaning=action_meaning)
     gym_check_env(env, skip_render_check=True)
-    sb3_check_env(InventoryEnv(scenario, action=action), warn=False)
+    sb3_check_env(InventoryEnv(scenario, action=action, action_meaning=action_meaning), warn=False)
+
+
+@pytest.mark.parametrize("scenario", ["lost_sales_L3_p9", "backorder_K64"])
+def test_a_constant_level_action_is_the_base_stock_policy(scenario):
+    """Level actions on the VecEnv order what BaseStock orders in the batch runner, period by period."""
+    from agents.classic import BaseStock
+    from envs.batch import run_batch
+    from envs.kernel import ExogenousPaths, draw_paths
+
+    n, seed, level = 6, 21, 23
+    vec = InventoryVecEnv(scenario, n, seed=seed, horizon=40, action_meaning="level")
+    assert vec.action_space.n == vec.scenario.action_range + 1
+    vec.reset()
+    costs = np.zeros(n)
+    for _ in range(40):
+        _, rewards, _, _ = vec.step(np.full(n, level))
+        costs -= rewards
+    paths = ExogenousPaths.stack([draw_paths(vec.scenario, seeding.np_random(seed + i)[0], 1) for i in range(n)])
+    result = run_batch(BaseStock(level, vec.scenario.max_lead_time), vec.scenario, paths)
+    np.testing.assert_allclose(costs / 40, result.kpis["avg_cost"], rtol=1e-5)
 
 
 def test_registered_with_gymnasium_and_overrides_apply():

@@ -147,7 +147,7 @@ def test_export_refuses_to_overwrite_another_directory(tmp_path, capsys):
 # Learned policies: tiny PPO and DQN runs made with train.py
 
 
-def train_tiny(algo: str, run_dir: Path) -> Path:
+def train_tiny(algo: str, run_dir: Path, action_meaning: str = "quantity") -> Path:
     """1024 steps on lost_sales_L2_p9 with short episodes: the network has its full size, its skill is irrelevant."""
     params = {
         # without the orthogonal init's tiny last layer PPO's orders vary from the start
@@ -156,7 +156,7 @@ def train_tiny(algo: str, run_dir: Path) -> Path:
     }[algo]
     argv = ["--algo", algo, "--scenario", "lost_sales_L2_p9", "--timesteps", "1024", "--n-envs", "8",
             "--run-dir", str(run_dir)]
-    for param in ["env.horizon=60", "eval_freq=100000", "eval_episodes=2", "checkpoint_freq=100000", *params]:
+    for param in ["env.horizon=60", f"env.action_meaning={action_meaning}", "eval_freq=100000", "eval_episodes=2", "checkpoint_freq=100000", *params]:
         argv += ["-p", param]
     train.main(argv)
     return run_dir / f"lost_sales_L2_p9_{algo}_seed0"
@@ -173,13 +173,13 @@ def single_threaded_torch():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("algo", ["ppo", "dqn"])
-def test_learned_export_parity(algo, tmp_path, single_threaded_torch, capsys):
+@pytest.mark.parametrize("algo, action_meaning", [("ppo", "quantity"), ("ppo", "level"), ("dqn", "quantity"), ("dqn", "level")])
+def test_learned_export_parity(algo, action_meaning, tmp_path, single_threaded_torch, capsys):
     """ONNX orders == SB3 predict(deterministic=True) mapped by orders_from_actions, on 10,000 rollout
     observations (the export's own check) and on 20,000 states spread over the state space."""
     from agents.rl import load_run
 
-    run = train_tiny(algo, tmp_path / "runs")
+    run = train_tiny(algo, tmp_path / "runs", action_meaning)
     out = tmp_path / "policy"
     export.main([str(run), "--out", str(out)])
     meta = json.loads((out / "policy.json").read_text())
@@ -187,13 +187,15 @@ def test_learned_export_parity(algo, tmp_path, single_threaded_torch, capsys):
     assert meta["parity"]["mismatches"] == 0
     assert meta["hashes"]["source"]["sha256"] == sha256((run / "model.zip").read_bytes())
     assert meta["kind"] == "learned" and meta["params"]["algo"] == algo.upper()
-    assert ("argmax of the Q-values" if algo == "dqn" else "round((a + 1) / 2 * max_order)") in meta["action_mapping"]
+    action_range = 20 if action_meaning == "quantity" else 60  # lead time 2: (2 + 1) * max_order
+    assert ("argmax of the Q-values" if algo == "dqn" else f"round((a + 1) / 2 * {action_range})") in meta["action_mapping"]
+    assert ("inventory position" in meta["action_mapping"]) == (action_meaning == "level")
 
     sb3_policy, scenario = load_run(run)
     exported = OnnxPolicy.load(out)
     rollouts = rollout_observations(sb3_policy, scenario, PARITY_OBSERVATIONS).reshape(-1, 3)[:PARITY_OBSERVATIONS]
     np.testing.assert_array_equal(exported.act(rollouts), sb3_policy.act(rollouts))
-    spread = random_observations(np.random.default_rng(3), 20_000, 3, 0, 40)
+    spread = random_observations(np.random.default_rng(3), 20_000, 3, 0, 25)
     expected = sb3_policy.act(spread)
     np.testing.assert_array_equal(exported.act(spread), expected)
     assert len(np.unique(expected)) > 1

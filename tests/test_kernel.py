@@ -82,9 +82,26 @@ def test_orders_above_capacity_are_clipped_by_the_face_not_the_kernel():
     sc = make_scenario(max_order=5)
     from envs.kernel import orders_from_actions
 
-    assert orders_from_actions(sc, np.array([0, 3, 9])).tolist() == [0, 3, 5]
+    obs = np.zeros((3, 2))
+    assert orders_from_actions(sc, np.array([0, 3, 9]), obs).tolist() == [0, 3, 5]
     cont = make_scenario(max_order=10, action="continuous")
-    assert orders_from_actions(cont, np.array([[-1.0], [0.0], [1.0], [3.0]])).tolist() == [0, 5, 10, 10]
+    assert orders_from_actions(cont, np.array([[-1.0], [0.0], [1.0], [3.0]]), np.zeros((4, 2))).tolist() == [0, 5, 10, 10]
+
+
+def test_level_actions_order_up_to_the_inventory_position():
+    from envs.kernel import orders_from_actions
+
+    # lead time 2: observation = (on hand, arriving now, arriving next period); position = their sum
+    obs = np.array([[3.0, 2.0, 1.0], [0.0, 0.0, 0.0], [9.0, 4.0, 4.0], [-4.0, 0.0, 2.0]])
+    sc = make_scenario(lead_time=2, max_order=5, action_meaning="level")
+    assert sc.action_range == 15  # (2 + 1) * max_order
+    # levels 10, 4, 12, 0 against positions 6, 0, 17, -2: orders 4, 4, 0 (never negative), 2
+    assert orders_from_actions(sc, np.array([10, 4, 12, 0]), obs).tolist() == [4, 4, 0, 2]
+    # a level far above the position orders at most max_order
+    assert orders_from_actions(sc, np.array([15]), obs[1:2]).tolist() == [5]
+    cont = make_scenario(lead_time=2, max_order=5, action="continuous", action_meaning="level", max_level=20)
+    # -1 -> level 0, 0 -> level 10, 1 -> level 20
+    assert orders_from_actions(cont, np.array([[-1.0], [0.0], [1.0], [1.0]]), obs).tolist() == [0, 5, 3, 5]
 
 
 @pytest.mark.parametrize("lost_sales", [True, False])

@@ -211,6 +211,7 @@ def test_dqn_resumes_with_its_replay_buffer(smoke_run, tmp_path):
         (["--algo", "ppo", "--scenario", SCENARIO, "-p", "policy_kwargs.activation_fn=sigmoid"], "activation_fn"),
         (["--algo", "ppo", "--scenario", SCENARIO, "-p", "gamma"], "-p gamma: expected KEY=VALUE"),
         (["--algo", "ppo", "--scenario", SCENARIO, "-p", "env.horizn=5"], "env: horizn is not a scenario key"),
+        (["--algo", "ppo", "--scenario", SCENARIO, "-p", "learning_rate_schedule=cosine"], "learning_rate_schedule"),
         (["--algo", "dqn", "--scenario", SCENARIO, "-p", "env.action=continuous"], "env.action"),
         (["--algo", "ppo"], "--scenario"),
     ],
@@ -297,6 +298,15 @@ def test_scenario_block_and_overrides_apply_in_order(tmp_path):
     assert kwargs["policy_kwargs"]["log_std_init"] == ppo["default"]["policy_kwargs"]["log_std_init"]
     assert not set(rl.RunSettings.model_fields) & set(kwargs)
     assert hyperparameters.env == {"action": "continuous", "horizon": 30}
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_a_linear_learning_rate_schedule_falls_to_zero_at_the_end(algo):
+    config = rl.resolve_config(algo, SCENARIO, params=["learning_rate=2e-3", "learning_rate_schedule=linear"], n_envs=2)
+    model = rl.new_model(config, rl.make_training_env(config, 0), 0)
+    assert [model.lr_schedule(p) for p in (1.0, 0.25, 0.0)] == pytest.approx([2e-3, 5e-4, 0.0])
+    with pytest.raises(ValueError, match="needs a learning_rate"):
+        type(config.hyperparameters).model_validate({**config.hyperparameters.model_dump(exclude={"learning_rate"}), "learning_rate": None})
 
 
 def test_a_nested_env_override_changes_one_entry_of_a_scenario_mapping():
