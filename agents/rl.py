@@ -547,10 +547,10 @@ def make_training_env(
     return VecNormalize(monitored, norm_obs=hp.normalize.obs, norm_reward=hp.normalize.reward, gamma=hp.gamma)
 
 
-def new_model(config: RunConfig, env: VecEnv, seed: int) -> BaseAlgorithm:
+def new_model(config: RunConfig, env: VecEnv, seed: int, verbose: int = 1) -> BaseAlgorithm:
     """A new SB3 model of the configured algorithm, MLP policy, on CPU."""
     kwargs = config.hyperparameters.sb3_kwargs()
-    return config.algorithm.sb3_class("MlpPolicy", env, seed=seed, device="cpu", verbose=1, **kwargs)
+    return config.algorithm.sb3_class("MlpPolicy", env, seed=seed, device="cpu", verbose=verbose, **kwargs)
 
 
 class _TensorBoardFrom(TensorBoardOutputFormat):
@@ -580,7 +580,7 @@ def _mean(values: Sequence[float] | np.ndarray) -> float:
     return float(values[~np.isnan(values)].mean()) if (~np.isnan(values)).any() else math.nan
 
 
-def _crossed(num_timesteps: int, n_envs: int, freq: int) -> bool:
+def crossed(num_timesteps: int, n_envs: int, freq: int) -> bool:
     """True if the last vectorised step (``n_envs`` env steps) crossed a multiple of ``freq``."""
     return num_timesteps // freq > (num_timesteps - n_envs) // freq
 
@@ -612,6 +612,13 @@ class EvaluationSet:
         paths = evaluation_paths(config.scenario, config.hyperparameters.eval_episodes, EVAL_SEED)
         return cls(paths, reference_costs(config.scenario, paths))
 
+    def evaluate(self, model: BaseAlgorithm, scenario: Scenario) -> dict[str, Any]:
+        """Mean KPIs of ``model`` on the paths and its gaps in percent to the references."""
+        policy = SB3Policy(model, scenario, model.get_vec_normalize_env())
+        kpis = {name: _mean(values) for name, values in run_batch(policy, scenario, self.paths).kpis.items()}
+        gaps = {name: 100.0 * (kpis["avg_cost"] - cost) / cost for name, cost in self.references.items() if cost > 0}
+        return {"kpis": kpis, "gap_pct": gaps}
+
 
 class Evaluator(BaseCallback):
     """Every ``eval_freq`` env steps, run the current policy on fixed evaluation paths.
@@ -633,20 +640,16 @@ class Evaluator(BaseCallback):
         self.config = config
         self.scenario = config.scenario
         self.eval_freq = config.hyperparameters.eval_freq
-        self.paths = evaluation.paths
-        self.references = evaluation.references
+        self.evaluation = evaluation
         self.run = run
         self.best = best
 
     def evaluate(self, model: BaseAlgorithm) -> dict[str, Any]:
         """Mean KPIs of ``model`` on the evaluation paths and its gaps in percent to the references."""
-        policy = SB3Policy(model, self.scenario, model.get_vec_normalize_env())
-        kpis = {name: _mean(values) for name, values in run_batch(policy, self.scenario, self.paths).kpis.items()}
-        gaps = {name: 100.0 * (kpis["avg_cost"] - cost) / cost for name, cost in self.references.items() if cost > 0}
-        return {"kpis": kpis, "gap_pct": gaps}
+        return self.evaluation.evaluate(model, self.scenario)
 
     def _on_step(self) -> bool:
-        if not _crossed(self.num_timesteps, self.training_env.num_envs, self.eval_freq):
+        if not crossed(self.num_timesteps, self.training_env.num_envs, self.eval_freq):
             return True
         result = self.evaluate(self.model)
         for name, value in result["kpis"].items():
@@ -667,9 +670,9 @@ class Evaluator(BaseCallback):
             "seed": self.config.seed,
             "timesteps": model.num_timesteps,
             "eval_seed": EVAL_SEED,
-            "eval_episodes": self.paths.n,
+            "eval_episodes": self.evaluation.paths.n,
             **self.evaluate(model),
-            "references": self.references,
+            "references": self.evaluation.references,
             "best": self.best,
         }
 
@@ -687,7 +690,7 @@ class Checkpointer(BaseCallback):
         self.run, self.freq, self.evaluator = run, freq, evaluator
 
     def _on_step(self) -> bool:
-        if _crossed(self.num_timesteps, self.training_env.num_envs, self.freq):
+        if crossed(self.num_timesteps, self.training_env.num_envs, self.freq):
             Checkpoint.write(self.run.checkpoints_dir, self.model, {"best": self.evaluator.best})
         return True
 

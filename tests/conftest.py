@@ -40,3 +40,14 @@ def write_scenario(tmp_path: Path):
 
 
 __all__ = ["BASE", "load_scenario", "make_scenario"]
+
+
+@pytest.fixture(scope="module")
+def single_threaded_torch():
+    """torch's intra-op threads only slow the small batches of a rollout down (a lot, on a shared machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -162,17 +162,6 @@ def train_tiny(algo: str, run_dir: Path, action_meaning: str = "quantity") -> Pa
     return run_dir / f"lost_sales_L2_p9_{algo}_seed0"
 
 
-@pytest.fixture(scope="module")
-def single_threaded_torch():
-    """torch's intra-op threads only slow the small batches of a rollout down (a lot, on a shared machine)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("algo, action_meaning", [("ppo", "quantity"), ("ppo", "level"), ("dqn", "quantity"), ("dqn", "level")])
 def test_learned_export_parity(algo, action_meaning, tmp_path, single_threaded_torch, capsys):
     """ONNX orders == SB3 predict(deterministic=True) mapped by orders_from_actions, on 10,000 rollout

@@ -1,0 +1,119 @@
+"""Hyperparameter search with Optuna: short training runs on the batched env, pruned on the way.
+
+Each trial draws hyperparameters from the algorithm's search space (:data:`SEARCH_SPACES`),
+applies them on top of the algo config (``configs/algos/ALGO.yaml``: default block, then the
+scenario's block, then the fixed ``-p`` overrides of the study), trains on
+:class:`envs.vec_env.InventoryVecEnv` and is evaluated every ``eval_freq`` steps on the same
+fixed paths as ``train.py`` (:class:`agents.rl.EvaluationSet`). Each evaluation's average cost
+is reported to Optuna, whose median pruner stops trials that are behind the median of earlier
+trials at the same step. A trial's value is its best evaluated cost, the number ``train.py``
+selects ``best_model.zip`` by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import optuna
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+
+from agents import rl
+
+
+def ppo_space(trial: optuna.Trial) -> dict[str, Any]:
+    """PPO: learning rate and its schedule, discount, rollout and batch sizes, epochs, network width, initial noise."""
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 3e-5, 1e-3, log=True),
+        "learning_rate_schedule": trial.suggest_categorical("learning_rate_schedule", ["constant", "linear"]),
+        "gamma": trial.suggest_categorical("gamma", [0.9, 0.95, 0.98, 0.99]),
+        "n_steps": trial.suggest_categorical("n_steps", [32, 64, 128]),
+        "batch_size": trial.suggest_categorical("batch_size", [256, 512, 1024]),
+        "n_epochs": trial.suggest_int("n_epochs", 3, 15),
+        "gae_lambda": trial.suggest_categorical("gae_lambda", [0.9, 0.95, 0.98]),
+        "policy_kwargs.net_arch": [trial.suggest_categorical("width", [32, 64, 128])] * 2,
+        "policy_kwargs.log_std_init": trial.suggest_float("log_std_init", -2.5, 0.0),
+    }
+
+
+def dqn_space(trial: optuna.Trial) -> dict[str, Any]:
+    """DQN: learning rate and its schedule, discount, updates per step, target updates, exploration, width."""
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 5e-5, 2e-3, log=True),
+        "learning_rate_schedule": trial.suggest_categorical("learning_rate_schedule", ["constant", "linear"]),
+        "gamma": trial.suggest_categorical("gamma", [0.9, 0.95, 0.98, 0.99]),
+        "train_freq": trial.suggest_categorical("train_freq", [1, 2, 4]),
+        "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256]),
+        "target_update_interval": trial.suggest_categorical("target_update_interval", [500, 1000, 5000]),
+        "exploration_fraction": trial.suggest_float("exploration_fraction", 0.02, 0.3),
+        "policy_kwargs.net_arch": [trial.suggest_categorical("width", [32, 64, 128])] * 2,
+    }
+
+
+SEARCH_SPACES: dict[str, Callable[[optuna.Trial], dict[str, Any]]] = {"ppo": ppo_space, "dqn": dqn_space}
+
+
+class TrialReporter(BaseCallback):
+    """Evaluates the model every ``eval_freq`` env steps, reports the cost to the trial, stops it when pruned."""
+
+    def __init__(self, trial: optuna.Trial, config: rl.RunConfig, evaluation: rl.EvaluationSet) -> None:
+        super().__init__()
+        self.trial, self.config, self.evaluation = trial, config, evaluation
+        self.best_cost = float("inf")
+        self.pruned = False
+
+    def _on_step(self) -> bool:
+        if not rl.crossed(self.num_timesteps, self.training_env.num_envs, self.config.hyperparameters.eval_freq):
+            return True
+        cost = self.evaluation.evaluate(self.model, self.config.scenario)["kpis"]["avg_cost"]
+        self.best_cost = min(self.best_cost, cost)
+        self.trial.report(cost, self.num_timesteps)
+        self.pruned = self.trial.should_prune()
+        return not self.pruned  # False stops model.learn
+
+
+def as_overrides(params: dict[str, Any]) -> list[str]:
+    """``{"learning_rate": 3.5e-05, "policy_kwargs.net_arch": [64, 64]}`` as train.py's ``-p`` overrides:
+    ``["learning_rate=3.500000e-05", "policy_kwargs.net_arch=[64, 64]"]`` (floats in a form YAML reads as floats)."""
+    return [f"{key}={format(value, '.6e') if isinstance(value, float) else value}" for key, value in params.items()]
+
+
+def print_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Optuna callback: one line per finished trial."""
+    result = f"cost {trial.value:.4f}" if trial.value is not None else trial.state.name.lower()
+    completed = any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    best = f"best {study.best_value:.4f}" if completed else "none completed yet"
+    print(f"trial {trial.number}: {result} ({best}) | {' '.join(trial.user_attrs.get('params', []))}", flush=True)
+
+
+def objective(
+    algo: str, scenario: str, timesteps: int, seed: int, fixed: Sequence[str]
+) -> Callable[[optuna.Trial], float]:
+    """The function Optuna minimises: the best evaluated average cost of one short training run."""
+    # the scenario and the evaluation paths are the same for every trial: tune the references once
+    evaluation = rl.EvaluationSet.for_config(rl.resolve_config(algo, scenario, seed, fixed, total_timesteps=timesteps))
+
+    def run_trial(trial: optuna.Trial) -> float:
+        params = as_overrides(SEARCH_SPACES[algo](trial))
+        config = rl.resolve_config(algo, scenario, seed, [*fixed, *params], total_timesteps=timesteps)
+        trial.set_user_attr("params", params)
+        rl.setup_torch(seed)
+        model: BaseAlgorithm = rl.new_model(config, rl.make_training_env(config, seed), seed, verbose=0)
+        reporter = TrialReporter(trial, config, evaluation)
+        model.learn(timesteps, callback=reporter)
+        if reporter.pruned:
+            raise optuna.TrialPruned()
+        return reporter.best_cost
+
+    return run_trial
+
+
+def create_study(seed: int, warmup_steps: int, startup_trials: int = 5) -> optuna.Study:
+    """A minimising study: TPE sampler seeded with ``seed``; median pruning once ``startup_trials``
+    trials are complete, never before a trial has trained ``warmup_steps`` env steps."""
+    return optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=warmup_steps),
+    )
