@@ -77,7 +77,8 @@ def test_run_directory_holds_config_command_versions_models_checkpoints_and_summ
         assert (run / name).is_file(), name
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert (config["algo"], config["seed"], config["total_timesteps"], config["n_envs"]) == (algo, 0, 3000, 4)
-    assert config["env"] == {"action": "continuous" if algo == "ppo" else "discrete", "horizon": 25}
+    algo_env = yaml.safe_load((rl.ALGO_DIR / f"{algo}.yaml").read_text())["default"]["env"]
+    assert config["env"] == {**algo_env, "horizon": 25}
     assert yaml.safe_load((run / "scenario.yaml").read_text())["horizon"] == 25
     assert f"train.py --algo {algo} --scenario {SCENARIO}" in (run / "command.txt").read_text()
     versions = json.loads((run / "versions.json").read_text())
