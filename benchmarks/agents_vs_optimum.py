@@ -34,11 +34,12 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "agents_vs_optimum.md"
 ZOO = ROOT / "zoo"
-REFERENCES = ("optimal", "base_stock", "capped_base_stock")
+REFERENCES = ("optimal", "base_stock", "capped_base_stock", "s_S")
 LOG_MARKER = "<!-- log: rows are appended below this line -->"
 ZOO_BEGIN, ZOO_END = "<!-- zoo table begin -->", "<!-- zoo table end -->"
 LOG_HEADER = (
@@ -48,8 +49,9 @@ LOG_HEADER = (
 )
 
 
-def evaluate(scenario: str, agent: str, episodes: int, seed: int, extra: tuple[str, ...] = ()) -> dict[str, float]:
-    """Average cost per period of the references and the agent (key "agent") from evaluate.py."""
+def evaluate(scenario: str, agent: str, episodes: int, seed: int, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Average cost per period of the references and the agent (key "agent") from evaluate.py, and
+    (key "paired") the agent's paired difference to the best classic policy with its 95% CI."""
     with tempfile.TemporaryDirectory() as out:
         policies = [arg for name in (*REFERENCES, *extra) for arg in ("--policy", name)]
         command = [sys.executable, str(ROOT / "evaluate.py"), "--scenario", scenario, *policies, "--policy", agent,
@@ -58,11 +60,20 @@ def evaluate(scenario: str, agent: str, episodes: int, seed: int, extra: tuple[s
         records = json.loads((Path(out) / "results.json").read_text())
     costs = {r["policy"]: r["avg_cost"] for r in records[:-1]}
     costs["agent"] = records[-1]["avg_cost"]  # learned policies come last
+    costs["paired"] = records[-1].get("paired_vs_best_classic")
     return costs
 
 
-def row(scenario: str, algo: str, agent: str, steps: object, seconds: object, costs: dict[str, float], note: str) -> str:
-    reference = costs.get("optimal") or min(v for k, v in costs.items() if k != "agent")
+def paired_text(paired: dict[str, Any] | None) -> str:
+    """``vs best classic s_S: -0.512 (-0.60..-0.42)``: the agent's paired cost difference and its 95% CI."""
+    if not paired:
+        return ""
+    low, high = paired["ci95"]
+    return f"vs best classic {paired['against']}: {paired['mean_difference']:+.3f} ({low:+.3f}..{high:+.3f})"
+
+
+def row(scenario: str, algo: str, agent: str, steps: object, seconds: object, costs: dict[str, Any], note: str) -> str:
+    reference = costs.get("optimal") or min(costs[name] for name in REFERENCES if name in costs)
     best_bs = min(costs.get("base_stock", float("inf")), costs.get("capped_base_stock", float("inf")))
 
     def cost(name: str) -> str:
@@ -118,7 +129,7 @@ def train(args: argparse.Namespace) -> None:
 def report(agent: Path, args: argparse.Namespace, seconds: object = "—", extra_note: str = "") -> None:
     algo, scenario, steps = run_info(agent)
     costs = evaluate(args.scenario or scenario, str(agent), args.episodes, args.eval_seed)
-    note = "; ".join(part for part in (extra_note, args.note) if part)
+    note = "; ".join(part for part in (extra_note, args.note, paired_text(costs["paired"])) if part)
     shown = agent.relative_to(ROOT) if agent.is_relative_to(ROOT) else agent
     line = row(args.scenario or scenario, algo, str(shown), steps,
                f"{seconds:.0f}" if isinstance(seconds, float) else seconds, costs, note)
@@ -126,6 +137,11 @@ def report(agent: Path, args: argparse.Namespace, seconds: object = "—", extra
     print(line)
     if not args.no_append:
         append_log(line)
+
+
+def natural_order(name: str) -> list[object]:
+    """Sort key that puts lost_sales_L1_p4 before lost_sales_L1_p19."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def zoo(args: argparse.Namespace) -> None:
@@ -138,25 +154,33 @@ def zoo(args: argparse.Namespace) -> None:
         by_scenario.setdefault(scenario, {})[algo] = evaluate(scenario, str(agent), args.episodes, args.eval_seed)
     lines = [
         f"Command: `python benchmarks/agents_vs_optimum.py zoo` ({args.episodes} episodes x 365 periods, first 50 "
-        f"left out, evaluation seed {args.eval_seed}); {date.today()}.\n",
-        "| scenario | optimal | base-stock | capped b-s | PPO | PPO gap % | DQN | DQN gap % | PPO vs best b-s % |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"left out, evaluation seed {args.eval_seed}); {date.today()}. Gaps in percent of the optimum, or where "
+        "none is known (seasonal_promo) of the best classic policy; the last columns are each agent's paired "
+        "difference in cost per period to the best classic policy, with its 95% CI.\n",
+        "| scenario | optimal | base-stock | capped b-s | (s, S) | PPO | PPO gap % | DQN | DQN gap % "
+        "| PPO − best classic | DQN − best classic |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    for scenario, algos in by_scenario.items():
+    grid_gaps: dict[str, list[float]] = {"ppo": [], "dqn": []}
+    for scenario in sorted(by_scenario, key=natural_order):
+        algos = by_scenario[scenario]
         refs = next(iter(algos.values()))
-        reference = refs.get("optimal") or min(v for k, v in refs.items() if k != "agent")
-        best_bs = min(refs["base_stock"], refs["capped_base_stock"])
-        cells = []
+        reference = refs.get("optimal") or min(refs[name] for name in REFERENCES if name in refs)
+        cells, paired = [], []
         for algo in ("ppo", "dqn"):
             if algo in algos:
                 cost = algos[algo]["agent"]
                 cells += [f"{cost:.4f}", f"{100 * (cost / reference - 1):+.2f}"]
+                if scenario.startswith("lost_sales_L"):
+                    grid_gaps[algo].append(100 * (cost / reference - 1))
+                paired.append(paired_text(algos[algo]["paired"]).removeprefix("vs best classic "))
             else:
                 cells += ["—", "—"]
-        vs_bs = f"{100 * (algos['ppo']['agent'] / best_bs - 1):+.2f}" if "ppo" in algos else "—"
-        optimal = f"{refs['optimal']:.4f}" if "optimal" in refs else "—"
-        lines.append(f"| {scenario} | {optimal} | {refs['base_stock']:.4f} | {refs['capped_base_stock']:.4f} | "
-                     + " | ".join(cells) + f" | {vs_bs} |")
+                paired.append("—")
+        classic = [f"{refs[name]:.4f}" if name in refs else "—" for name in REFERENCES]
+        lines.append(f"| {scenario} | " + " | ".join([*classic, *cells, *paired]) + " |")
+    averages = [f"{sum(gaps) / len(gaps):+.2f} (mean of {len(gaps)})" if gaps else "—" for gaps in grid_gaps.values()]
+    lines.append(f"| lost-sales grid, mean gap | | | | | | {averages[0]} | | {averages[1]} | | |")
     table = "\n".join(lines)
     print(table)
     if args.no_append:
