@@ -15,6 +15,7 @@ paths they were selected on).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 import yaml
@@ -22,14 +23,6 @@ import yaml
 from agents import rl
 from envs.errors import UserError, exit_on_user_error
 from train import ArgumentParser, integer
-
-try:
-    import optuna
-
-    from agents import tuning
-except ModuleNotFoundError as missing:  # the optional dependency: pip install -e ".[tune]"
-    optuna = tuning = None
-    MISSING = missing.name
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,8 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Tune (argv defaults to the command line)."""
     args = parse_args(argv)
-    if optuna is None:
-        raise UserError(f"tune.py needs {MISSING}: pip install -e \".[tune]\"")
+    if importlib.util.find_spec("optuna") is None:  # an optional dependency
+        raise UserError('tune.py needs optuna: pip install -e ".[tune]"')
+    import optuna
+
+    from agents import tuning
+
     config = rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps)  # bad input fails here
     out = Path(args.out) / f"{config.scenario.name}_{args.algo}"
     try:
@@ -61,9 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = tuning.create_study(args.seed, warmup_steps=args.timesteps // 3)
     run_trial = tuning.objective(args.algo, args.scenario, args.timesteps, args.seed, args.params)
-    study.optimize(run_trial, n_trials=args.trials, callbacks=[tuning.print_trial])
 
-    study.trials_dataframe().to_csv(out / "trials.csv", index=False)
+    def save_trials(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        study.trials_dataframe().to_csv(out / "trials.csv", index=False)  # after every trial: an interrupted study keeps them
+
+    study.optimize(run_trial, n_trials=args.trials, callbacks=[tuning.print_trial, save_trials])
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise UserError(f"no trial completed; see {out / 'trials.csv'}")
     best = study.best_trial
