@@ -75,8 +75,17 @@ class TrialReporter(BaseCallback):
 
 def as_overrides(params: dict[str, Any]) -> list[str]:
     """``{"learning_rate": 3.5e-05, "policy_kwargs.net_arch": [64, 64]}`` as train.py's ``-p`` overrides:
-    ``["learning_rate=3.500000e-05", "policy_kwargs.net_arch=[64, 64]"]`` (floats in a form YAML reads as floats)."""
-    return [f"{key}={format(value, '.6e') if isinstance(value, float) else value}" for key, value in params.items()]
+    ``["learning_rate=3.500000e-05", "policy_kwargs.net_arch=[64,64]"]`` (floats in a form YAML reads as
+    floats, lists without spaces so that the printed overrides can be pasted into a shell)."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, float):
+            return format(value, ".6e")
+        if isinstance(value, list):
+            return "[" + ",".join(text(item) for item in value) + "]"
+        return str(value)
+
+    return [f"{key}={text(value)}" for key, value in params.items()]
 
 
 def print_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

@@ -69,3 +69,11 @@ def test_bad_input_is_one_line_exit_code_2_and_writes_nothing(argv, named, tmp_p
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.count("\n") == 1 and named in err, err
     assert not (tmp_path / "tune").exists()
+
+
+def test_sampled_values_round_trip_through_the_overrides_train_py_reads():
+    params = {"learning_rate": 1e-05, "gamma": 0.95, "policy_kwargs.net_arch": [128, 128], "learning_rate_schedule": "linear"}
+    overrides = tuning.as_overrides(params)
+    assert not any(" " in pair for pair in overrides)  # one shell word each
+    assert rl.parse_overrides(overrides) == {"learning_rate": 1e-05, "gamma": 0.95, "policy_kwargs": {"net_arch": [128, 128]},
+                                             "learning_rate_schedule": "linear"}
