@@ -34,6 +34,7 @@ import os
 import shlex
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -463,18 +464,22 @@ class RunDirectory:
         """
         parent = Path(parent)
         base = f"{config.scenario.name}_{config.algo}_seed{config.seed}"
-        name = next(n for n in (base, *(f"{base}_{i}" for i in range(2, 10_000))) if not (parent / n).exists())
-        staging = parent / f".tmp-{name}"
-        shutil.rmtree(staging, ignore_errors=True)
         try:
-            staging.mkdir(parents=True)
+            parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".tmp-{base}-", dir=parent))  # its own, even for runs started together
         except OSError as error:
             raise UserError(f"--run-dir {parent}: cannot create a directory in it ({error.strerror})") from None
         (staging / "config.yaml").write_text(config.to_yaml())
         (staging / "scenario.yaml").write_text(yaml.safe_dump(config.scenario.model_dump(mode="json"), sort_keys=False))
         (staging / "versions.json").write_text(json.dumps(package_versions(RECORDED_PACKAGES), indent=2) + "\n")
-        os.replace(staging, parent / name)
-        return RunDirectory(parent / name)
+        for name in (base, *(f"{base}_{i}" for i in range(2, 10_000))):
+            try:
+                staging.rename(parent / name)  # fails on a taken name (a run directory is never empty)
+            except OSError:
+                continue
+            return RunDirectory(parent / name)
+        shutil.rmtree(staging)
+        raise UserError(f"--run-dir {parent}: every name {base}_N is taken")
 
     @staticmethod
     def find(path: str | Path) -> RunDirectory:

@@ -106,7 +106,10 @@ def run_info(path: Path) -> tuple[str, str, object]:
 
 
 def train(args: argparse.Namespace) -> None:
-    run_parent = Path(args.run_dir) / f"{args.scenario}_{args.algo}_{time.strftime('%Y%m%d-%H%M%S')}"
+    Path(args.run_dir).mkdir(parents=True, exist_ok=True)
+    # a fresh parent per call, so runs started in the same second (parallel streams) stay apart
+    run_parent = Path(tempfile.mkdtemp(prefix=f"{args.scenario}_{args.algo}_{time.strftime('%Y%m%d-%H%M%S')}_",
+                                       dir=args.run_dir))
     command = [sys.executable, str(ROOT / "train.py"), "--algo", args.algo, "--scenario", args.scenario,
                "--seed", str(args.seed), "--run-dir", str(run_parent)]
     if args.timesteps:
@@ -115,9 +118,10 @@ def train(args: argparse.Namespace) -> None:
         command += ["-p", param]
     print("$", " ".join(command[1:]), flush=True)
     start = time.perf_counter()
-    run_parent.parent.mkdir(parents=True, exist_ok=True)
     with open(run_parent.with_suffix(".log"), "w") as log:  # SB3's training log
-        subprocess.run(command, cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT)
+        returncode = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
+    if returncode != 0:
+        sys.exit(f"train.py failed (exit code {returncode}); its output is in {run_parent.with_suffix('.log')}")
     seconds = time.perf_counter() - start
     run = next(p for p in run_parent.iterdir() if p.is_dir())
     settings = " ".join(f"-p {p}" for p in args.params)

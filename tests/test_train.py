@@ -313,3 +313,17 @@ def test_a_linear_learning_rate_schedule_falls_to_zero_at_the_end(algo):
 def test_a_nested_env_override_changes_one_entry_of_a_scenario_mapping():
     config = rl.resolve_config("ppo", SCENARIO, params=["env.demand.mean=7"])
     assert config.scenario.demand.dist == "poisson" and config.scenario.demand.mean == 7
+
+
+def test_runs_created_together_get_their_own_directories(tmp_path):
+    """Two runs of the same scenario, algo and seed started at once (parallel benchmark streams)
+    must not share a directory: the second takes the next free name, and no staging is left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = rl.resolve_config("ppo", SCENARIO)
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda _: rl.RunDirectory.create(tmp_path, config), range(4)))
+    names = sorted(run.path.name for run in runs)
+    assert names == sorted([f"{SCENARIO}_ppo_seed0", *(f"{SCENARIO}_ppo_seed0_{i}" for i in (2, 3, 4))])
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    assert all(yaml.safe_load(run.config_file.read_text())["algo"] == "ppo" for run in runs)
