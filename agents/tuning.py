@@ -90,7 +90,8 @@ def as_overrides(params: dict[str, Any]) -> list[str]:
 
 def print_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """Optuna callback: one line per finished trial."""
-    result = f"cost {trial.value:.4f}" if trial.value is not None else trial.state.name.lower()
+    # a pruned trial carries its last reported cost as its value
+    result = trial.state.name.lower() + (f", cost {trial.value:.4f}" if trial.value is not None else "")
     completed = any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     best = f"best {study.best_value:.4f}" if completed else "none completed yet"
     print(f"trial {trial.number}: {result} ({best}) | {' '.join(trial.user_attrs.get('params', []))}", flush=True)
