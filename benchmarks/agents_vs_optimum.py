@@ -174,9 +174,10 @@ def zoo(args: argparse.Namespace) -> None:
         for algo in ("ppo", "dqn"):
             if algo in algos:
                 cost = algos[algo]["agent"]
-                cells += [f"{cost:.4f}", f"{100 * (cost / reference - 1):+.2f}"]
+                gap = 100 * (cost / reference - 1)
+                cells += [f"{cost:.4f}", f"{gap:+.2f}"]
                 if scenario.startswith("lost_sales_L"):
-                    grid_gaps[algo].append(100 * (cost / reference - 1))
+                    grid_gaps[algo].append(gap)
                 paired.append(paired_text(algos[algo]["paired"]).removeprefix("vs best classic "))
             else:
                 cells += ["—", "—"]
