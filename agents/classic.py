@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from envs.kernel import inventory_position
 from agents.exact import eoq, newsvendor_base_stock, reorder_point_for_service, zheng_federgruen
 from envs.batch import run_batch
-from envs.kernel import ExogenousPaths
+from envs.kernel import ExogenousPaths, inventory_position
 from envs.scenario import Scenario
 
 IntOrArray = int | np.ndarray
