@@ -17,26 +17,43 @@ from pathlib import Path
 from tqdm import tqdm
 
 from agents.evaluation import (
-    POLICY_NAMES, check_output_directory, evaluate, resolve_policies, text_table, tuning_and_evaluation_paths, write_results,
+    POLICY_NAMES,
+    check_output_directory,
+    evaluate,
+    resolve_policies,
+    text_table,
+    tuning_and_evaluation_paths,
+    write_results,
 )
 from envs.errors import UserError, exit_on_user_error
 from envs.scenario import load_scenario
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenario", required=True, help="scenario name in configs/scenarios or a YAML path")
-    parser.add_argument("--policy", action="append", default=[], metavar="P",
-                        help=f"one of {', '.join(POLICY_NAMES)}, a run directory / model zip, or an exported policy directory "
-                             "(repeatable); "
-                             "default: every classic policy and the optimum where tractable")
+    parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="P",
+        help=f"one of {', '.join(POLICY_NAMES)}, a run directory / model zip, or an exported policy directory "
+        "(repeatable); "
+        "default: every classic policy and the optimum where tractable",
+    )
     parser.add_argument("--episodes", type=int, default=1000, help="evaluation episodes (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation demand (default 0)")
-    parser.add_argument("--warmup", type=int, default=50,
-                        help="periods at the start of each episode left out of the KPIs (default 50)")
-    parser.add_argument("--service-level", type=float, metavar="CSL",
-                        help="choose the eoq policy's reorder point for this cycle service level (0..1) "
-                             "instead of by cost")
+    parser.add_argument(
+        "--warmup", type=int, default=50, help="periods at the start of each episode left out of the KPIs (default 50)"
+    )
+    parser.add_argument(
+        "--service-level",
+        type=float,
+        metavar="CSL",
+        help="choose the eoq policy's reorder point for this cycle service level (0..1) instead of by cost",
+    )
     parser.add_argument("--tuning-episodes", type=int, default=200, help="episodes classic policies are tuned on")
     parser.add_argument("--out", default="results", help="output directory (default results/)")
     return parser.parse_args(argv)
@@ -60,7 +77,9 @@ def load_learned(path: str):
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.episodes <= 0 or args.tuning_episodes <= 0:
-        raise UserError(f"--episodes and --tuning-episodes must be positive, got {args.episodes} and {args.tuning_episodes}")
+        raise UserError(
+            f"--episodes and --tuning-episodes must be positive, got {args.episodes} and {args.tuning_episodes}"
+        )
     check_output_directory(args.out)
     if args.service_level is not None and not 0 < args.service_level < 1:
         raise UserError(f"--service-level must be between 0 and 1, got {args.service_level}")
@@ -68,16 +87,26 @@ def main(argv: list[str] | None = None) -> None:
     if not 0 <= args.warmup < scenario.horizon:
         raise UserError(f"--warmup must be in 0..{scenario.horizon - 1} (the scenario's horizon), got {args.warmup}")
     tuning_paths, paths = tuning_and_evaluation_paths(scenario, args.episodes, args.seed, args.tuning_episodes)
-    policies, notes = resolve_policies(scenario, args.policy or list(POLICY_NAMES), tuning_paths, args.warmup, load_learned, args.service_level)
+    policies, notes = resolve_policies(
+        scenario, args.policy or list(POLICY_NAMES), tuning_paths, args.warmup, load_learned, args.service_level
+    )
 
     with tqdm(total=len(policies) * scenario.horizon, desc="evaluating", unit="period", file=sys.stderr) as bar:
         results = evaluate(policies, scenario, paths, args.warmup, progress=lambda t: bar.update(1))
 
-    meta = {"scenario": scenario.name, "episodes": args.episodes, "seed": args.seed, "warmup": args.warmup,
-            "tuning_episodes": args.tuning_episodes, "command": " ".join(sys.argv)}
+    meta = {
+        "scenario": scenario.name,
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "warmup": args.warmup,
+        "tuning_episodes": args.tuning_episodes,
+        "command": " ".join(sys.argv),
+    }
     write_results(results, scenario, args.out, meta, args.warmup)
-    print(f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
-          f"first {args.warmup} periods left out, evaluation seed {args.seed}\n")
+    print(
+        f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
+        f"first {args.warmup} periods left out, evaluation seed {args.seed}\n"
+    )
     print(text_table(results))
     for note in notes:
         print(f"note: {note}")

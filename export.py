@@ -24,14 +24,22 @@ from envs.scenario import load_scenario
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", metavar="RUN_DIR_OR_MODEL",
-                        help=f"a run directory, a model zip in one, or one of {', '.join(POLICY_NAMES)}")
+    parser.add_argument(
+        "source",
+        metavar="RUN_DIR_OR_MODEL",
+        help=f"a run directory, a model zip in one, or one of {', '.join(POLICY_NAMES)}",
+    )
     parser.add_argument("--scenario", help="scenario name or YAML path (for a classic policy or the optimum)")
     parser.add_argument("--out", help="the policy directory to write (default: policies/NAME, NAME from the source)")
-    parser.add_argument("--parity-observations", type=int, default=PARITY_OBSERVATIONS,
-                        help=f"rollout observations the ONNX orders are checked on (default {PARITY_OBSERVATIONS:,})")
-    parser.add_argument("--tuning-episodes", type=int, default=200,
-                        help="episodes a classic policy is tuned on (default 200)")
+    parser.add_argument(
+        "--parity-observations",
+        type=int,
+        default=PARITY_OBSERVATIONS,
+        help=f"rollout observations the ONNX orders are checked on (default {PARITY_OBSERVATIONS:,})",
+    )
+    parser.add_argument(
+        "--tuning-episodes", type=int, default=200, help="episodes a classic policy is tuned on (default 200)"
+    )
     return parser.parse_args(argv)
 
 
@@ -62,14 +70,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"exported {source.name} ({params}) for {source.scenario.name} to {out}/")
     print(f"  action mapping: {meta['action_mapping']}")
     equal = parity["observations"] - parity["mismatches"]
-    print(f"  parity on {parity['observations']:,} rollout observations: {equal:,} orders equal, "
-          f"{parity['mismatches']:,} differ (largest difference {parity['largest_difference']})")
-    print(f"  one more unit on hand does not raise the order in "
-          f"{100 * meta['sanity']['share_where_one_more_on_hand_does_not_raise_the_order']:.2f}% of them")
+    print(
+        f"  parity on {parity['observations']:,} rollout observations: {equal:,} orders equal, "
+        f"{parity['mismatches']:,} differ (largest difference {parity['largest_difference']})"
+    )
+    print(
+        f"  one more unit on hand does not raise the order in "
+        f"{100 * meta['sanity']['share_where_one_more_on_hand_does_not_raise_the_order']:.2f}% of them"
+    )
     print(f"  policy.onnx sha256 {meta['hashes']['policy.onnx']}")
     if parity["mismatches"]:
-        print(f"warning: the ONNX orders differ from the policy's on {parity['mismatches']} observations",
-              file=sys.stderr)
+        print(
+            f"warning: the ONNX orders differ from the policy's on {parity['mismatches']} observations", file=sys.stderr
+        )
 
 
 if __name__ == "__main__":

@@ -37,11 +37,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--policy", required=True, metavar="DIR", help="a policy directory written by export.py")
     parser.add_argument("--state", required=True, metavar="CSV", help="the state of every SKU, one row each")
     parser.add_argument("--out", help="where the order lines go (default: orders.csv or orders.json)")
-    parser.add_argument("--format", choices=("csv", "json"), default="csv",
-                        help="csv (default) or json (adds the attributions and the skipped rows)")
-    parser.add_argument("--review-above", type=non_negative_int, metavar="N",
-                        help="flag orders above N units for review (default: the policy's 99th percentile "
-                             "of simulated orders, in policy.json)")
+    parser.add_argument(
+        "--format",
+        choices=("csv", "json"),
+        default="csv",
+        help="csv (default) or json (adds the attributions and the skipped rows)",
+    )
+    parser.add_argument(
+        "--review-above",
+        type=non_negative_int,
+        metavar="N",
+        help="flag orders above N units for review (default: the policy's 99th percentile "
+        "of simulated orders, in policy.json)",
+    )
     return parser.parse_args(argv)
 
 
@@ -60,9 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"{out}: is a directory; --out takes a file name")
     write_orders(out, args.format, policy, state, recs, args.state)
     skipped = f"; {len(state.problems):,} rows skipped" if state.problems else ""
-    print(f"{out}: {len(state.skus):,} SKUs, {int((recs.orders > 0).sum()):,} orders of {int(recs.orders.sum()):,} "
-          f"units ({policy.name}), {int(recs.needs_review.sum()):,} above {recs.review_above} flagged for review"
-          f"{skipped}", file=sys.stderr)
+    print(
+        f"{out}: {len(state.skus):,} SKUs, {int((recs.orders > 0).sum()):,} orders of {int(recs.orders.sum()):,} "
+        f"units ({policy.name}), {int(recs.needs_review.sum()):,} above {recs.review_above} flagged for review"
+        f"{skipped}",
+        file=sys.stderr,
+    )
     return PARTIAL_SUCCESS if state.problems else 0
 
 

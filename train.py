@@ -52,8 +52,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=integer(0), default=0, help="seed of every random draw (default: 0)")
     parser.add_argument("--n-envs", type=integer(1), help="systems simulated in parallel (default: the config's)")
     parser.add_argument("--run-dir", default="runs", help="where the run directory is created (default: runs)")
-    parser.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a key of the algo config (repeatable)")
+    parser.add_argument(
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the algo config (repeatable)",
+    )
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint (alone)")
     args = parser.parse_args(argv)
     if args.resume and (args.algo or args.scenario or args.timesteps or args.n_envs or args.params):
@@ -70,7 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.resume:
         run, config, checkpoint = rl.open_for_resume(args.resume)
     else:
-        run, config, checkpoint = None, rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps, args.n_envs), None
+        run, config, checkpoint = (
+            None,
+            rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps, args.n_envs),
+            None,
+        )
     # the references are tuned before a run directory exists: a scenario they refuse leaves nothing behind
     evaluation = rl.EvaluationSet.for_config(config)
     run = run or rl.RunDirectory.create(args.run_dir, config)

@@ -31,10 +31,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario", required=True, help="a scenario name in configs/scenarios or a YAML path")
     parser.add_argument("--trials", type=integer(1), default=20, help="trials to run (default: 20)")
     parser.add_argument("--timesteps", type=integer(1), default=300_000, help="env steps per trial (default: 300000)")
-    parser.add_argument("--seed", type=integer(0), default=0, help="seed of the sampler and of every trial (default: 0)")
+    parser.add_argument(
+        "--seed", type=integer(0), default=0, help="seed of the sampler and of every trial (default: 0)"
+    )
     parser.add_argument("--out", default="runs/tune", help="where the study's files go (default: runs/tune)")
-    parser.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
-                        help="a fixed override of the algo config for every trial (repeatable)")
+    parser.add_argument(
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a fixed override of the algo config for every trial (repeatable)",
+    )
     return parser.parse_args(argv)
 
 
@@ -60,15 +68,19 @@ def main(argv: list[str] | None = None) -> None:
     run_trial = tuning.objective(args.algo, args.scenario, args.timesteps, args.seed, args.params)
 
     def save_trials(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        study.trials_dataframe().to_csv(out / "trials.csv", index=False)  # after every trial: an interrupted study keeps them
+        study.trials_dataframe().to_csv(
+            out / "trials.csv", index=False
+        )  # after every trial: an interrupted study keeps them
 
     study.optimize(run_trial, n_trials=args.trials, callbacks=[tuning.print_trial, save_trials])
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise UserError(f"no trial completed; see {out / 'trials.csv'}")
     best = study.best_trial
     block = {config.scenario.name: rl.parse_overrides([*args.params, *best.user_attrs["params"]])}
-    (out / "best.yaml").write_text(f"# tune.py: best of {len(study.trials)} trials, cost {best.value:.4f} "
-                                   f"on train.py's evaluation paths\n" + yaml.safe_dump(block, sort_keys=False))
+    (out / "best.yaml").write_text(
+        f"# tune.py: best of {len(study.trials)} trials, cost {best.value:.4f} "
+        f"on train.py's evaluation paths\n" + yaml.safe_dump(block, sort_keys=False)
+    )
     print(f"best trial {best.number}: cost {best.value:.4f}; config block in {out / 'best.yaml'}:")
     print(yaml.safe_dump(block, sort_keys=False), end="")
 

@@ -152,7 +152,9 @@ def _lowest_reorder_level(scenario: Scenario, upper: int) -> int:
     return -1 if scenario.lost_sales else -(upper + eoq_batch(scenario))
 
 
-def _simulated_costs(make_policy, candidates: np.ndarray, scenario: Scenario, paths: ExogenousPaths, warmup: int) -> np.ndarray:
+def _simulated_costs(
+    make_policy, candidates: np.ndarray, scenario: Scenario, paths: ExogenousPaths, warmup: int
+) -> np.ndarray:
     """Mean cost per period of every candidate (rows of ``candidates``) on the same paths."""
     per_chunk = max(1, MAX_CELLS // paths.demand.size)
     costs = np.empty(len(candidates))
@@ -188,7 +190,9 @@ def simulation_search(
     Returns the winning parameter row and its mean cost per period on all of ``paths``.
     """
     candidates = np.asarray(candidates, dtype=np.int64).reshape(len(candidates), -1)
-    screen = ExogenousPaths(paths.demand[:screen_episodes], paths.features[:screen_episodes], paths.lead_times[:screen_episodes])
+    screen = ExogenousPaths(
+        paths.demand[:screen_episodes], paths.features[:screen_episodes], paths.lead_times[:screen_episodes]
+    )
     if len(candidates) > coarse_size:
         stride = math.ceil((len(candidates) / coarse_size) ** (1 / candidates.shape[1]))
         coarse = candidates[(candidates % stride == 0).all(axis=1)]
@@ -217,12 +221,16 @@ def tune_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) 
     n_pipeline = scenario.max_lead_time
     # a base-stock policy orders last period's demand
     if scenario.demand.stationary and _exact_applies(scenario, _largest_demand(scenario)):
-        S, cost = newsvendor_base_stock(scenario.demand.pmf(), scenario.holding_cost, scenario.shortage_cost, scenario.lead_time)
+        S, cost = newsvendor_base_stock(
+            scenario.demand.pmf(), scenario.holding_cost, scenario.shortage_cost, scenario.lead_time
+        )
         pmf = scenario.demand.pmf()
         cost += scenario.fixed_order_cost * (1.0 - pmf[0]) + scenario.unit_cost * scenario.demand.mean_demand()
         return TunedPolicy(BaseStock(S, n_pipeline), "exact", cost)
     upper, _ = _demand_scale(scenario, paths)
-    (S,), cost = simulation_search(lambda S: BaseStock(S, n_pipeline), np.arange(upper + 1)[:, None], scenario, paths, warmup)
+    (S,), cost = simulation_search(
+        lambda S: BaseStock(S, n_pipeline), np.arange(upper + 1)[:, None], scenario, paths, warmup
+    )
     return TunedPolicy(BaseStock(int(S), n_pipeline), "simulation", cost)
 
 
@@ -232,7 +240,9 @@ def tune_capped_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: in
     upper, single = _demand_scale(scenario, paths)
     caps = np.arange(1, min(scenario.max_order, 2 * single) + 1)
     grid = np.array([(S, cap) for S in range(upper + 1) for cap in caps])
-    (S, cap), cost = simulation_search(lambda S, cap: CappedBaseStock(S, cap, n_pipeline), grid, scenario, paths, warmup)
+    (S, cap), cost = simulation_search(
+        lambda S, cap: CappedBaseStock(S, cap, n_pipeline), grid, scenario, paths, warmup
+    )
     return TunedPolicy(CappedBaseStock(int(S), int(cap), n_pipeline), "simulation", cost)
 
 
@@ -241,20 +251,33 @@ def tune_s_S(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) -> Tune
     n_pipeline = scenario.max_lead_time
     if scenario.demand.stationary and not scenario.lost_sales and scenario.deterministic_lead_time:
         result = zheng_federgruen(
-            scenario.demand.pmf(), scenario.holding_cost, scenario.shortage_cost, scenario.fixed_order_cost,
-            scenario.lead_time, scenario.unit_cost,
+            scenario.demand.pmf(),
+            scenario.holding_cost,
+            scenario.shortage_cost,
+            scenario.fixed_order_cost,
+            scenario.lead_time,
+            scenario.unit_cost,
         )
         # the position falls at most one period's demand below s before the order
         if _exact_applies(scenario, result.S - result.s - 1 + _largest_demand(scenario)):
             return TunedPolicy(SSPolicy(result.s, result.S, n_pipeline), "exact", result.average_cost)
     upper, _ = _demand_scale(scenario, paths)
     lowest_s = _lowest_reorder_level(scenario, upper)
-    grid = np.array([(s, S) for S in range(1, upper + scenario.max_order + 1) for s in range(lowest_s, S) if S - s <= scenario.max_order])
+    grid = np.array(
+        [
+            (s, S)
+            for S in range(1, upper + scenario.max_order + 1)
+            for s in range(lowest_s, S)
+            if S - s <= scenario.max_order
+        ]
+    )
     (s, S), cost = simulation_search(lambda s, S: SSPolicy(s, S, n_pipeline), grid, scenario, paths, warmup)
     return TunedPolicy(SSPolicy(int(s), int(S), n_pipeline), "simulation", cost)
 
 
-def tune_eoq(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, service_level: float | None = None) -> TunedPolicy:
+def tune_eoq(
+    scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, service_level: float | None = None
+) -> TunedPolicy:
     """(r, Q) with Q from the EOQ formula and r for a cycle service level or by simulated cost."""
     n_pipeline = scenario.max_lead_time
     Q = eoq_batch(scenario)
@@ -268,7 +291,13 @@ def tune_eoq(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, service
         return TunedPolicy(policy, "service level", cost, details)
     upper, _ = _demand_scale(scenario, paths)
     lowest_r = _lowest_reorder_level(scenario, upper)
-    (r,), cost = simulation_search(lambda r: ReorderPointQuantity(r, Q, n_pipeline), np.arange(lowest_r, upper + 1)[:, None], scenario, paths, warmup)
+    (r,), cost = simulation_search(
+        lambda r: ReorderPointQuantity(r, Q, n_pipeline),
+        np.arange(lowest_r, upper + 1)[:, None],
+        scenario,
+        paths,
+        warmup,
+    )
     return TunedPolicy(ReorderPointQuantity(int(r), Q, n_pipeline), "simulation", cost, details)
 
 

@@ -55,7 +55,17 @@ from envs.scenario import Scenario, format_validation_error, load_scenario
 
 FORMAT = "inventory-policy/1"
 # Keys of policy.json the deployment side reads.
-REQUIRED_METADATA = ("name", "observation", "hashes", "params", "explanation", "n_pipeline", "lead_time", "mean_demand", "scenario")
+REQUIRED_METADATA = (
+    "name",
+    "observation",
+    "hashes",
+    "params",
+    "explanation",
+    "n_pipeline",
+    "lead_time",
+    "mean_demand",
+    "scenario",
+)
 OPSET = 17
 IR_VERSION = 8  # the IR version of opset 17, which onnxruntime has read since 1.13
 POLICY_NAMES = (*TUNERS, "optimal")
@@ -76,7 +86,15 @@ MAX_UNITS = 1 << 24
 # per row. With more groups than this the demand features are explained as one group.
 MAX_GROUPS = 6
 PACKAGES = (
-    "numpy", "scipy", "onnx", "onnxruntime", "pandas", "gymnasium", "torch", "stable-baselines3", "inventory-rl",
+    "numpy",
+    "scipy",
+    "onnx",
+    "onnxruntime",
+    "pandas",
+    "gymnasium",
+    "torch",
+    "stable-baselines3",
+    "inventory-rl",
 )
 
 
@@ -116,10 +134,12 @@ class _GraphBuilder:
         """The checked model whose output ``order`` is ``raw_order`` clipped to 0..max_order."""
         self.nodes.append(helper.make_node("Clip", [raw_order, self.constant(0), self.constant(max_order)], ["order"]))
         graph = helper.make_graph(
-            self.nodes, "policy",
+            self.nodes,
+            "policy",
             [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["n", obs_dim])],
             [helper.make_tensor_value_info("order", TensorProto.INT64, ["n"])],
-            self.initializers, doc_string=doc,
+            self.initializers,
+            doc_string=doc,
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="inventory-rl")
         model.ir_version = IR_VERSION
@@ -160,8 +180,10 @@ def classic_graph(policy: Any, obs_dim: int, max_order: int) -> tuple[onnx.Model
         shortfall = g.op("Sub", g.constant(policy.r), position)
         batches = g.op("Add", g.op("Div", shortfall, g.constant(policy.Q)), g.constant(1))
         order = g.op("Where", reorder, g.op("Mul", batches, g.constant(policy.Q)), zero)
-        rule = (f"the smallest multiple of Q lifting the position above r if position <= r, else 0, "
-                f"with r = {policy.r}, Q = {policy.Q}")
+        rule = (
+            f"the smallest multiple of Q lifting the position above r if position <= r, else 0, "
+            f"with r = {policy.r}, Q = {policy.Q}"
+        )
     else:
         raise TypeError(f"no ONNX rule for {type(policy).__name__}")
     mapping = f"position = round(on hand + pipeline); order = {rule}; clipped to 0..{max_order}"
@@ -193,8 +215,10 @@ def table_graph(policy: OptimalPolicy, obs_dim: int) -> tuple[onnx.ModelProto, s
         combine = np.ones((1 + L, 1), dtype=np.float32)
     side = hi + 2 - low
     if side**width > MAX_TABLE_ENTRIES:
-        raise UserError(f"optimal: a dense table of {side}^{width} = {side**width:,} entries is too large to export "
-                        f"(limit {MAX_TABLE_ENTRIES:,})")
+        raise UserError(
+            f"optimal: a dense table of {side}^{width} = {side**width:,} entries is too large to export "
+            f"(limit {MAX_TABLE_ENTRIES:,})"
+        )
     grid = low + np.indices((side,) * width).reshape(width, -1).T
     canonical = np.zeros((len(grid), obs_dim), dtype=np.float32)
     canonical[:, combine.argmax(axis=0)] = grid  # each coordinate in the first column that feeds it
@@ -214,8 +238,10 @@ def table_graph(policy: OptimalPolicy, obs_dim: int) -> tuple[onnx.ModelProto, s
         below = g.op("Max", g.op("Sub", g.constant(low), g.row_sum(coordinates)), g.constant(0))
         order = g.op("Add", order, below)
     state = "(on hand + a_0, a_1, ...)" if result.lost_sales else "inventory position"
-    mapping = (f"dense lookup table ({side}^{width} {np.dtype(dtype).name}) of the DP's optimal orders over the "
-               f"rounded state {state}, each coordinate clipped to {low}..{hi + 1}; clipped to 0..{result.max_order}")
+    mapping = (
+        f"dense lookup table ({side}^{width} {np.dtype(dtype).name}) of the DP's optimal orders over the "
+        f"rounded state {state}, each coordinate clipped to {low}..{hi + 1}; clipped to 0..{result.max_order}"
+    )
     return g.model(order, obs_dim, result.max_order, mapping), mapping
 
 
@@ -244,15 +270,20 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
     levels = scenario.action_meaning == "level"
     continuous = isinstance(network.action_space, spaces.Box)
     if isinstance(network, ActorCriticPolicy):
+
         def head(x: torch.Tensor) -> torch.Tensor:
             features = network.extract_features(x, network.pi_features_extractor)
             return network.action_net(network.mlp_extractor.forward_actor(features))
-        mapping = (f"a = actor mean clipped to [-1, 1]; value = round((a + 1) / 2 * {action_range})" if continuous
-                   else "value = argmax of the actor's logits")
+
+        mapping = (
+            f"a = actor mean clipped to [-1, 1]; value = round((a + 1) / 2 * {action_range})"
+            if continuous
+            else "value = argmax of the actor's logits"
+        )
     else:
         head = network.q_net
         mapping = "value = argmax of the Q-values"
-    mapping += ("; order = value - inventory position (on hand + on order, rounded)" if levels else "; order = value")
+    mapping += "; order = value - inventory position (on hand + on order, rounded)" if levels else "; order = value"
     normalize = normalizer is not None and normalizer.norm_obs
     if normalize:
         mapping = "obs scaled as VecNormalize: clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs); " + mapping
@@ -269,7 +300,9 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
         def forward(self, obs: torch.Tensor) -> torch.Tensor:
             scaled = obs
             if normalize:
-                scaled = ((obs.double() - self.mean) / self.std).clamp(-normalizer.clip_obs, normalizer.clip_obs).float()
+                scaled = (
+                    ((obs.double() - self.mean) / self.std).clamp(-normalizer.clip_obs, normalizer.clip_obs).float()
+                )
             out = head(scaled)
             if continuous:
                 value = torch.round((out[:, 0].clamp(-1.0, 1.0) + 1.0) / 2.0 * action_range).long()
@@ -284,8 +317,14 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated; the dynamo one needs onnxscript
         torch.onnx.export(
-            module, (torch.zeros(2, obs_dim),), buffer, input_names=["obs"], output_names=["order"],
-            dynamic_axes={"obs": {0: "n"}, "order": {0: "n"}}, opset_version=OPSET, dynamo=False,
+            module,
+            (torch.zeros(2, obs_dim),),
+            buffer,
+            input_names=["obs"],
+            output_names=["order"],
+            dynamic_axes={"obs": {0: "n"}, "order": {0: "n"}},
+            opset_version=OPSET,
+            dynamo=False,
         )
     model = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(model, full_check=True)
@@ -355,8 +394,12 @@ def learned_source(path: str | Path) -> ExportSource:
     params: dict[str, Any] = {**policy.params(), "run": run.path.name, "model": str(model_file.relative_to(run.path))}
     if policy.normalizer is not None and policy.normalizer.norm_obs:
         rms = policy.normalizer.obs_rms
-        params["obs_normalization"] = {"mean": rms.mean.tolist(), "var": rms.var.tolist(),
-                                       "epsilon": policy.normalizer.epsilon, "clip_obs": policy.normalizer.clip_obs}
+        params["obs_normalization"] = {
+            "mean": rms.mean.tolist(),
+            "var": rms.var.tolist(),
+            "epsilon": policy.normalizer.epsilon,
+            "clip_obs": policy.normalizer.clip_obs,
+        }
     return ExportSource(run.path.name + suffix, "learned", policy, scenario, graph, mapping, params, model_file)
 
 
@@ -455,8 +498,10 @@ def export_policy(
         "max_order": scenario.max_order,
         "lead_time": {"values": lead.tolist(), "probs": probs.tolist(), "mean": float(lead @ probs)},
         "mean_demand": scenario.demand.mean_demand(),
-        "costs": {key: getattr(scenario, key) for key in
-                  ("holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "price", "lost_sales")},
+        "costs": {
+            key: getattr(scenario, key)
+            for key in ("holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "price", "lost_sales")
+        },
         "explanation": {
             "typical_state": typical.tolist(),
             "typical_order": int(onnx_policy.act(typical[None])[0]),
@@ -469,14 +514,16 @@ def export_policy(
             "mismatches": int(mismatch.sum()),
             "largest_difference": int(np.abs(expected - got).max(initial=0)),
             "against": (
-                "SB3 predict(deterministic=True) mapped by envs.kernel.orders_from_actions" if source.kind == "learned"
+                "SB3 predict(deterministic=True) mapped by envs.kernel.orders_from_actions"
+                if source.kind == "learned"
                 else f"{type(source.policy).__name__}.act, clipped to 0..max_order"
             ),
             "rollout_seed": ROLLOUT_SEED,
         },
         "sanity": {
-            "share_where_one_more_on_hand_does_not_raise_the_order":
-                float((onnx_policy.act(one_more_on_hand) <= got).mean()),
+            "share_where_one_more_on_hand_does_not_raise_the_order": float(
+                (onnx_policy.act(one_more_on_hand) <= got).mean()
+            ),
         },
         "hashes": {"policy.onnx": sha256(model_bytes)},
         "versions": package_versions(PACKAGES),
@@ -551,7 +598,9 @@ class OnnxPolicy:
             raise UserError(f"{meta_file}: not a policy description of format {FORMAT}")
         missing = [key for key in REQUIRED_METADATA if key not in meta]
         if missing or not isinstance(meta["hashes"], dict) or "policy.onnx" not in meta["hashes"]:
-            raise UserError(f"{meta_file}: incomplete policy description (missing: {', '.join(missing) or 'hashes.policy.onnx'})")
+            raise UserError(
+                f"{meta_file}: incomplete policy description (missing: {', '.join(missing) or 'hashes.policy.onnx'})"
+            )
         model_bytes = model_file.read_bytes()
         if sha256(model_bytes) != meta["hashes"]["policy.onnx"]:
             raise UserError(
@@ -664,8 +713,9 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
         flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells.iat[i]!r})")
         if entry["whole_number"]:
             flag(finite & (number != np.round(number)), lambda i: f"{name}: not a whole number ({cells.iat[i]})")
-            flag(finite & (np.abs(number) > MAX_UNITS),
-                 lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells.iat[i]})")
+            flag(
+                finite & (np.abs(number) > MAX_UNITS), lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells.iat[i]})"
+            )
         if entry["min"] is not None:
             flag(finite & (number < entry["min"]), lambda i: f"{name}: negative ({cells.iat[i]})")
 
@@ -737,16 +787,19 @@ def explanation_groups(names: list[str]) -> list[_Group]:
         describers[key] = describe
     groups = [_Group(key, columns, describers[key]) for key, columns in by_key.items()]
     if len(groups) + len(features) <= MAX_GROUPS:
-        groups += [_Group(f"{feature}_ahead", columns, lambda v, f=feature: f"{f} ahead at {v}")
-                   for feature, columns in features.items()]
+        groups += [
+            _Group(f"{feature}_ahead", columns, lambda v, f=feature: f"{f} ahead at {v}")
+            for feature, columns in features.items()
+        ]
     elif features:
         columns = sorted(i for feature_columns in features.values() for i in feature_columns)
         groups.append(_Group("demand_features_ahead", columns, lambda v: "the demand features ahead"))
     return groups
 
 
-def shapley_attributions(act: Callable[[np.ndarray], np.ndarray], obs: np.ndarray, reference: np.ndarray,
-                         groups: list[_Group]) -> tuple[np.ndarray, np.ndarray, float]:
+def shapley_attributions(
+    act: Callable[[np.ndarray], np.ndarray], obs: np.ndarray, reference: np.ndarray, groups: list[_Group]
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Exact Shapley values of groups of observation entries, against a reference state.
 
     The order of a row is ``act`` on the row; a coalition of groups takes those groups' entries
@@ -771,8 +824,9 @@ def shapley_attributions(act: Callable[[np.ndarray], np.ndarray], obs: np.ndarra
         orders[:, start : start + rows] = act(coalitions.reshape(-1, d)).reshape(len(masks), len(part))
     size = member.sum(axis=1)
     # the Shapley weight of a coalition of s groups that leaves out the one being valued (s < k)
-    weight = np.array([math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k) if s < k else 0.0
-                       for s in size])
+    weight = np.array(
+        [math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k) if s < k else 0.0 for s in size]
+    )
     attributions = np.empty((n, k))
     for j in range(k):
         without = masks[~member[:, j]]
@@ -840,11 +894,15 @@ def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = No
     if lead["values"] == [0]:
         context = f"an expected demand of {_number(demand_through_arrival)} this period (the order arrives at once)"
     elif len(lead["values"]) == 1:
-        context = (f"an expected demand of {_number(demand_through_arrival)} over this period and the "
-                   f"{lead['values'][0]}-period lead time")
+        context = (
+            f"an expected demand of {_number(demand_through_arrival)} over this period and the "
+            f"{lead['values'][0]}-period lead time"
+        )
     else:
-        context = (f"an expected demand of {_number(demand_through_arrival)} over this period and the lead time of "
-                   f"{min(lead['values'])} to {max(lead['values'])} periods ({lead['mean']:.1f} on average)")
+        context = (
+            f"an expected demand of {_number(demand_through_arrival)} over this period and the lead time of "
+            f"{min(lead['values'])} to {max(lead['values'])} periods ({lead['mean']:.1f} on average)"
+        )
     typical_text = "" if typical_level is None else f"; it typically orders up to {typical_level}"
     typical_order_text = _number(typical_order)
     stock = "{} on hand" if policy.observation_names[0] == "on_hand" else "net inventory {}"
@@ -858,10 +916,12 @@ def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = No
         effects = _numbers(np.abs(attributions[:, j]))
         directions = np.where(attributions[:, j] > 0, "raised", "lowered").tolist()
         shown = (np.abs(attributions[:, j]) >= 0.05).tolist()
-        reason_texts.append([
-            f"{group.describe(value)}{typically} {direction} it by {effect}" if show else ""
-            for value, effect, direction, show in zip(values, effects, directions, shown)
-        ])
+        reason_texts.append(
+            [
+                f"{group.describe(value)}{typically} {direction} it by {effect}" if show else ""
+                for value, effect, direction, show in zip(values, effects, directions, shown)
+            ]
+        )
     ranked = np.argsort(-np.abs(attributions), axis=1, kind="stable")[:, :3].tolist()
 
     explanations = []
@@ -881,15 +941,30 @@ def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = No
             sentence += f" Above the review cap of {review_above}: check before ordering."
         explanations.append(sentence)
     return Recommendations(
-        orders=orders, position=position, order_up_to=order_up_to, demand_through_arrival=demand_through_arrival,
-        arrival_period=int(round(lead["mean"])), groups=[g.key for g in groups], attributions=attributions,
-        typical_order=typical_order, review_above=review_above, needs_review=needs_review, explanations=explanations,
+        orders=orders,
+        position=position,
+        order_up_to=order_up_to,
+        demand_through_arrival=demand_through_arrival,
+        arrival_period=int(round(lead["mean"])),
+        groups=[g.key for g in groups],
+        attributions=attributions,
+        typical_order=typical_order,
+        review_above=review_above,
+        needs_review=needs_review,
+        explanations=explanations,
     )
 
 
 ORDER_COLUMNS = (
-    "sku", "order_quantity", "expected_arrival_period", "policy", "needs_review",
-    "inventory_position", "expected_demand_through_arrival", "order_up_to_level", "explanation",
+    "sku",
+    "order_quantity",
+    "expected_arrival_period",
+    "policy",
+    "needs_review",
+    "inventory_position",
+    "expected_demand_through_arrival",
+    "order_up_to_level",
+    "explanation",
 )
 
 
@@ -914,8 +989,15 @@ def write_orders(
     n = len(state.skus)
     numbers = _numbers if fmt == "csv" else _plain_numbers
     rows = zip(
-        state.skus, recs.orders.tolist(), [recs.arrival_period] * n, [policy.name] * n, recs.needs_review.tolist(),
-        numbers(recs.position), [round(recs.demand_through_arrival, 2)] * n, numbers(recs.order_up_to), recs.explanations,
+        state.skus,
+        recs.orders.tolist(),
+        [recs.arrival_period] * n,
+        [policy.name] * n,
+        recs.needs_review.tolist(),
+        numbers(recs.position),
+        [round(recs.demand_through_arrival, 2)] * n,
+        numbers(recs.order_up_to),
+        recs.explanations,
     )
     if fmt == "csv":
         buffer = io.StringIO()
@@ -928,13 +1010,16 @@ def write_orders(
             json.dumps({**dict(zip(ORDER_COLUMNS, row)), "attributions": dict(zip(recs.groups, attributions))})
             for row, attributions in zip(rows, recs.attributions.round(3).tolist())
         ]
-        head = json.dumps({
-            "policy": {"name": policy.name, "sha256": policy.metadata["hashes"]["policy.onnx"]},
-            "state_file": state_file,
-            "typical_order": recs.typical_order,
-            "review_above": recs.review_above,
-            "skipped_rows": [{"line": line, "problem": problem} for line, problem in state.problems],
-        }, indent=1)
+        head = json.dumps(
+            {
+                "policy": {"name": policy.name, "sha256": policy.metadata["hashes"]["policy.onnx"]},
+                "state_file": state_file,
+                "typical_order": recs.typical_order,
+                "review_above": recs.review_above,
+                "skipped_rows": [{"line": line, "problem": problem} for line, problem in state.problems],
+            },
+            indent=1,
+        )
         text = head[:-2] + ',\n "orders": [\n' + ",\n".join(orders) + "\n ]\n}\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

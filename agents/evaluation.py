@@ -34,8 +34,16 @@ from envs.scenario import Scenario
 CLASSIC_NAMES = tuple(TUNERS)
 POLICY_NAMES = (*CLASSIC_NAMES, "optimal")
 RECORD_KEYS = (
-    "policy", "params", "avg_cost", "ci95", "gap_pct", "fill_rate", "cycle_service_level",
-    "avg_on_hand", "turnover", "order_frequency",
+    "policy",
+    "params",
+    "avg_cost",
+    "ci95",
+    "gap_pct",
+    "fill_rate",
+    "cycle_service_level",
+    "avg_on_hand",
+    "turnover",
+    "order_frequency",
 )
 
 CSV_COLUMNS = ("policy", "params", "avg_cost", "ci95_low", "ci95_high", *RECORD_KEYS[4:])
@@ -92,7 +100,9 @@ def resolve_policies(
         if spec in POLICY_NAMES:
             continue
         if not Path(spec).exists():
-            raise UserError(f"{spec}: unknown policy (names: {', '.join(POLICY_NAMES)}; or a run directory or model path)")
+            raise UserError(
+                f"{spec}: unknown policy (names: {', '.join(POLICY_NAMES)}; or a run directory or model path)"
+            )
         policy, trained_on = load_learned(spec)
         expected, got = observation_names(scenario), observation_names(trained_on)
         if expected != got:
@@ -140,9 +150,14 @@ def evaluate(
     trace_rows: int = 1,
 ) -> list[PolicyResult]:
     """Run every policy on the same paths and fill in the comparison records."""
-    results = [PolicyResult(named, run_batch(named.policy, scenario, paths, warmup, trace_rows, progress)) for named in policies]
+    results = [
+        PolicyResult(named, run_batch(named.policy, scenario, paths, warmup, trace_rows, progress))
+        for named in policies
+    ]
     reference = _reference(results)
-    best_classic = min((r for r in results if r.named.kind == "classic"), key=lambda r: r.batch.avg_cost.mean(), default=None)
+    best_classic = min(
+        (r for r in results if r.named.kind == "classic"), key=lambda r: r.batch.avg_cost.mean(), default=None
+    )
     for result in results:
         costs = result.batch.avg_cost
         mean, low, high = mean_ci(costs)
@@ -207,7 +222,9 @@ def markdown_table(results: list[PolicyResult]) -> str:
     for result in results:
         r = result.record
         paired = r.get("paired_vs_best_classic")
-        paired_text = f"{paired['mean_difference']:+.3f} ({paired['ci95'][0]:+.3f}, {paired['ci95'][1]:+.3f})" if paired else "—"
+        paired_text = (
+            f"{paired['mean_difference']:+.3f} ({paired['ci95'][0]:+.3f}, {paired['ci95'][1]:+.3f})" if paired else "—"
+        )
         lines.append(
             f"| {r['policy']} | {format_params(r['params'])} | {r['avg_cost']:.3f} | ({r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}) "
             f"| {r['gap_pct']:+.2f} | {paired_text} | {r['fill_rate']:.3f} | {r['cycle_service_level']:.3f} "
@@ -219,26 +236,52 @@ def markdown_table(results: list[PolicyResult]) -> str:
 def text_table(results: list[PolicyResult]) -> str:
     """The comparison as aligned plain text for the terminal (never wrapped by a table renderer)."""
     reference = results[0].record["gap_reference"] if results else ""
-    header = ["policy", "parameters", "cost/period", "95% CI", f"gap to {reference}", "paired diff vs best classic",
-              "fill", "CSL", "on hand", "turns", "orders"]
+    header = [
+        "policy",
+        "parameters",
+        "cost/period",
+        "95% CI",
+        f"gap to {reference}",
+        "paired diff vs best classic",
+        "fill",
+        "CSL",
+        "on hand",
+        "turns",
+        "orders",
+    ]
     rows = []
     for result in results:
         r = result.record
         paired = r.get("paired_vs_best_classic")
-        rows.append([
-            r["policy"], format_params(r["params"]), f"{r['avg_cost']:.3f}", f"{r['ci95'][0]:.3f}..{r['ci95'][1]:.3f}",
-            f"{r['gap_pct']:+.2f}%",
-            f"{paired['mean_difference']:+.3f} ({paired['ci95'][0]:+.3f}..{paired['ci95'][1]:+.3f})" if paired else "-",
-            f"{r['fill_rate']:.3f}", f"{r['cycle_service_level']:.3f}", f"{r['avg_on_hand']:.2f}",
-            f"{r['turnover']:.1f}", f"{r['order_frequency']:.2f}",
-        ])
+        rows.append(
+            [
+                r["policy"],
+                format_params(r["params"]),
+                f"{r['avg_cost']:.3f}",
+                f"{r['ci95'][0]:.3f}..{r['ci95'][1]:.3f}",
+                f"{r['gap_pct']:+.2f}%",
+                f"{paired['mean_difference']:+.3f} ({paired['ci95'][0]:+.3f}..{paired['ci95'][1]:+.3f})"
+                if paired
+                else "-",
+                f"{r['fill_rate']:.3f}",
+                f"{r['cycle_service_level']:.3f}",
+                f"{r['avg_on_hand']:.2f}",
+                f"{r['turnover']:.1f}",
+                f"{r['order_frequency']:.2f}",
+            ]
+        )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        for row in [header, *rows]
+    ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines) + "\n"
 
 
-def write_results(results: list[PolicyResult], scenario: Scenario, out_dir: Path, meta: dict[str, Any], warmup: int) -> None:
+def write_results(
+    results: list[PolicyResult], scenario: Scenario, out_dir: Path, meta: dict[str, Any], warmup: int
+) -> None:
     """results.json (a list of records), meta.json (the run's settings), results.csv, results.md
     and the plots, all written first to a temporary
     directory and moved into ``out_dir`` only when complete."""
@@ -255,8 +298,12 @@ def write_results(results: list[PolicyResult], scenario: Scenario, out_dir: Path
             for r in results:
                 rec = r.record
                 writer.writerow(
-                    {**{k: rec[k] for k in CSV_COLUMNS if k in rec}, "params": format_params(rec["params"]),
-                     "ci95_low": rec["ci95"][0], "ci95_high": rec["ci95"][1]}
+                    {
+                        **{k: rec[k] for k in CSV_COLUMNS if k in rec},
+                        "params": format_params(rec["params"]),
+                        "ci95_low": rec["ci95"][0],
+                        "ci95_high": rec["ci95"][1],
+                    }
                 )
         header = (
             f"# {scenario.name}: {meta['episodes']} episodes x {scenario.horizon} periods "
@@ -292,7 +339,9 @@ def _plot_costs(results: list[PolicyResult], path: Path) -> None:
     plt.close(fig)
 
 
-def _plot_sample_paths(results: list[PolicyResult], scenario: Scenario, path: Path, warmup: int, periods: int = 60) -> None:
+def _plot_sample_paths(
+    results: list[PolicyResult], scenario: Scenario, path: Path, warmup: int, periods: int = 60
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -303,7 +352,13 @@ def _plot_sample_paths(results: list[PolicyResult], scenario: Scenario, path: Pa
     for ax, result in zip(axes[:, 0], results):
         trace = result.batch.trace
         t = np.arange(scenario.horizon)[window]
-        ax.step(t, trace["on_hand"][0, window] - trace["backlog"][0, window], where="post", label="on hand (net)", color="tab:blue")
+        ax.step(
+            t,
+            trace["on_hand"][0, window] - trace["backlog"][0, window],
+            where="post",
+            label="on hand (net)",
+            color="tab:blue",
+        )
         ax.bar(t, trace["ordered"][0, window], color="tab:green", alpha=0.5, label="ordered")
         ax.plot(t, trace["demand"][0, window], "k.", markersize=4, label="demand")
         ax.set_title(result.record["policy"], fontsize=9, loc="left")
@@ -321,7 +376,9 @@ def check_output_directory(out_dir: str | Path) -> None:
         raise UserError(f"{out_dir}: --out exists and is not a directory")
 
 
-def tuning_and_evaluation_paths(scenario: Scenario, episodes: int, seed: int, tuning_episodes: int) -> tuple[ExogenousPaths, ExogenousPaths]:
+def tuning_and_evaluation_paths(
+    scenario: Scenario, episodes: int, seed: int, tuning_episodes: int
+) -> tuple[ExogenousPaths, ExogenousPaths]:
     """Separate paths for tuning and for judging (a seed equal to the tuning seed is refused)."""
     if seed == TUNING_SEED:
         raise UserError(f"--seed {seed} is the seed classic policies are tuned on; choose another")

@@ -282,9 +282,7 @@ class _SSCost:
         self.m = m
 
 
-def expected_cost_function(
-    demand_pmf: np.ndarray, holding_cost: float, backorder_cost: float
-) -> CostFunction:
+def expected_cost_function(demand_pmf: np.ndarray, holding_cost: float, backorder_cost: float) -> CostFunction:
     """``G(y) = E[h (y - X)^+ + b (X - y)^+]`` for X ~ ``demand_pmf``, for any integers y."""
     x = np.arange(demand_pmf.size)
     # Prepending 0 lets y < 0 index the empty partial sums.

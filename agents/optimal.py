@@ -144,19 +144,33 @@ def solve_dp(
     """
     start = time.perf_counter()
     pmf = truncate_tail(check_pmf(pmf))
-    _check_parameters(lead_time, holding_cost, shortage_cost, fixed_order_cost, unit_cost,
-                      max_order, max_states, tol, sweeps, max_iterations)
+    _check_parameters(
+        lead_time,
+        holding_cost,
+        shortage_cost,
+        fixed_order_cost,
+        unit_cost,
+        max_order,
+        max_states,
+        tol,
+        sweeps,
+        max_iterations,
+    )
     if lost_sales and min_position is not None:
         raise ValueError("min_position applies to backorders only; lost-sales positions start at 0")
     mean = float(np.arange(pmf.size) @ pmf)
     if not lost_sales and (max_order < mean or (max_order == mean and pmf.max() < 1.0)):
-        raise ValueError(f"max_order={max_order} must exceed the mean demand {mean:.4g} "
-                         "under backorders, or the backlog grows without bound")
+        raise ValueError(
+            f"max_order={max_order} must exceed the mean demand {mean:.4g} "
+            "under backorders, or the backlog grows without bound"
+        )
     lead_pmf = lead_time_demand_pmf(pmf, lead_time + 1)
-    lead_sd = math.sqrt(float(np.arange(lead_pmf.size) ** 2 @ lead_pmf)
-                        - (mean * (lead_time + 1)) ** 2)
-    margin = 1 + (math.ceil(math.sqrt(2 * fixed_order_cost * mean / holding_cost))
-                  if fixed_order_cost > 0 and holding_cost > 0 else 0)
+    lead_sd = math.sqrt(float(np.arange(lead_pmf.size) ** 2 @ lead_pmf) - (mean * (lead_time + 1)) ** 2)
+    margin = 1 + (
+        math.ceil(math.sqrt(2 * fixed_order_cost * mean / holding_cost))
+        if fixed_order_cost > 0 and holding_cost > 0
+        else 0
+    )
     newsvendor = critical_fractile(lead_pmf, holding_cost, shortage_cost)
     auto_hi = max_position is None
     auto_lo = min_position is None
@@ -185,9 +199,12 @@ def solve_dp(
     if hit_lo:
         binding.append(f"is cut at {lo}")
     if binding:
-        warnings.warn(f"the position bounds ({lo}, {hi}) bind: the optimal policy "
-                      f"{' and '.join(binding)}; widen max_position / min_position",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"the position bounds ({lo}, {hi}) bind: the optimal policy "
+            f"{' and '.join(binding)}; widen max_position / min_position",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     lower, upper = solution.lower, solution.upper
     if not lost_sales:
         lower, upper = lower + unit_cost * mean, upper + unit_cost * mean
@@ -243,8 +260,7 @@ class OptimalPolicy:
         L = r.lead_time
         obs = np.asarray(obs, dtype=float)
         if obs.ndim != 2 or obs.shape[1] < 1 + L:
-            raise ValueError(f"obs must have shape (n, >= {1 + L}) for lead time {L}, "
-                             f"got {obs.shape}")
+            raise ValueError(f"obs must have shape (n, >= {1 + L}) for lead time {L}, got {obs.shape}")
         cols = np.rint(obs[:, : 1 + L]).astype(np.int64)
         if not r.lost_sales:
             position = cols.sum(axis=1)
@@ -342,12 +358,11 @@ class _Kernel:
             cols.append(self.top[:n] - d)
             vals.append(np.full(n, self.pmf[d]))
         return sparse.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(self.perm.size, n_states))
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(self.perm.size, n_states)
+        )
 
 
-def _solve(model: _Model, pmf: np.ndarray, tol: float, sweeps: int,
-           max_iterations: int) -> _Solution:
+def _solve(model: _Model, pmf: np.ndarray, tol: float, sweeps: int, max_iterations: int) -> _Solution:
     """Modified relative value iteration with Odoni bounds as the stopping rule."""
     tail = np.append(np.cumsum(pmf[::-1])[::-1], 0.0)
     pairs = _Kernel(model.base, model.y, pmf, tail)
@@ -357,8 +372,7 @@ def _solve(model: _Model, pmf: np.ndarray, tol: float, sweeps: int,
         Q = model.cost + pairs.expect(V)
         TV = np.minimum.reduceat(Q, model.starts)
         is_min = Q == np.repeat(TV, np.diff(np.append(model.starts, Q.size)))
-        policy = np.minimum.reduceat(np.where(is_min, model.order, np.iinfo(np.int64).max),
-                                     model.starts)
+        policy = np.minimum.reduceat(np.where(is_min, model.order, np.iinfo(np.int64).max), model.starts)
         gain = TV - V
         lower, upper = float(gain.min()), float(gain.max())
         chosen = model.starts + policy
@@ -373,8 +387,9 @@ def _solve(model: _Model, pmf: np.ndarray, tol: float, sweeps: int,
             V += TAU * (cost + kernel.expect(V) - V)
             V -= V[0]
         n_sweeps += sweeps
-    raise RuntimeError(f"value iteration did not reach tol={tol} in {max_iterations} "
-                       f"iterations (bounds {lower:.6g} .. {upper:.6g})")
+    raise RuntimeError(
+        f"value iteration did not reach tol={tol} in {max_iterations} iterations (bounds {lower:.6g} .. {upper:.6g})"
+    )
 
 
 def _stationary(P: sparse.csr_matrix, tol: float = 1e-13, max_steps: int = 100_000) -> np.ndarray:
@@ -392,8 +407,7 @@ def _stationary(P: sparse.csr_matrix, tol: float = 1e-13, max_steps: int = 100_0
     return new / new.sum()
 
 
-def _bound_hits(model: _Model, solution: _Solution, hi: int, lost_sales: bool,
-                max_order: int) -> tuple[float, bool]:
+def _bound_hits(model: _Model, solution: _Solution, hi: int, lost_sales: bool, max_order: int) -> tuple[float, bool]:
     """Stationary probability of ordering up to ``hi``; whether the backorder floor ``lo`` cuts.
 
     Lumping positions below ``lo`` into ``lo`` is exact when ``lo`` orders up to the same
@@ -402,19 +416,20 @@ def _bound_hits(model: _Model, solution: _Solution, hi: int, lost_sales: bool,
     """
     policy, stationary = solution.policy, solution.stationary
     at_hi = (model.states.sum(axis=1) + policy == hi) & (policy > 0)
-    cut_lo = not lost_sales and (
-        policy[0] == 0 or (policy[0] == max_order and stationary[0] > BINDING_MASS))
+    cut_lo = not lost_sales and (policy[0] == 0 or (policy[0] == max_order and stationary[0] > BINDING_MASS))
     return float(stationary[at_hi].sum()), bool(cut_lo)
 
 
-def _lost_sales_model(pmf: np.ndarray, L: int, hi: int, max_order: int, max_states: int,
-                      costs: tuple[float, float, float, float]) -> _Model:
+def _lost_sales_model(
+    pmf: np.ndarray, L: int, hi: int, max_order: int, max_states: int, costs: tuple[float, float, float, float]
+) -> _Model:
     h, p, K, c = costs
     width = max(L, 1)
     n = math.comb(hi + width, width)
     if n > max_states:
-        raise DPTooLarge(f"lost-sales DP with lead time {L} and position bound {hi} has {n:,} "
-                         f"states > max_states={max_states:,}")
+        raise DPTooLarge(
+            f"lost-sales DP with lead time {L} and position bound {hi} has {n:,} states > max_states={max_states:,}"
+        )
     states = _simplex_states(hi, width)
     position = states.sum(axis=1)
     n_actions = np.minimum(max_order, hi - position) + 1
@@ -435,13 +450,19 @@ def _lost_sales_model(pmf: np.ndarray, L: int, hi: int, max_order: int, max_stat
     return _Model(states, starts, order, base, y, cost)
 
 
-def _backorder_model(pmf: np.ndarray, lead_pmf: np.ndarray, lo: int, hi: int, max_order: int,
-                     max_states: int, costs: tuple[float, float, float, float]) -> _Model:
+def _backorder_model(
+    pmf: np.ndarray,
+    lead_pmf: np.ndarray,
+    lo: int,
+    hi: int,
+    max_order: int,
+    max_states: int,
+    costs: tuple[float, float, float, float],
+) -> _Model:
     h, b, K, _ = costs
     n = hi - lo + 1
     if n > max_states:
-        raise DPTooLarge(f"backorder DP on positions {lo}..{hi} has {n:,} states "
-                         f"> max_states={max_states:,}")
+        raise DPTooLarge(f"backorder DP on positions {lo}..{hi} has {n:,} states > max_states={max_states:,}")
     index = np.arange(n)
     n_actions = np.minimum(max_order, hi - lo - index) + 1
     owner = np.repeat(index, n_actions)
@@ -495,12 +516,21 @@ def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
     return np.arange(ends[-1]) - np.repeat(ends - lengths, lengths)
 
 
-def _check_parameters(lead_time: int, h: float, p: float, K: float, c: float, max_order: int,
-                      max_states: int, tol: float, sweeps: int, max_iterations: int) -> None:
+def _check_parameters(
+    lead_time: int,
+    h: float,
+    p: float,
+    K: float,
+    c: float,
+    max_order: int,
+    max_states: int,
+    tol: float,
+    sweeps: int,
+    max_iterations: int,
+) -> None:
     if not isinstance(lead_time, (int, np.integer)) or lead_time < 0:
         raise ValueError(f"lead_time must be an integer >= 0, got {lead_time!r}")
-    for name, value in [("holding_cost", h), ("shortage_cost", p), ("fixed_order_cost", K),
-                        ("unit_cost", c)]:
+    for name, value in [("holding_cost", h), ("shortage_cost", p), ("fixed_order_cost", K), ("unit_cost", c)]:
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
     if h + p == 0:
@@ -518,7 +548,6 @@ def _implied_s_S(position: np.ndarray, policy: np.ndarray, max_order: int) -> di
         return {}
     s = int(position[ordering].max())
     S = int((position + policy)[ordering].max())
-    if np.any(ordering != (position <= s)) or np.any(
-            policy[ordering] != np.minimum(S - position[ordering], max_order)):
+    if np.any(ordering != (position <= s)) or np.any(policy[ordering] != np.minimum(S - position[ordering], max_order)):
         return {}
     return {"s": s, "S": S}

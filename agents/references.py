@@ -20,15 +20,23 @@ def optimal_policy(scenario: Scenario) -> tuple[OptimalPolicy | None, str]:
         return None, "the lead time is stochastic"
     try:
         result = solve_dp(
-            scenario.demand.pmf(), scenario.lead_time, scenario.lost_sales, scenario.holding_cost,
-            scenario.shortage_cost, scenario.fixed_order_cost, scenario.unit_cost, scenario.max_order,
+            scenario.demand.pmf(),
+            scenario.lead_time,
+            scenario.lost_sales,
+            scenario.holding_cost,
+            scenario.shortage_cost,
+            scenario.fixed_order_cost,
+            scenario.unit_cost,
+            scenario.max_order,
         )
     except (DPTooLarge, ValueError, RuntimeError) as error:  # too large, max_order too small, no convergence
         return None, str(error)
     return OptimalPolicy(result), ""
 
 
-def reference_costs(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, tuning_episodes: int = 200) -> dict[str, float]:
+def reference_costs(
+    scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, tuning_episodes: int = 200
+) -> dict[str, float]:
     """Average cost per period of the reference policies on ``paths``.
 
     The base-stock level is tuned on separate paths (seed ``TUNING_SEED``) and then run on

@@ -82,7 +82,11 @@ EVAL_SEED = 2_000_003
 RECORDED_PACKAGES = ("numpy", "scipy", "torch", "stable-baselines3", "gymnasium", "pydantic", "pyyaml", "tensorboard")
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
 }
 
 
@@ -466,7 +470,9 @@ class RunDirectory:
         base = f"{config.scenario.name}_{config.algo}_seed{config.seed}"
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".tmp-{base}-", dir=parent))  # its own, even for runs started together
+            staging = Path(
+                tempfile.mkdtemp(prefix=f".tmp-{base}-", dir=parent)
+            )  # its own, even for runs started together
         except OSError as error:
             raise UserError(f"--run-dir {parent}: cannot create a directory in it ({error.strerror})") from None
         (staging / "config.yaml").write_text(config.to_yaml())

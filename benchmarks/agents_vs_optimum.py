@@ -54,8 +54,21 @@ def evaluate(scenario: str, agent: str, episodes: int, seed: int, extra: tuple[s
     (key "paired") the agent's paired difference to the best classic policy with its 95% CI."""
     with tempfile.TemporaryDirectory() as out:
         policies = [arg for name in (*REFERENCES, *extra) for arg in ("--policy", name)]
-        command = [sys.executable, str(ROOT / "evaluate.py"), "--scenario", scenario, *policies, "--policy", agent,
-                   "--episodes", str(episodes), "--seed", str(seed), "--out", out]
+        command = [
+            sys.executable,
+            str(ROOT / "evaluate.py"),
+            "--scenario",
+            scenario,
+            *policies,
+            "--policy",
+            agent,
+            "--episodes",
+            str(episodes),
+            "--seed",
+            str(seed),
+            "--out",
+            out,
+        ]
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         records = json.loads((Path(out) / "results.json").read_text())
     costs = {r["policy"]: r["avg_cost"] for r in records[:-1]}
@@ -108,10 +121,21 @@ def run_info(path: Path) -> tuple[str, str, object]:
 def train(args: argparse.Namespace) -> None:
     Path(args.run_dir).mkdir(parents=True, exist_ok=True)
     # a fresh parent per call, so runs started in the same second (parallel streams) stay apart
-    run_parent = Path(tempfile.mkdtemp(prefix=f"{args.scenario}_{args.algo}_{time.strftime('%Y%m%d-%H%M%S')}_",
-                                       dir=args.run_dir))
-    command = [sys.executable, str(ROOT / "train.py"), "--algo", args.algo, "--scenario", args.scenario,
-               "--seed", str(args.seed), "--run-dir", str(run_parent)]
+    run_parent = Path(
+        tempfile.mkdtemp(prefix=f"{args.scenario}_{args.algo}_{time.strftime('%Y%m%d-%H%M%S')}_", dir=args.run_dir)
+    )
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--algo",
+        args.algo,
+        "--scenario",
+        args.scenario,
+        "--seed",
+        str(args.seed),
+        "--run-dir",
+        str(run_parent),
+    ]
     if args.timesteps:
         command += ["--timesteps", str(args.timesteps)]
     for param in args.params:
@@ -135,8 +159,15 @@ def report(agent: Path, args: argparse.Namespace, seconds: object = "—", extra
     costs = evaluate(args.scenario or scenario, str(agent), args.episodes, args.eval_seed)
     note = "; ".join(part for part in (extra_note, args.note, paired_text(costs["paired"])) if part)
     shown = agent.relative_to(ROOT) if agent.is_relative_to(ROOT) else agent
-    line = row(args.scenario or scenario, algo, str(shown), steps,
-               f"{seconds:.0f}" if isinstance(seconds, float) else seconds, costs, note)
+    line = row(
+        args.scenario or scenario,
+        algo,
+        str(shown),
+        steps,
+        f"{seconds:.0f}" if isinstance(seconds, float) else seconds,
+        costs,
+        note,
+    )
     print(LOG_HEADER.splitlines()[0])
     print(line)
     if not args.no_append:
@@ -213,9 +244,13 @@ def promote(args: argparse.Namespace) -> None:
     for name in ("config.yaml", "scenario.yaml", "summary.json", "command.txt", "versions.json"):
         if (run / name).exists():
             shutil.copy(run / name, target / name)
-    provenance = {"source_run": run.name, "source_model": model.name, "timesteps": steps,
-                  "note": "summary.json is the source run's: its top-level KPIs are the run's final model; "
-                          "when source_model is best_model.zip, the shipped model is the one of summary.json's 'best'"}
+    provenance = {
+        "source_run": run.name,
+        "source_model": model.name,
+        "timesteps": steps,
+        "note": "summary.json is the source run's: its top-level KPIs are the run's final model; "
+        "when source_model is best_model.zip, the shipped model is the one of summary.json's 'best'",
+    }
     (target / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(f"{model} -> {target.relative_to(ROOT)}/")
 

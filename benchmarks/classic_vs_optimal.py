@@ -64,7 +64,9 @@ def main() -> None:
                 cost = run_batch(tuned.policy, scenario, paths, warmup=args.warmup).avg_cost.mean()
                 gap = 100.0 * (cost - optimum) / optimum
                 gaps[name].append(gap)
-                cells.append(f"{cost:.3f} ({', '.join(f'{k}={v}' for k, v in tuned.policy.params().items())}) | {gap:+.2f}")
+                cells.append(
+                    f"{cost:.3f} ({', '.join(f'{k}={v}' for k, v in tuned.policy.params().items())}) | {gap:+.2f}"
+                )
             base_stock_cell, capped_cell, ss_cell = cells
             lines.append(
                 f"| {lead_time} | {p} | {ZIPKIN[p][lead_time - 1]:.2f} | {optimum:.3f} | "
@@ -72,21 +74,28 @@ def main() -> None:
                 f"{time.perf_counter() - start:.1f} |"
             )
             print(lines[-1], flush=True)
-    summary = ", ".join(f"{name} {np.mean(values):+.2f}% (worst {np.max(values):+.2f}%)" for name, values in gaps.items())
-    text = "\n".join([
-        "# Tuned classic policies against the optimum on the lost-sales grid",
-        "",
-        f"Command: `python -m benchmarks.classic_vs_optimal --episodes {args.episodes} --tuning-episodes "
-        f"{args.tuning_episodes} --warmup {args.warmup} --seed {args.seed}` (from the repository root)  ",
-        f"Date: {datetime.date.today()}; machine: {platform.machine()}, Python {platform.python_version()}, 2 cores shared.  ",
-        f"Heuristics tuned on {args.tuning_episodes} episodes (seed {TUNING_SEED}), every policy then run on the same "
-        f"{args.episodes} episodes x 365 periods (seed {args.seed}), first {args.warmup} periods left out. "
-        "Gaps are to the DP optimum simulated on the same paths; the Zipkin columns are Table 3's long-run values.",
-        "",
-        *lines,
-        "",
-        f"Mean gap to the optimum over the grid: {summary}.",
-    ]) + "\n"
+    summary = ", ".join(
+        f"{name} {np.mean(values):+.2f}% (worst {np.max(values):+.2f}%)" for name, values in gaps.items()
+    )
+    text = (
+        "\n".join(
+            [
+                "# Tuned classic policies against the optimum on the lost-sales grid",
+                "",
+                f"Command: `python -m benchmarks.classic_vs_optimal --episodes {args.episodes} --tuning-episodes "
+                f"{args.tuning_episodes} --warmup {args.warmup} --seed {args.seed}` (from the repository root)  ",
+                f"Date: {datetime.date.today()}; machine: {platform.machine()}, Python {platform.python_version()}, 2 cores shared.  ",
+                f"Heuristics tuned on {args.tuning_episodes} episodes (seed {TUNING_SEED}), every policy then run on the same "
+                f"{args.episodes} episodes x 365 periods (seed {args.seed}), first {args.warmup} periods left out. "
+                "Gaps are to the DP optimum simulated on the same paths; the Zipkin columns are Table 3's long-run values.",
+                "",
+                *lines,
+                "",
+                f"Mean gap to the optimum over the grid: {summary}.",
+            ]
+        )
+        + "\n"
+    )
     print(text.splitlines()[-1])
     OUT.write_text(text)
 

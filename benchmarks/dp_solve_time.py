@@ -48,23 +48,26 @@ def main() -> None:
                 f"| {lead_time} | {p} | {r.average_cost:.4f} | {ref:.2f} "
                 f"| {r.average_cost - ref:+.4f} | {r.n_states:,} | {r.bounds[1]} "
                 f"| {int(r.policy.max())} | {r.max_order_probability:.1g} "
-                f"| {r.bound_probability:.1g} | {r.iterations} | {r.solve_seconds:.2f} |")
+                f"| {r.bound_probability:.1g} | {r.iterations} | {r.solve_seconds:.2f} |"
+            )
             print(rows[-1], flush=True)
     table = "\n".join(rows)
-    header = "\n".join([
-        "# Exact DP on Zipkin's lost-sales grid",
-        "",
-        "Command: `python -m benchmarks.dp_solve_time` (from the repository root)  ",
-        f"Date: {datetime.date.today().isoformat()}  ",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, numpy {np.__version__}  ",
-        "",
-        "Poisson demand mean 5, h = 1, no ordering cost, max_order 20, tol 1e-6 on the "
-        "average cost. Zipkin (2008), Table 3, gives two decimals. \"largest order in table\" "
-        "is over all states, recurrent or not: below 20 means max_order never binds.",
-        "",
-        "",
-    ])
+    header = "\n".join(
+        [
+            "# Exact DP on Zipkin's lost-sales grid",
+            "",
+            "Command: `python -m benchmarks.dp_solve_time` (from the repository root)  ",
+            f"Date: {datetime.date.today().isoformat()}  ",
+            f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}, numpy {np.__version__}  ",
+            "",
+            "Poisson demand mean 5, h = 1, no ordering cost, max_order 20, tol 1e-6 on the "
+            'average cost. Zipkin (2008), Table 3, gives two decimals. "largest order in table" '
+            "is over all states, recurrent or not: below 20 means max_order never binds.",
+            "",
+            "",
+        ]
+    )
     footer = f"\n\nTotal solve time: {total:.1f} s.\n"
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(header + table + footer)

@@ -56,7 +56,16 @@ def main() -> None:
         rows.append(("optimal", solved, time.perf_counter() - start, cost))
 
     with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "evaluate.py", "--scenario", args.scenario, "--episodes", str(args.episodes), "--out", out]
+        command = [
+            sys.executable,
+            "evaluate.py",
+            "--scenario",
+            args.scenario,
+            "--episodes",
+            str(args.episodes),
+            "--out",
+            out,
+        ]
         start = time.perf_counter()
         subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
         whole = time.perf_counter() - start

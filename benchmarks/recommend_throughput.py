@@ -30,7 +30,13 @@ import onnxruntime
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from agents.deploy import (  # noqa: E402
-    OnnxPolicy, classic_source, export_policy, learned_source, read_state, recommend, rollout_observations,
+    OnnxPolicy,
+    classic_source,
+    export_policy,
+    learned_source,
+    read_state,
+    recommend,
+    rollout_observations,
     write_orders,
 )
 from envs.scenario import load_scenario  # noqa: E402
@@ -55,8 +61,20 @@ def write_state(path: Path, policy: OnnxPolicy, skus: int) -> None:
 
 
 def trained_run(work: Path) -> Path:
-    command = [sys.executable, str(ROOT / "train.py"), "--algo", "ppo", "--scenario", SCENARIO, "--timesteps", "4096",
-               "--n-envs", "16", "--run-dir", str(work / "runs")]
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--algo",
+        "ppo",
+        "--scenario",
+        SCENARIO,
+        "--timesteps",
+        "4096",
+        "--n-envs",
+        "16",
+        "--run-dir",
+        str(work / "runs"),
+    ]
     for param in ("eval_freq=1000000", "eval_episodes=2", "checkpoint_freq=1000000", "env.horizon=60"):
         command += ["-p", param]
     subprocess.run(command, check=True, capture_output=True)
@@ -117,10 +135,12 @@ def main() -> None:
         "| policy | whole command, CSV | whole command, JSON | read + check state | orders only "
         "| orders + explanations | write CSV |",
         "|---|---:|---:|---:|---:|---:|---:|",
-        *[f"| {name} | {cli_csv:.2f} | {cli_json:.2f} | {read:.2f} | {orders:.3f} | {explained:.2f} | {written:.2f} |"
-          for name, cli_csv, cli_json, read, orders, explained, written in rows],
+        *[
+            f"| {name} | {cli_csv:.2f} | {cli_json:.2f} | {read:.2f} | {orders:.3f} | {explained:.2f} | {written:.2f} |"
+            for name, cli_csv, cli_json, read, orders, explained, written in rows
+        ],
         "",
-        f"The whole command includes Python start-up and imports: `python -c \"import recommend\"` takes "
+        f'The whole command includes Python start-up and imports: `python -c "import recommend"` takes '
         f"{imports:.2f} s, most of it `envs/__init__` importing every env module (scipy.stats via envs.demand) "
         "on the way to envs.errors.",
         "",

@@ -320,9 +320,7 @@ class CsvDemand(_Demand):
         size = len(self._demand)
         if self.mode == "window":
             if length > size:
-                raise UserError(
-                    f"{self.path}: history has {size} rows, an episode needs {length}; use mode: bootstrap"
-                )
+                raise UserError(f"{self.path}: history has {size} rows, an episode needs {length}; use mode: bootstrap")
             index = rng.integers(0, size - length + 1, size=(n, 1)) + np.arange(length)[None, :]
         else:
             n_blocks = -(-length // self.block_length)
@@ -333,6 +331,14 @@ class CsvDemand(_Demand):
 
 
 DemandConfig = Annotated[
-    Union[PoissonDemand, NegativeBinomialDemand, NormalDemand, UniformDemand, DeterministicDemand, SeasonalDemand, CsvDemand],
+    Union[
+        PoissonDemand,
+        NegativeBinomialDemand,
+        NormalDemand,
+        UniformDemand,
+        DeterministicDemand,
+        SeasonalDemand,
+        CsvDemand,
+    ],
     Field(discriminator="dist"),
 ]

@@ -97,7 +97,9 @@ class InventoryEnv(gym.Env):
         self._batch = InventoryBatch(self.scenario, 1)
         self._last_info: dict[str, Any] = {}
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._batch.begin(draw_paths(self.scenario, self.np_random, 1))
         self._last_info = {}

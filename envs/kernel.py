@@ -241,7 +241,9 @@ def observation_names(scenario: Scenario) -> list[str]:
     names = ["net_inventory" if not scenario.lost_sales else "on_hand"]
     names += [f"arriving_in_{k}" for k in range(scenario.max_lead_time)]
     names += [f"demand_lag_{k}" for k in range(1, scenario.demand_history + 1)]
-    names += [f"{feature}_ahead_{j}" for j in range(scenario.feature_lookahead) for feature in scenario.demand.feature_names]
+    names += [
+        f"{feature}_ahead_{j}" for j in range(scenario.feature_lookahead) for feature in scenario.demand.feature_names
+    ]
     return names
 
 

@@ -64,9 +64,12 @@ class Scenario(BaseModel):
     initial_on_hand: int = Field(default=0, ge=0)
     action: Literal["discrete", "continuous"] = "discrete"
     action_meaning: Literal["quantity", "level"] = Field(
-        default="quantity", description="the action is the order quantity, or an order-up-to level of the inventory position"
+        default="quantity",
+        description="the action is the order quantity, or an order-up-to level of the inventory position",
     )
-    max_level: int | None = Field(default=None, ge=1, description="highest order-up-to level; default (max lead time + 1) * max_order")
+    max_level: int | None = Field(
+        default=None, ge=1, description="highest order-up-to level; default (max lead time + 1) * max_order"
+    )
     demand_history: int = Field(default=0, ge=0, description="observe the last k demands")
     feature_lookahead: int = Field(default=0, ge=0, description="observe demand features of the next m periods")
 
@@ -74,7 +77,11 @@ class Scenario(BaseModel):
     @classmethod
     def _lead_time_integer(cls, lead: Any) -> Any:
         # without this, 1.5 or -1 would be reported as a failed match of the distribution branch
-        if isinstance(lead, bool) or not isinstance(lead, (int, dict, LeadTimeDistribution)) or (isinstance(lead, int) and lead < 0):
+        if (
+            isinstance(lead, bool)
+            or not isinstance(lead, (int, dict, LeadTimeDistribution))
+            or (isinstance(lead, int) and lead < 0)
+        ):
             raise ValueError(f"must be a non-negative integer or a distribution, got {lead!r}")
         return lead
 
@@ -82,7 +89,9 @@ class Scenario(BaseModel):
     def _backorders_need_both_costs(self) -> Scenario:
         # with a free backlog or free stock the problem is degenerate (never order / order without end)
         if not self.lost_sales and (self.holding_cost == 0 or self.shortage_cost == 0):
-            raise ValueError("with backorders (lost_sales: false), holding_cost and shortage_cost must both be positive")
+            raise ValueError(
+                "with backorders (lost_sales: false), holding_cost and shortage_cost must both be positive"
+            )
         return self
 
     @property

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy, TUNERS, tune_base_stock, tune_eoq, tune_s_S
+from agents.classic import (
+    BaseStock,
+    CappedBaseStock,
+    ReorderPointQuantity,
+    SSPolicy,
+    TUNERS,
+    tune_base_stock,
+    tune_eoq,
+    tune_s_S,
+)
 from agents.evaluation import mean_ci
 from agents.references import optimal_policy
 from agents.exact import ss_average_cost, zheng_federgruen
@@ -14,7 +23,9 @@ from envs.scenario import load_scenario
 from tests.conftest import make_scenario
 
 # observation rows: on hand, arriving_in_0, arriving_in_1, then a feature the policies must ignore
-OBS = np.array([[3, 2, 1, 99], [10, 0, 0, 99], [-4, 1, 0, 99], [0, 0, 0, 99]], dtype=np.float32)  # positions 6, 10, -3, 0
+OBS = np.array(
+    [[3, 2, 1, 99], [10, 0, 0, 99], [-4, 1, 0, 99], [0, 0, 0, 99]], dtype=np.float32
+)  # positions 6, 10, -3, 0
 
 
 def test_order_rules_on_the_inventory_position():
@@ -81,7 +92,10 @@ def test_every_tuner_handles_non_stationary_and_stochastic_lead_time_scenarios(n
 
 def test_optimum_is_out_of_reach_for_non_stationary_or_stochastic_lead_times():
     assert optimal_policy(load_scenario("seasonal_promo"))[1] == "demand 'seasonal' is not stationary"
-    assert optimal_policy(make_scenario(lead_time={"values": [1, 2], "probs": [0.5, 0.5]}))[1] == "the lead time is stochastic"
+    assert (
+        optimal_policy(make_scenario(lead_time={"values": [1, 2], "probs": [0.5, 0.5]}))[1]
+        == "the lead time is stochastic"
+    )
 
 
 GRID = [(L, p) for L in (1, 2, 3, 4) for p in (4, 9, 19, 39)]
@@ -110,7 +124,10 @@ def test_exact_formulas_give_way_to_search_when_capacity_binds():
     assert tuned.method == "simulation" and tuned.policy.S - tuned.policy.s <= 30
     policy, _ = optimal_policy(scenario)
     paths = evaluation_paths(scenario, 300, 4)
-    difference = run_batch(tuned.policy, scenario, paths, warmup=50).avg_cost - run_batch(policy, scenario, paths, warmup=50).avg_cost
+    difference = (
+        run_batch(tuned.policy, scenario, paths, warmup=50).avg_cost
+        - run_batch(policy, scenario, paths, warmup=50).avg_cost
+    )
     mean, _, _ = mean_ci(difference)
     assert -0.02 < mean < 0.01 * policy.result.average_cost  # not below the capped optimum, within 1% of it
 
@@ -118,8 +135,15 @@ def test_exact_formulas_give_way_to_search_when_capacity_binds():
 def test_search_grid_reaches_deep_reorder_points_of_large_fixed_costs():
     # a one-point lead-time distribution forces the simulation search on a case Zheng-Federgruen solves
     scenario = make_scenario(
-        demand={"dist": "poisson", "mean": 10}, lost_sales=False, holding_cost=1, shortage_cost=1, fixed_order_cost=500,
-        lead_time={"values": [0], "probs": [1.0]}, max_order=200, horizon=365, initial_on_hand=40,
+        demand={"dist": "poisson", "mean": 10},
+        lost_sales=False,
+        holding_cost=1,
+        shortage_cost=1,
+        fixed_order_cost=500,
+        lead_time={"values": [0], "probs": [1.0]},
+        max_order=200,
+        horizon=365,
+        initial_on_hand=40,
     )
     tuned = tune_s_S(scenario, evaluation_paths(scenario, 200, 1), warmup=50)
     assert tuned.method == "simulation"

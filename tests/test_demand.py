@@ -52,8 +52,13 @@ def test_normal_demand_is_truncated_at_zero():
 def test_seasonal_weekly_pattern_and_promotion_uplift_show_in_draws():
     demand = ADAPTER.validate_python(
         {
-            "dist": "seasonal", "base_mean": 10, "weekly": [1, 1, 1, 1, 1, 2, 0.5],
-            "promotion_probability": 0.05, "promotion_duration": 4, "promotion_uplift": 1.0, "random_start": False,
+            "dist": "seasonal",
+            "base_mean": 10,
+            "weekly": [1, 1, 1, 1, 1, 2, 0.5],
+            "promotion_probability": 0.05,
+            "promotion_duration": 4,
+            "promotion_uplift": 1.0,
+            "random_start": False,
         }
     )
     draws, features = demand.sample(np.random.default_rng(2), 3000, 70)
@@ -89,7 +94,11 @@ def test_csv_window_replays_contiguous_history_and_bootstrap_replays_blocks():
         # bootstrap: every 28-day block is a contiguous (circular) piece of the history
         for start in range(0, 365, 28):
             block = path[start : start + 28]
-            offsets = [o for o in range(len(series)) if np.array_equal(np.take(series, range(o, o + len(block)), mode="wrap"), block)]
+            offsets = [
+                o
+                for o in range(len(series))
+                if np.array_equal(np.take(series, range(o, o + len(block)), mode="wrap"), block)
+            ]
             # (a short last block may match several offsets; one of them must carry the same features)
             assert any(
                 np.array_equal(np.take(promo, range(o, o + len(block)), mode="wrap"), feats[start : start + 28, 0])

@@ -59,7 +59,9 @@ def test_observation_layout_names_every_entry():
     names = env.observation_names
     assert len(names) == obs.shape[0] == env.observation_space.shape[0]
     assert names[:5] == ["on_hand", "arriving_in_0", "arriving_in_1", "demand_lag_1", "demand_lag_2"]
-    assert names[5:10] == [f"{f}_ahead_0" for f in ("weekday_sin", "weekday_cos", "yearday_sin", "yearday_cos", "promotion")]
+    assert names[5:10] == [
+        f"{f}_ahead_0" for f in ("weekday_sin", "weekday_cos", "yearday_sin", "yearday_cos", "promotion")
+    ]
 
 
 def test_demand_lags_show_the_demand_just_seen():
@@ -85,7 +87,15 @@ def test_episode_ends_by_truncation_with_kpis():
     kpis = info["episode_kpis"]
     assert kpis["avg_cost"] == pytest.approx(total_cost / 30)
     assert kpis["fill_rate"] == pytest.approx(sales / demand)
-    assert set(kpis) == {"avg_cost", "fill_rate", "cycle_service_level", "avg_on_hand", "turnover", "lost_units", "order_frequency"}
+    assert set(kpis) == {
+        "avg_cost",
+        "fill_rate",
+        "cycle_service_level",
+        "avg_on_hand",
+        "turnover",
+        "lost_units",
+        "order_frequency",
+    }
 
 
 def rollout(env: InventoryEnv, seed: int, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +136,9 @@ def test_vec_env_matches_single_envs_across_auto_resets(scenario):
         if done.any():
             assert all(info["TimeLimit.truncated"] for info in infos)
             assert infos[0]["terminal_observation"].shape == obs[0].shape
-    assert [t for t, d in enumerate(dones) if d.all()] == [24, 49] and not any(d.any() for t, d in enumerate(dones) if t not in (24, 49))
+    assert [t for t, d in enumerate(dones) if d.all()] == [24, 49] and not any(
+        d.any() for t, d in enumerate(dones) if t not in (24, 49)
+    )
     for i in range(n):
         single_obs, single_rewards = rollout(InventoryEnv(scenario, horizon=horizon), seed + i, actions[:, i])
         np.testing.assert_array_equal(np.array(vec_obs)[:, i], single_obs)

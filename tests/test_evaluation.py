@@ -35,7 +35,10 @@ def test_mean_ci_known_answer_and_coverage():
 def test_every_policy_faces_the_same_demand():
     scenario = load_scenario("lost_sales_L2_p9", horizon=40)
     paths = evaluation_paths(scenario, 30, 5)
-    policies = [NamedPolicy("a", BaseStock(15, 2), {"S": 15}, "classic"), NamedPolicy("b", CappedBaseStock(19, 6, 2), {}, "classic")]
+    policies = [
+        NamedPolicy("a", BaseStock(15, 2), {"S": 15}, "classic"),
+        NamedPolicy("b", CappedBaseStock(19, 6, 2), {}, "classic"),
+    ]
     first, second = evaluate_policies(policies, scenario, paths, warmup=0, trace_rows=30)
     np.testing.assert_array_equal(first.batch.trace["demand"], second.batch.trace["demand"])
     np.testing.assert_array_equal(first.batch.trace["demand"], paths.demand)
@@ -120,10 +123,16 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, messa
 def test_command_line_exit_code_and_message():
     result = subprocess.run(
         [sys.executable, "evaluate.py", "--scenario", "lost_sales_L1_p4", "--policy", "nonsense"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: nonsense: unknown policy (names: eoq, s_S, base_stock, capped_base_stock, optimal; or a run directory or model path)"
+    assert (
+        result.stderr.strip()
+        == "error: nonsense: unknown policy (names: eoq, s_S, base_stock, capped_base_stock, optimal; or a run directory or model path)"
+    )
 
 
 def test_output_path_that_is_a_file_is_refused(tmp_path, capsys):
@@ -137,7 +146,20 @@ def test_output_path_that_is_a_file_is_refused(tmp_path, capsys):
 
 def test_eoq_reorder_point_by_service_level(tmp_path):
     out = tmp_path / "out"
-    evaluate.main(["--scenario", "backorder_K64", "--policy", "eoq", "--service-level", "0.9", "--episodes", "100", "--out", str(out)])
+    evaluate.main(
+        [
+            "--scenario",
+            "backorder_K64",
+            "--policy",
+            "eoq",
+            "--service-level",
+            "0.9",
+            "--episodes",
+            "100",
+            "--out",
+            str(out),
+        ]
+    )
     (record,) = json.loads((out / "results.json").read_text())
     assert record["details"]["tuning"] == "service level" and record["details"]["service_level"] == 0.9
     assert record["params"]["Q"] == 36 and record["cycle_service_level"] >= 0.9

@@ -88,11 +88,7 @@ def test_ss_average_cost_matches_markov_chain(pmf, s, S, lead_time):
 )
 def test_zheng_federgruen_is_grid_argmin(pmf, h, b, K, lead_time, s_range, S_max):
     result = zheng_federgruen(pmf, h, b, K, lead_time)
-    grid = {
-        (s, S): ss_average_cost(pmf, s, S, h, b, K, lead_time)
-        for s in s_range
-        for S in range(s + 1, S_max)
-    }
+    grid = {(s, S): ss_average_cost(pmf, s, S, h, b, K, lead_time) for s in s_range for S in range(s + 1, S_max)}
     best = min(grid, key=grid.get)
     assert best[0] not in (s_range[0], s_range[-1]) and best[1] < S_max - 1, "grid too small"
     assert result.average_cost == pytest.approx(grid[best], rel=1e-12)

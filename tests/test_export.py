@@ -13,7 +13,13 @@ import export
 import train
 from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
 from agents.deploy import (
-    PARITY_OBSERVATIONS, OnnxPolicy, classic_graph, learned_source, load_exported, rollout_observations, sha256,
+    PARITY_OBSERVATIONS,
+    OnnxPolicy,
+    classic_graph,
+    learned_source,
+    load_exported,
+    rollout_observations,
+    sha256,
     table_graph,
 )
 from agents.references import optimal_policy
@@ -154,15 +160,34 @@ def train_tiny(algo: str, run_dir: Path, action_meaning: str = "quantity") -> Pa
         "ppo": ["n_steps=64", "batch_size=128", "n_epochs=2", "policy_kwargs.ortho_init=false"],
         "dqn": ["learning_starts=64", "buffer_size=2000", "exploration_fraction=0.5"],
     }[algo]
-    argv = ["--algo", algo, "--scenario", "lost_sales_L2_p9", "--timesteps", "1024", "--n-envs", "8",
-            "--run-dir", str(run_dir)]
-    for param in ["env.horizon=60", f"env.action_meaning={action_meaning}", "eval_freq=100000", "eval_episodes=2", "checkpoint_freq=100000", *params]:
+    argv = [
+        "--algo",
+        algo,
+        "--scenario",
+        "lost_sales_L2_p9",
+        "--timesteps",
+        "1024",
+        "--n-envs",
+        "8",
+        "--run-dir",
+        str(run_dir),
+    ]
+    for param in [
+        "env.horizon=60",
+        f"env.action_meaning={action_meaning}",
+        "eval_freq=100000",
+        "eval_episodes=2",
+        "checkpoint_freq=100000",
+        *params,
+    ]:
         argv += ["-p", param]
     train.main(argv)
     return run_dir / f"lost_sales_L2_p9_{algo}_seed0"
 
 
-@pytest.mark.parametrize("algo, action_meaning", [("ppo", "quantity"), ("ppo", "level"), ("dqn", "quantity"), ("dqn", "level")])
+@pytest.mark.parametrize(
+    "algo, action_meaning", [("ppo", "quantity"), ("ppo", "level"), ("dqn", "quantity"), ("dqn", "level")]
+)
 def test_learned_export_parity(algo, action_meaning, tmp_path, single_threaded_torch, capsys):
     """ONNX orders == SB3 predict(deterministic=True) mapped by orders_from_actions, on 10,000 rollout
     observations (the export's own check) and on 20,000 states spread over the state space."""
@@ -177,7 +202,9 @@ def test_learned_export_parity(algo, action_meaning, tmp_path, single_threaded_t
     assert meta["hashes"]["source"]["sha256"] == sha256((run / "model.zip").read_bytes())
     assert meta["kind"] == "learned" and meta["params"]["algo"] == algo.upper()
     action_range = 20 if action_meaning == "quantity" else 60  # lead time 2: (2 + 1) * max_order
-    assert ("argmax of the Q-values" if algo == "dqn" else f"round((a + 1) / 2 * {action_range})") in meta["action_mapping"]
+    assert ("argmax of the Q-values" if algo == "dqn" else f"round((a + 1) / 2 * {action_range})") in meta[
+        "action_mapping"
+    ]
     assert ("inventory position" in meta["action_mapping"]) == (action_meaning == "level")
 
     sb3_policy, scenario = load_run(run)

@@ -41,7 +41,9 @@ def test_lost_sales_lead_time_1_order_arrives_next_period():
 
 
 def test_lost_sales_lead_time_3_with_fixed_order_cost():
-    sc = make_scenario(lead_time=3, initial_on_hand=6, holding_cost=0.5, shortage_cost=2, fixed_order_cost=10, unit_cost=1)
+    sc = make_scenario(
+        lead_time=3, initial_on_hand=6, holding_cost=0.5, shortage_cost=2, fixed_order_cost=10, unit_cost=1
+    )
     periods = run_periods(sc, orders=[8, 0, 2, 0], demands=[3, 2, 4, 5])
     assert [p["pipeline"] for p in periods] == [[0, 0, 8], [0, 8, 0], [8, 0, 2], [0, 2, 0]]
     assert [p["on_hand"] for p in periods] == [3, 1, 0, 3]
@@ -52,14 +54,25 @@ def test_lost_sales_lead_time_3_with_fixed_order_cost():
 
 def test_backorders_lead_time_3_fixed_cost_and_price():
     sc = make_scenario(
-        lead_time=3, lost_sales=False, initial_on_hand=4, holding_cost=1, shortage_cost=5,
-        fixed_order_cost=10, unit_cost=2, price=3,
+        lead_time=3,
+        lost_sales=False,
+        initial_on_hand=4,
+        holding_cost=1,
+        shortage_cost=5,
+        fixed_order_cost=10,
+        unit_cost=2,
+        price=3,
     )
     periods = run_periods(sc, orders=[6, 0, 0, 1], demands=[5, 2, 0, 2])
     assert [p["backordered"] for p in periods] == [1, 2, 0, 0]
     assert [p["backlog"] for p in periods] == [1, 3, 3, 0]
     # the 6 arriving in period 3 first fill the backlog of 3, then 2 of new demand, 1 left
-    assert (periods[3]["arrived"], periods[3]["backlog_filled"], periods[3]["sales"], periods[3]["on_hand"]) == (6, 3, 2, 1)
+    assert (periods[3]["arrived"], periods[3]["backlog_filled"], periods[3]["sales"], periods[3]["on_hand"]) == (
+        6,
+        3,
+        2,
+        1,
+    )
     assert [p["shortage_cost"] for p in periods] == pytest.approx([5, 15, 15, 0])
     assert [p["ordering_cost"] for p in periods] == pytest.approx([22, 0, 0, 12])
     assert [p["revenue"] for p in periods] == pytest.approx([12, 0, 0, 15])
@@ -85,7 +98,12 @@ def test_orders_above_capacity_are_clipped_by_the_face_not_the_kernel():
     obs = np.zeros((3, 2))
     assert orders_from_actions(sc, np.array([0, 3, 9]), obs).tolist() == [0, 3, 5]
     cont = make_scenario(max_order=10, action="continuous")
-    assert orders_from_actions(cont, np.array([[-1.0], [0.0], [1.0], [3.0]]), np.zeros((4, 2))).tolist() == [0, 5, 10, 10]
+    assert orders_from_actions(cont, np.array([[-1.0], [0.0], [1.0], [3.0]]), np.zeros((4, 2))).tolist() == [
+        0,
+        5,
+        10,
+        10,
+    ]
 
 
 def test_level_actions_order_up_to_the_inventory_position():
@@ -123,7 +141,9 @@ def test_units_are_conserved_over_long_random_rollouts(lost_sales, lead_time):
         assert np.array_equal(backlog - out.backlog_filled + out.backordered, out.backlog)
         assert (out.on_hand >= 0).all() and (out.backlog >= 0).all() and ((out.on_hand == 0) | (out.backlog == 0)).all()
         expected_cost = (
-            sc.fixed_order_cost * (orders > 0) + sc.unit_cost * orders + sc.holding_cost * out.on_hand
+            sc.fixed_order_cost * (orders > 0)
+            + sc.unit_cost * orders
+            + sc.holding_cost * out.on_hand
             + sc.shortage_cost * (out.lost if lost_sales else out.backlog)
         )
         np.testing.assert_allclose(out.cost, expected_cost)

@@ -17,10 +17,22 @@ def poisson_pmf(mean: float) -> np.ndarray:
 
 # Zipkin (2008), Table 3: lost sales, Poisson mean 5, h = 1, no ordering cost.
 ZIPKIN = {
-    (1, 4): 4.04, (1, 9): 5.44, (1, 19): 6.68, (1, 39): 7.84,
-    (2, 4): 4.40, (2, 9): 6.09, (2, 19): 7.66, (2, 39): 9.11,
-    (3, 4): 4.60, (3, 9): 6.53, (3, 19): 8.36, (3, 39): 10.04,
-    (4, 4): 4.73, (4, 9): 6.84, (4, 19): 8.89, (4, 39): 10.79,
+    (1, 4): 4.04,
+    (1, 9): 5.44,
+    (1, 19): 6.68,
+    (1, 39): 7.84,
+    (2, 4): 4.40,
+    (2, 9): 6.09,
+    (2, 19): 7.66,
+    (2, 39): 9.11,
+    (3, 4): 4.60,
+    (3, 9): 6.53,
+    (3, 19): 8.36,
+    (3, 39): 10.04,
+    (4, 4): 4.73,
+    (4, 9): 6.84,
+    (4, 19): 8.89,
+    (4, 39): 10.79,
 }
 
 
@@ -68,8 +80,7 @@ def test_deterministic_demand_by_hand(lost_sales, lead_time):
     per period: 6, 5.33, 5.5 for n = 2, 3, 4, so the optimum is 16/3.
     """
     pmf = np.array([0.0, 0.0, 1.0])
-    result = solve_dp(pmf, lead_time, lost_sales, 1.0, 100.0, fixed_order_cost=10.0,
-                      max_order=12)
+    result = solve_dp(pmf, lead_time, lost_sales, 1.0, 100.0, fixed_order_cost=10.0, max_order=12)
     assert result.average_cost == pytest.approx(16 / 3, abs=1e-6)
     visited = result.stationary > 1e-9
     assert sorted(result.policy[visited]) == [0, 0, 6]
@@ -83,8 +94,13 @@ def test_lost_sales_matches_brute_force_on_the_full_state():
     h, p, K, c, bound, max_order = 1.0, 6.0, 3.0, 0.5, 14, 8
     pmf = poisson.pmf(np.arange(25), 2.0)
     pmf /= pmf.sum()
-    states = [(x, a0, a1) for x in range(bound + 1) for a0 in range(bound + 1)
-              for a1 in range(bound + 1) if x + a0 + a1 <= bound]
+    states = [
+        (x, a0, a1)
+        for x in range(bound + 1)
+        for a0 in range(bound + 1)
+        for a1 in range(bound + 1)
+        if x + a0 + a1 <= bound
+    ]
     index = {s: i for i, s in enumerate(states)}
     n, n_actions = len(states), max_order + 1
     cost = np.full((n, n_actions), np.inf)
@@ -102,8 +118,9 @@ def test_lost_sales_matches_brute_force_on_the_full_state():
         if gain.max() - gain.min() < 1e-10:
             break
         V += gain - gain[0]
-    result = solve_dp(pmf, 2, True, h, p, fixed_order_cost=K, unit_cost=c,
-                      max_order=max_order, max_position=bound, tol=1e-9)
+    result = solve_dp(
+        pmf, 2, True, h, p, fixed_order_cost=K, unit_cost=c, max_order=max_order, max_position=bound, tol=1e-9
+    )
     assert result.average_cost == pytest.approx(gain.mean(), abs=1e-8)
 
 
@@ -168,8 +185,7 @@ def test_simplex_rank_is_the_enumeration_order():
     for width in (1, 2, 4):
         states = optimal._simplex_states(9, width)
         binomial = optimal._binomial_table(9 + width + 1, width)
-        np.testing.assert_array_equal(optimal._simplex_rank(states, 9, binomial),
-                                      np.arange(states.shape[0]))
+        np.testing.assert_array_equal(optimal._simplex_rank(states, 9, binomial), np.arange(states.shape[0]))
 
 
 def test_automatic_bound_widens_until_it_does_not_bind(monkeypatch):
@@ -213,8 +229,14 @@ def test_too_large():
     ],
 )
 def test_bad_input(change, match):
-    args = {"pmf": poisson_pmf(5), "lead_time": 1, "lost_sales": True, "holding_cost": 1.0,
-            "shortage_cost": 4.0, "max_order": 20}
+    args = {
+        "pmf": poisson_pmf(5),
+        "lead_time": 1,
+        "lost_sales": True,
+        "holding_cost": 1.0,
+        "shortage_cost": 4.0,
+        "max_order": 20,
+    }
     with pytest.raises(ValueError, match=match) as info:
         solve_dp(**{**args, **change})
     assert "\n" not in str(info.value)

@@ -17,8 +17,17 @@ import recommend
 import train
 from agents.classic import BaseStock
 from agents.deploy import (
-    ORDER_COLUMNS, ExportSource, OnnxPolicy, classic_graph, explanation_groups, export_policy, learned_source,
-    read_state, recommend as recommend_orders, rollout_observations, table_graph,
+    ORDER_COLUMNS,
+    ExportSource,
+    OnnxPolicy,
+    classic_graph,
+    explanation_groups,
+    export_policy,
+    learned_source,
+    read_state,
+    recommend as recommend_orders,
+    rollout_observations,
+    table_graph,
 )
 from agents.references import optimal_policy
 from envs.kernel import observation_names
@@ -40,10 +49,27 @@ def policies(tmp_path_factory) -> dict[str, Path]:
     graph, mapping = classic_graph(base_stock, 3, scenario.max_order)
     rule = ExportSource("base_stock", "classic", base_stock, scenario, graph, mapping, base_stock.params())
     export_policy(rule, root / "base_stock", 3000)
-    argv = ["--algo", "ppo", "--scenario", "lost_sales_L2_p9", "--timesteps", "512", "--n-envs", "8",
-            "--run-dir", str(root / "runs")]
-    for param in ["env.horizon=60", "eval_freq=100000", "eval_episodes=2", "checkpoint_freq=100000", "n_steps=64",
-                  "batch_size=128", "policy_kwargs.ortho_init=false"]:
+    argv = [
+        "--algo",
+        "ppo",
+        "--scenario",
+        "lost_sales_L2_p9",
+        "--timesteps",
+        "512",
+        "--n-envs",
+        "8",
+        "--run-dir",
+        str(root / "runs"),
+    ]
+    for param in [
+        "env.horizon=60",
+        "eval_freq=100000",
+        "eval_episodes=2",
+        "checkpoint_freq=100000",
+        "n_steps=64",
+        "batch_size=128",
+        "policy_kwargs.ortho_init=false",
+    ]:
         argv += ["-p", param]
     train.main(argv)
     export_policy(learned_source(root / "runs" / "lost_sales_L2_p9_ppo_seed0"), root / "ppo", 3000)
@@ -176,8 +202,23 @@ def test_bad_input_is_one_line_and_exit_code_2(case, message, policies, tmp_path
 def test_json_with_review_cap_and_atomic_replacement(policies, tmp_path):
     out = tmp_path / "orders.json"
     out.write_text("an older file")
-    assert run(["--policy", str(policies["base_stock"]), "--state", str(EXAMPLE), "--out", str(out),
-                "--format", "json", "--review-above", "10"]) == 0
+    assert (
+        run(
+            [
+                "--policy",
+                str(policies["base_stock"]),
+                "--state",
+                str(EXAMPLE),
+                "--out",
+                str(out),
+                "--format",
+                "json",
+                "--review-above",
+                "10",
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.json"]  # no temporary file left
     orders = result["orders"]
@@ -231,8 +272,10 @@ def test_trained_policy_explanations_report(policies, capsys):
     effect = recs.attributions[:, recs.groups.index("on_hand")]
     signed = float(np.mean(effect[deviation != 0] * deviation[deviation != 0] <= 0))
     with capsys.disabled():
-        print(f"\ntiny PPO on {len(states):,} test states: one more unit on hand does not raise the order in "
-              f"{100 * monotone:.1f}%; the on-hand attribution has the base-stock sign in {100 * signed:.1f}%")
+        print(
+            f"\ntiny PPO on {len(states):,} test states: one more unit on hand does not raise the order in "
+            f"{100 * monotone:.1f}%; the on-hand attribution has the base-stock sign in {100 * signed:.1f}%"
+        )
     assert 0.0 <= monotone <= 1.0
 
 
@@ -249,7 +292,8 @@ def test_recommend_runs_with_torch_and_sb3_unimportable(policies, tmp_path):
     """A learned policy's recommendations in a Python where torch, stable_baselines3 and pickle fail."""
     blocker = tmp_path / "blocker"
     blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text(textwrap.dedent("""\
+    (blocker / "sitecustomize.py").write_text(
+        textwrap.dedent("""\
         import pickle, sys
 
         class Blocker:
@@ -262,15 +306,27 @@ def test_recommend_runs_with_torch_and_sb3_unimportable(policies, tmp_path):
 
         sys.meta_path.insert(0, Blocker())
         pickle.load = pickle.loads = refuse
-    """))
+    """)
+    )
     env = {**os.environ, "PYTHONPATH": str(blocker)}
     probe = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, text=True)
     assert probe.returncode != 0 and "blocked" in probe.stderr
     out = tmp_path / "orders.csv"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "recommend.py"), "--policy", str(policies["ppo"]), "--state", str(EXAMPLE),
-         "--out", str(out)],
-        env=env, capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "recommend.py"),
+            "--policy",
+            str(policies["ppo"]),
+            "--state",
+            str(EXAMPLE),
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     policy = OnnxPolicy.load(policies["ppo"])

@@ -52,7 +52,11 @@ def test_load_by_path_and_overrides(write_scenario):
         ({"max_order": 0}, "max_order", "greater than or equal to 1"),
         ({"shortage_cost": float("inf")}, "shortage_cost", "finite number"),
         ({"demand": {"dist": "poisson", "mean": float("nan")}}, "demand.mean", "finite number"),
-        ({"lost_sales": False, "holding_cost": 0}, "(top level)", "holding_cost and shortage_cost must both be positive"),
+        (
+            {"lost_sales": False, "holding_cost": 0},
+            "(top level)",
+            "holding_cost and shortage_cost must both be positive",
+        ),
         ({"horizon": 0}, "horizon", "greater than or equal to 1"),
         ({"demand": {"dist": "poisson", "mean": -2}}, "demand.mean", "greater than 0"),
         ({"demand": {"dist": "negative_binomial", "mean": 5, "variance": 3}}, "demand", "variance must exceed"),
@@ -105,7 +109,9 @@ def test_malformed_yaml_is_refused(tmp_path: Path):
 def test_bad_csv_history_rows_are_refused_with_line_numbers(write_scenario, tmp_path, rows, message):
     (tmp_path / "history.csv").write_text(rows)
     features = ["promotion"] if "promotion" in rows else []
-    path = write_scenario({**BASE, "demand": {"dist": "csv", "path": "history.csv", "features": features, "mode": "bootstrap"}})
+    path = write_scenario(
+        {**BASE, "demand": {"dist": "csv", "path": "history.csv", "features": features, "mode": "bootstrap"}}
+    )
     if message is None:
         assert load_scenario(str(path)).demand.history_length == 2
         return

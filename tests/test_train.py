@@ -72,8 +72,17 @@ def smoke_run(request, tmp_path_factory) -> tuple[str, Path]:
 
 def test_run_directory_holds_config_command_versions_models_checkpoints_and_summary(smoke_run):
     algo, run = smoke_run
-    for name in ["config.yaml", "scenario.yaml", "command.txt", "versions.json", "model.zip", "model.vecnormalize.pkl",
-                 "best_model.zip", "best_model.vecnormalize.pkl", "summary.json"]:
+    for name in [
+        "config.yaml",
+        "scenario.yaml",
+        "command.txt",
+        "versions.json",
+        "model.zip",
+        "model.vecnormalize.pkl",
+        "best_model.zip",
+        "best_model.vecnormalize.pkl",
+        "summary.json",
+    ]:
         assert (run / name).is_file(), name
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert (config["algo"], config["seed"], config["total_timesteps"], config["n_envs"]) == (algo, 0, 3000, 4)
@@ -257,7 +266,10 @@ def test_command_line_error_is_exactly_one_line_on_stderr(tmp_path):
     """The whole program, imports included: nothing else reaches stderr."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), "--algo", "ppo", "--scenario", SCENARIO, "-p", "n_step=64"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1 and "n_step: unknown key" in result.stderr
@@ -307,7 +319,9 @@ def test_a_linear_learning_rate_schedule_falls_to_zero_at_the_end(algo):
     model = rl.new_model(config, rl.make_training_env(config, 0), 0)
     assert [model.lr_schedule(p) for p in (1.0, 0.25, 0.0)] == pytest.approx([2e-3, 5e-4, 0.0])
     with pytest.raises(ValueError, match="needs a learning_rate"):
-        type(config.hyperparameters).model_validate({**config.hyperparameters.model_dump(exclude={"learning_rate"}), "learning_rate": None})
+        type(config.hyperparameters).model_validate(
+            {**config.hyperparameters.model_dump(exclude={"learning_rate"}), "learning_rate": None}
+        )
 
 
 def test_a_nested_env_override_changes_one_entry_of_a_scenario_mapping():

@@ -26,7 +26,9 @@ def test_a_study_writes_its_trials_and_a_best_block_train_py_accepts(tmp_path, c
     assert best_block["env"] == {"horizon": 40} and best_block["n_envs"] == 8
     # the block, pasted into the algo config, validates and gives the trial's settings
     config_file = tmp_path / "dqn.yaml"
-    config_file.write_text(yaml.safe_dump({**yaml.safe_load((rl.ALGO_DIR / "dqn.yaml").read_text()), SCENARIO: best_block}))
+    config_file.write_text(
+        yaml.safe_dump({**yaml.safe_load((rl.ALGO_DIR / "dqn.yaml").read_text()), SCENARIO: best_block})
+    )
     hyperparameters = rl.load_hyperparameters(config_file, "dqn", SCENARIO)
     assert hyperparameters.train_freq == best_row["params_train_freq"]
     assert f"best trial {best_row['number']}" in capsys.readouterr().out
@@ -72,8 +74,17 @@ def test_bad_input_is_one_line_exit_code_2_and_writes_nothing(argv, named, tmp_p
 
 
 def test_sampled_values_round_trip_through_the_overrides_train_py_reads():
-    params = {"learning_rate": 1e-05, "gamma": 0.95, "policy_kwargs.net_arch": [128, 128], "learning_rate_schedule": "linear"}
+    params = {
+        "learning_rate": 1e-05,
+        "gamma": 0.95,
+        "policy_kwargs.net_arch": [128, 128],
+        "learning_rate_schedule": "linear",
+    }
     overrides = tuning.as_overrides(params)
     assert not any(" " in pair for pair in overrides)  # one shell word each
-    assert rl.parse_overrides(overrides) == {"learning_rate": 1e-05, "gamma": 0.95, "policy_kwargs": {"net_arch": [128, 128]},
-                                             "learning_rate_schedule": "linear"}
+    assert rl.parse_overrides(overrides) == {
+        "learning_rate": 1e-05,
+        "gamma": 0.95,
+        "policy_kwargs": {"net_arch": [128, 128]},
+        "learning_rate_schedule": "linear",
+    }

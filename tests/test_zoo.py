@@ -43,7 +43,9 @@ def reference_costs(scenario_name: str) -> dict[str, np.ndarray]:
     classic = CLASSIC if optimal is None else ("base_stock",) if scenario_name.startswith("lost_sales_") else ()
     tuning_paths = evaluation_paths(scenario, 200, TUNING_SEED)
     for name in classic:
-        costs[name] = run_batch(TUNERS[name](scenario, tuning_paths, WARMUP).policy, scenario, paths, warmup=WARMUP).avg_cost
+        costs[name] = run_batch(
+            TUNERS[name](scenario, tuning_paths, WARMUP).policy, scenario, paths, warmup=WARMUP
+        ).avg_cost
     return costs
 
 
