@@ -11,6 +11,7 @@ exact methods (dynamic programming, Zheng-Federgruen, newsvendor) need.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from scipy import stats
 
 from envs.errors import UserError
+from envs.sampling import DiscreteInverse
 
 # Tail mass left out when a pmf is truncated for the exact methods.
 PMF_TAIL = 1e-12
@@ -58,6 +60,13 @@ class _Demand(BaseModel):
 
 
 class _IidDemand(_Demand):
+    """Demand that is independent and identically distributed over periods.
+
+    Paths are drawn by inversion: one uniform per period, mapped through the cdf of :meth:`pmf`
+    (the distribution the exact methods use, tail below ``PMF_TAIL`` cut off), so that drawing
+    is one uniform per period whatever the distribution.
+    """
+
     @property
     def stationary(self) -> bool:
         return True
@@ -66,6 +75,17 @@ class _IidDemand(_Demand):
         upper = int(self._ppf(1.0 - PMF_TAIL)) + 1
         pmf = self._pmf_upto(np.arange(upper + 1))
         return pmf / pmf.sum()
+
+    @functools.cached_property
+    def _inverse(self) -> DiscreteInverse:
+        return DiscreteInverse(self.pmf())
+
+    def invert(self, uniforms: np.ndarray) -> np.ndarray:
+        """Demands for uniforms in [0, 1): the smallest d with cdf(d) > u (int64, same shape)."""
+        return self._inverse(uniforms)
+
+    def _draw(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        return self.invert(rng.random(shape))
 
     def _ppf(self, q: float) -> float:
         raise NotImplementedError
@@ -79,9 +99,6 @@ class PoissonDemand(_IidDemand):
 
     dist: Literal["poisson"]
     mean: float = Field(gt=0)
-
-    def _draw(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-        return rng.poisson(self.mean, size=shape)
 
     def _ppf(self, q: float) -> float:
         return stats.poisson.ppf(q, self.mean)
@@ -108,9 +125,6 @@ class NegativeBinomialDemand(_IidDemand):
         p = self.mean / self.variance
         return self.mean * p / (1.0 - p), p
 
-    def _draw(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-        return rng.negative_binomial(*self._n_p, size=shape)
-
     def _ppf(self, q: float) -> float:
         return stats.nbinom.ppf(q, *self._n_p)
 
@@ -124,9 +138,6 @@ class NormalDemand(_IidDemand):
     dist: Literal["normal"]
     mean: float = Field(ge=0)
     std: float = Field(gt=0)
-
-    def _draw(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-        return np.maximum(np.rint(rng.normal(self.mean, self.std, size=shape)), 0).astype(np.int64)
 
     def _ppf(self, q: float) -> float:
         return max(stats.norm.ppf(q, self.mean, self.std), 0.0)
@@ -151,9 +162,6 @@ class UniformDemand(_IidDemand):
             raise ValueError("high must be positive: demand would always be zero")
         return self
 
-    def _draw(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-        return rng.integers(self.low, self.high + 1, size=shape)
-
     def _ppf(self, q: float) -> float:
         return self.high
 
@@ -166,9 +174,6 @@ class DeterministicDemand(_IidDemand):
 
     dist: Literal["deterministic"]
     value: int = Field(gt=0)
-
-    def _draw(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-        return np.full(shape, self.value, dtype=np.int64)
 
     def _ppf(self, q: float) -> float:
         return self.value

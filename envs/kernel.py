@@ -1,315 +1,403 @@
-"""The batched inventory kernel: the dynamics of N systems, written once, as numpy.
+"""The kernel: one period of N inventory systems of stock points, written once, compiled with numba.
 
-Event order in a period (Zipkin's convention):
+Event order in a period, for every system (a single item is a network of one stock point):
 
-1. The policy sees the state and orders q units (0..max_order). Cost: fixed_order_cost if
-   q > 0, plus unit_cost * q.
-2. The order due now arrives (with lead time 0, the order just placed; with lead time 1, the
-   order placed last period).
-3. Demand D arrives. With backorders the backlog is served first from what arrived.
-   Sales = min(on hand, D); the rest is lost (shortage_cost per unit) or backordered
-   (shortage_cost per unit in backlog at the end of each period).
-4. holding_cost per unit left on hand at the end of the period.
+1. **Order.** Every stock point places its order q (0..max_order), all at once, on the state
+   at the start of the period. Cost: fixed_order_cost if q > 0.
+2. Then the stock points are taken in supply order, every supplier before the points it
+   supplies (from the top of the tree down). At stock point j:
 
-Reward = price * units shipped - the period's total cost.
+   a. **Supply from outside.** If j's supplier is the outside supplier, the order q ships now
+      in full. Every shipment enters j's pipeline with its lead time L: it arrives L periods
+      later (L = 0: in this very period, in step b). unit_cost is paid per unit shipped.
+   b. **Arrival.** The shipment due now arrives and joins j's stock on hand.
+   c. **Customers.** If j faces customers, demand D arrives. With backorders the customer
+      backlog is served first; sales = min(on hand, D); the rest is lost (shortage_cost per
+      unit) or backordered (shortage_cost per unit in backlog at the end of each period).
+   d. **Downstream.** j ships to the stock points it supplies from what is left on hand:
+      first what it owes them from earlier periods (internal backorders), then this period's
+      orders. When it cannot ship everything, the scenario's allocation rule shares what it
+      has (in proportion to what each asks for, by priority, or in a random order); the rest
+      is backordered at j and shipped first when stock arrives (or cancelled, with
+      ``internal_backorders: false``). Each shipment enters the receiving point's pipeline
+      (step a), so with lead time 0 it arrives in this same period.
 
-Everything here works on arrays of N systems in lockstep: :class:`InventoryKernel` holds the
-state and applies one period; :class:`InventoryBatch` adds pre-drawn exogenous paths (demand,
-lead times, features), the episode clock and the observation. The Gymnasium env, the SB3 VecEnv
-and the evaluator's batch runner are thin faces over :class:`InventoryBatch`.
+3. **Costs.** holding_cost per unit on hand at the end of the period, transit_holding_cost
+   per unit in transit to the point (shipped, not arrived), shortage costs as in 2c.
+   Reward = price x units shipped to customers - the period's total cost, summed over points.
+
+With one stock point this is Zipkin's convention: order, arrival of the order due now,
+demand, holding cost on what is left; lead time 1 arrives next period.
+
+The state of point j in system i: ``on_hand[i, j]``, the customer ``backlog[i, j]``,
+``awaiting[i, j]`` (ordered by j, not yet shipped by its supplier) and ``pipeline[i, j, k]``
+(arriving k periods from now; the last slot is empty between periods). The net inventory of
+j is its on hand minus its customer backlog minus what it owes the points it supplies; its
+inventory position adds the pipeline and what it awaits; its echelon inventory position is
+the sum of the inventory positions of j and every point below it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
+import numba
 import numpy as np
 
-from envs.scenario import Scenario
+from envs.system import System
+
+# Per-point quantities of a period (int64 array (N, J, len(FLOWS))).
+FLOWS = (
+    "ordered",  # placed this period
+    "shipped_in",  # shipped to the point this period (enters its pipeline)
+    "arrived",
+    "demand",  # customer demand (0 where the point has no customers)
+    "sales",  # customer demand of this period met from stock
+    "backlog_filled",  # earlier customer backorders shipped this period
+    "lost",
+    "backordered",  # new customer backorders of this period
+    "shipped_out",  # shipped to the points it supplies
+    "on_hand",  # at period end
+    "backlog",  # customer backlog at period end
+    "awaiting",  # ordered by the point, not yet shipped by its supplier, at period end
+    "in_transit",  # in the pipeline at period end
+)
+# Per-point money of a period (float64 array (N, J, len(MONEY))); cost = ordering + holding + transit + shortage.
+MONEY = ("ordering_cost", "holding_cost", "transit_holding_cost", "shortage_cost", "revenue", "cost")
+# Running sums per point from which the KPIs are computed (float64 array (N, J, len(TOTALS))).
+TOTALS = (
+    "cost", "revenue", "demand", "sales", "shipped", "lost", "on_hand", "backlog", "in_transit", "stockouts", "orders",
+)  # fmt: skip
+
+(ORDERED, SHIPPED_IN, ARRIVED, DEMAND, SALES, FILLED, LOST, BACKORDERED, SHIPPED_OUT, ON_HAND, BACKLOG, AWAITING,
+ IN_TRANSIT) = range(len(FLOWS))  # fmt: skip
+ORDERING, HOLDING_COST, TRANSIT_COST, SHORTAGE_COST, REVENUE, COST = range(len(MONEY))
+(T_COST, T_REVENUE, T_DEMAND, T_SALES, T_SHIPPED, T_LOST, T_ON_HAND, T_BACKLOG, T_IN_TRANSIT, T_STOCKOUTS,
+ T_ORDERS) = range(len(TOTALS))  # fmt: skip
+# Columns of System.costs.
+C_HOLDING, C_TRANSIT, C_SHORTAGE, C_FIXED, C_UNIT, C_PRICE = range(6)
+PROPORTIONAL, PRIORITY, RANDOM = range(3)
+
+
+@numba.njit(cache=True)
+def _share(available, requests, count, rule, order, weights, shipped):  # type: ignore[no-untyped-def]
+    """Add to ``shipped[:count]`` a share of ``available`` units among ``requests[:count]`` (their sum exceeds it).
+
+    proportional: floor(available * r / total) each, the units left over one by one by largest
+    remainder (ties: listed first); priority or random: in the given ``order``, each in full.
+    """
+    if rule == PROPORTIONAL:
+        total = 0
+        for k in range(count):
+            total += requests[k]
+        given = 0
+        for k in range(count):
+            share = available * requests[k] // total
+            shipped[k] += share
+            given += share
+            weights[k] = (available * requests[k]) % total
+        for _ in range(available - given):
+            best = 0
+            for k in range(1, count):
+                if weights[k] > weights[best]:
+                    best = k
+            shipped[best] += 1
+            weights[best] = -1
+    else:
+        left = available
+        for k in range(count):
+            give = min(left, requests[order[k]])
+            shipped[order[k]] += give
+            left -= give
+
+
+@numba.njit(cache=True)
+def apply_period(  # type: ignore[no-untyped-def]
+    supplier, child_start, children, demand_column, lost_sales, costs, overtaking, allocation, internal_backorders,
+    on_hand, backlog, awaiting, pipeline, latest,
+    orders, demand, lead, keys,
+    record, flows, money, reward, totals,
+):  # fmt: skip
+    """Apply one period to every system (event order in the module docstring).
+
+    Adds to ``totals`` and writes ``reward``; with ``record``, also every flow and cost into
+    ``flows`` and ``money``. One loop, no calls in the common path: a compiled call with array
+    arguments costs more than the period of a single item.
+    """
+    n, points = orders.shape
+    slots = pipeline.shape[2]
+    shipped_in = np.zeros(points, dtype=np.int64)
+    shipped = np.zeros(points, dtype=np.int64)  # to each child of the point being supplied
+    requests = np.zeros(points, dtype=np.int64)
+    weights = np.zeros(points, dtype=np.int64)
+    order = np.zeros(points, dtype=np.int64)
+    for i in range(n):
+        for j in range(points):
+            shipped_in[j] = 0
+        system_reward = 0.0
+        for j in range(points):
+            q = orders[i, j]
+            # a. the outside supplier ships the whole order now
+            if supplier[j] < 0 and q > 0:
+                arrival = lead[i, j]
+                if not overtaking[j]:  # not before an earlier shipment
+                    arrival = max(arrival, latest[i, j])
+                    latest[i, j] = arrival
+                pipeline[i, j, arrival] += q
+                shipped_in[j] += q
+            # b. the shipment due now arrives
+            arrived = pipeline[i, j, 0]
+            stock = on_hand[i, j] + arrived
+            # c. customers: the backlog first, then this period's demand
+            column = demand_column[j]
+            d = 0
+            filled = 0
+            if column >= 0:
+                d = demand[i, column]
+                if not lost_sales[j]:
+                    filled = min(backlog[i, j], stock)
+                    stock -= filled
+                    backlog[i, j] -= filled
+            sales = min(stock, d)
+            stock -= sales
+            unmet = d - sales
+            lost = 0
+            if lost_sales[j]:
+                lost = unmet
+            else:
+                backlog[i, j] += unmet
+            # d. downstream: what is owed from earlier periods first, then this period's orders
+            sent = 0
+            first, count = child_start[j], child_start[j + 1] - child_start[j]
+            if count > 0:
+                for k in range(count):
+                    shipped[k] = 0
+                    order[k] = k
+                if allocation == RANDOM:  # this period's random order: the children sorted by their keys
+                    for a in range(count):
+                        for b in range(a + 1, count):
+                            if keys[i, children[first + order[b]]] < keys[i, children[first + order[a]]]:
+                                order[a], order[b] = order[b], order[a]
+                for phase in range(2):
+                    wanted = 0
+                    for k in range(count):
+                        c = children[first + k]
+                        requests[k] = awaiting[i, c] if phase == 0 else orders[i, c]
+                        wanted += requests[k]
+                    if wanted <= stock - sent:
+                        for k in range(count):
+                            shipped[k] += requests[k]
+                        sent += wanted
+                    else:
+                        _share(stock - sent, requests, count, allocation, order, weights, shipped)
+                        sent = stock
+                for k in range(count):
+                    c, units = children[first + k], shipped[k]
+                    awaiting[i, c] = awaiting[i, c] + orders[i, c] - units if internal_backorders else 0
+                    if units > 0:
+                        arrival = lead[i, c]
+                        if not overtaking[c]:
+                            arrival = max(arrival, latest[i, c])
+                            latest[i, c] = arrival
+                        pipeline[i, c, arrival] += units
+                        shipped_in[c] += units
+                stock -= sent
+            on_hand[i, j] = stock
+            # the pipeline moves one period on
+            transit = 0
+            for k in range(1, slots):
+                transit += pipeline[i, j, k]
+            for k in range(slots - 1):
+                pipeline[i, j, k] = pipeline[i, j, k + 1]
+            pipeline[i, j, slots - 1] = 0
+            if latest[i, j] > 0:
+                latest[i, j] -= 1
+
+            # costs; unit costs are paid on what was shipped to the point (its supplier came before it)
+            ordering = costs[j, C_FIXED] * (q > 0) + costs[j, C_UNIT] * shipped_in[j]
+            holding = costs[j, C_HOLDING] * stock
+            transit_cost = costs[j, C_TRANSIT] * transit
+            shortage = costs[j, C_SHORTAGE] * (lost if lost_sales[j] else backlog[i, j])
+            revenue = costs[j, C_PRICE] * (sales + filled)
+            cost = ordering + holding + transit_cost + shortage
+            system_reward += revenue - cost
+            totals[i, j, T_COST] += cost
+            totals[i, j, T_REVENUE] += revenue
+            totals[i, j, T_DEMAND] += d
+            totals[i, j, T_SALES] += sales
+            totals[i, j, T_SHIPPED] += sales + filled
+            totals[i, j, T_LOST] += lost
+            totals[i, j, T_ON_HAND] += stock
+            totals[i, j, T_BACKLOG] += backlog[i, j]
+            totals[i, j, T_IN_TRANSIT] += transit
+            totals[i, j, T_STOCKOUTS] += sales < d
+            totals[i, j, T_ORDERS] += q > 0
+            if record:
+                flows[i, j, ORDERED] = q
+                flows[i, j, SHIPPED_IN] = shipped_in[j]
+                flows[i, j, ARRIVED] = arrived
+                flows[i, j, DEMAND] = d
+                flows[i, j, SALES] = sales
+                flows[i, j, FILLED] = filled
+                flows[i, j, LOST] = lost
+                flows[i, j, BACKORDERED] = unmet - lost
+                flows[i, j, SHIPPED_OUT] = sent
+                flows[i, j, ON_HAND] = stock
+                flows[i, j, BACKLOG] = backlog[i, j]
+                flows[i, j, AWAITING] = awaiting[i, j]
+                flows[i, j, IN_TRANSIT] = transit
+                money[i, j, ORDERING] = ordering
+                money[i, j, HOLDING_COST] = holding
+                money[i, j, TRANSIT_COST] = transit_cost
+                money[i, j, SHORTAGE_COST] = shortage
+                money[i, j, REVENUE] = revenue
+                money[i, j, COST] = cost
+        reward[i] = system_reward
+
+
+@numba.njit(cache=True)
+def positions(supplier, child_start, children, on_hand, backlog, awaiting, pipeline, echelon, out):  # type: ignore[no-untyped-def]
+    """Inventory positions of every point (``echelon``: of every echelon) into ``out`` (N, J).
+
+    The inventory position of j is its net inventory (on hand - customer backlog - what it owes
+    the points it supplies) + its pipeline + what it awaits from its supplier; its echelon
+    position is the sum over j and every point below it. Points are in supply order, so the
+    echelon sums are gathered bottom-up in one reverse pass.
+    """
+    n, points = on_hand.shape
+    for i in range(n):
+        for j in range(points):
+            owed = 0
+            for k in range(child_start[j], child_start[j + 1]):
+                owed += awaiting[i, children[k]]
+            value = on_hand[i, j] - backlog[i, j] - owed + awaiting[i, j]
+            for k in range(pipeline.shape[2]):
+                value += pipeline[i, j, k]
+            out[i, j] = value
+        if echelon:
+            for j in range(points - 1, -1, -1):
+                if supplier[j] >= 0:
+                    out[i, supplier[j]] += out[i, j]
 
 
 @dataclass
 class PeriodOutcome:
-    """What happened in one period, one entry per system."""
+    """What happened in one period: per-point arrays (N, J) and per-system ``reward`` and ``cost`` (N,).
 
-    ordered: np.ndarray
-    arrived: np.ndarray
-    demand: np.ndarray
-    sales: np.ndarray  # demand of this period met from stock
-    backlog_filled: np.ndarray  # earlier backorders shipped this period
-    lost: np.ndarray
-    backordered: np.ndarray  # new backorders of this period
-    on_hand: np.ndarray  # at period end
-    backlog: np.ndarray  # at period end
-    ordering_cost: np.ndarray  # fixed + unit
-    holding_cost: np.ndarray
-    shortage_cost: np.ndarray
-    revenue: np.ndarray
-    cost: np.ndarray
-    reward: np.ndarray
+    Views into the kernel's buffers: valid until the next period is applied (copy what you keep).
+    """
 
-    def row(self, i: int) -> dict[str, float | int]:
-        """The outcome of system ``i`` as plain Python numbers (for a Gymnasium info dict)."""
-        return {f.name: getattr(self, f.name)[i].item() for f in fields(self)}
+    flows: np.ndarray  # int64 (N, J, len(FLOWS))
+    money: np.ndarray  # float64 (N, J, len(MONEY))
+    reward: np.ndarray  # float64 (N,)
+    names: tuple[str, ...]
+    recorded: bool = True
 
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in FLOWS + MONEY and not self.recorded:
+            raise AttributeError(f"{name}: the period was applied with record=False (only the reward was kept)")
+        if name in FLOWS:
+            return self.flows[:, :, FLOWS.index(name)]
+        if name in MONEY:
+            return self.money[:, :, MONEY.index(name)]
+        raise AttributeError(name)
 
-KPI_NAMES = ("avg_cost", "fill_rate", "cycle_service_level", "avg_on_hand", "turnover", "lost_units", "order_frequency")
+    @property
+    def cost(self) -> np.ndarray:
+        """Total cost of the period per system (N,)."""
+        return self.__getattr__("cost").sum(axis=1)
 
-
-class KpiTotals:
-    """Running sums per system from which the episode KPIs are computed."""
-
-    def __init__(self, n: int) -> None:
-        self.cost = np.zeros(n)
-        self.demand = np.zeros(n)
-        self.sales = np.zeros(n)
-        self.shipped = np.zeros(n)
-        self.lost = np.zeros(n)
-        self.on_hand = np.zeros(n)
-        self.stockout_periods = np.zeros(n)
-        self.orders = np.zeros(n)
-        self.periods = np.zeros(n)
-
-    def clear(self) -> None:
-        for total in vars(self).values():
-            total[:] = 0.0
-
-    def add(self, outcome: PeriodOutcome) -> None:
-        self.cost += outcome.cost
-        self.demand += outcome.demand
-        self.sales += outcome.sales
-        self.shipped += outcome.sales + outcome.backlog_filled
-        self.lost += outcome.lost
-        self.on_hand += outcome.on_hand
-        self.stockout_periods += outcome.sales < outcome.demand
-        self.orders += outcome.ordered > 0
-        self.periods += 1
-
-    def kpis(self) -> dict[str, np.ndarray]:
-        """Episode KPIs per system.
-
-        - avg_cost: total cost per period (excluding revenue).
-        - fill_rate: share of demand met from stock in its own period.
-        - cycle_service_level: share of periods with no stockout.
-        - avg_on_hand: mean end-of-period on hand.
-        - turnover: units shipped over the episode divided by the average on hand (NaN if zero).
-        - lost_units: total units of lost sales.
-        - order_frequency: orders placed per period.
-        """
-        periods = np.maximum(self.periods, 1)
-        avg_on_hand = self.on_hand / periods
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fill_rate = np.where(self.demand > 0, self.sales / np.maximum(self.demand, 1), 1.0)
-            turnover = np.where(avg_on_hand > 0, self.shipped / avg_on_hand, np.nan)
-        return {
-            "avg_cost": self.cost / periods,
-            "fill_rate": fill_rate,
-            "cycle_service_level": 1.0 - self.stockout_periods / periods,
-            "avg_on_hand": avg_on_hand,
-            "turnover": turnover,
-            "lost_units": self.lost.copy(),
-            "order_frequency": self.orders / periods,
-        }
+    def row(self, i: int) -> dict[str, object]:
+        """System ``i``'s period as plain Python numbers: with one stock point a flat mapping of every
+        quantity; with several, ``cost`` and ``reward`` and one mapping per stock point under ``stock_points``."""
+        per_point = [
+            {
+                **dict(zip(FLOWS, self.flows[i, j].tolist(), strict=True)),
+                **dict(zip(MONEY, self.money[i, j].tolist(), strict=True)),
+            }
+            for j in range(len(self.names))
+        ]
+        total = {"cost": float(self.money[i, :, COST].sum()), "reward": float(self.reward[i])}
+        if len(self.names) == 1:
+            return {**per_point[0], **total}
+        return {**total, "stock_points": dict(zip(self.names, per_point, strict=True))}
 
 
 class InventoryKernel:
-    """State and one-period dynamics of ``n`` copies of a scenario's inventory system.
+    """State and one-period dynamics of ``n`` copies of an inventory system (see the module docstring).
 
-    State: ``on_hand`` (>= 0), ``backlog`` (>= 0, only with backorders) and ``pipeline``, where
-    ``pipeline[:, k]`` holds the units arriving k periods from now (k = 0: this period, after the
-    order is placed). The last column is empty between periods: it only receives an order of
-    the longest lead time while a period is applied.
+    State arrays (int64): ``on_hand``, ``backlog``, ``awaiting`` (N, J) and ``pipeline``
+    (N, J, longest lead time + 1), where ``pipeline[:, j, k]`` arrives at point j k periods
+    from now; ``totals`` (N, J, len(TOTALS)) sums the KPIs' ingredients since the last
+    :meth:`clear_totals`.
     """
 
-    def __init__(self, scenario: Scenario, n: int) -> None:
-        self.scenario = scenario
+    def __init__(self, system: System, n: int) -> None:
+        self.system = system
         self.n = n
-        self.on_hand = np.zeros(n, dtype=np.int64)
-        self.backlog = np.zeros(n, dtype=np.int64)
-        self.pipeline = np.zeros((n, scenario.max_lead_time + 1), dtype=np.int64)
-        # periods until the latest outstanding order arrives; later orders may not arrive before it
-        self.latest_arrival = np.zeros(n, dtype=np.int64)
-        self.totals = KpiTotals(n)
-        self._rows = np.arange(n)
+        points = system.n_points
+        self.on_hand = np.zeros((n, points), dtype=np.int64)
+        self.backlog = np.zeros((n, points), dtype=np.int64)
+        self.awaiting = np.zeros((n, points), dtype=np.int64)
+        self.pipeline = np.zeros((n, points, system.pipeline_length), dtype=np.int64)
+        # periods until the latest shipment to the point arrives; later ones may not arrive before it
+        self.latest_arrival = np.zeros((n, points), dtype=np.int64)
+        self.totals = np.zeros((n, points, len(TOTALS)))
+        self.periods = 0
+        self._flows = np.zeros((n, points, len(FLOWS)), dtype=np.int64)
+        self._money = np.zeros((n, points, len(MONEY)))
+        self._reward = np.zeros(n)
+        self._no_keys = np.zeros((n, points))
 
     def reset(self) -> None:
-        """Put every system back in the starting state (initial on hand, nothing on order)."""
-        self.on_hand[:] = self.scenario.initial_on_hand
+        """Put every system back in the starting state (initial on hand, nothing on order or owed)."""
+        self.on_hand[:] = self.system.initial_on_hand
         self.backlog[:] = 0
+        self.awaiting[:] = 0
         self.pipeline[:] = 0
         self.latest_arrival[:] = 0
-        self.totals.clear()
+        self.clear_totals()
 
-    def step(self, orders: np.ndarray, demand: np.ndarray, lead_times: np.ndarray) -> PeriodOutcome:
+    def clear_totals(self) -> None:
+        self.totals[:] = 0.0
+        self.periods = 0
+
+    def step(
+        self,
+        orders: np.ndarray,
+        demand: np.ndarray,
+        lead_times: np.ndarray,
+        keys: np.ndarray | None = None,
+        record: bool = True,
+    ) -> PeriodOutcome:
         """Apply one period to every system.
 
         Args:
-            orders: units ordered now, integers in 0..max_order (shape (n,)).
-            demand: this period's demand (shape (n,)).
-            lead_times: the lead time each order would get (shape (n,)); ignored for q = 0.
+            orders: units ordered by every point, integers >= 0, (N, J) (a single item: (N,) too).
+            demand: this period's customer demand per demand column (N, D) (a single item: (N,) too).
+            lead_times: the lead time a shipment to each point would get this period (N, J) (or (N,)).
+            keys: random allocation keys (N, J), needed under the random allocation rule.
+            record: keep every flow and cost of the period in the outcome; without, only the
+                reward and the KPI totals are kept (faster).
         """
-        sc = self.scenario
-        orders = np.asarray(orders, dtype=np.int64)
-        if not sc.overtaking and not sc.deterministic_lead_time:
-            lead_times = np.where(orders > 0, np.maximum(lead_times, self.latest_arrival), lead_times)
-            self.latest_arrival = np.where(orders > 0, lead_times, self.latest_arrival)
-        self.pipeline[self._rows, lead_times] += orders
-        arrived = self.pipeline[:, 0].copy()
-        available = self.on_hand + arrived
-        if sc.lost_sales:
-            backlog_filled = np.zeros_like(available)
-        else:
-            backlog_filled = np.minimum(self.backlog, available)
-            available = available - backlog_filled
-            self.backlog = self.backlog - backlog_filled
-        sales = np.minimum(available, demand)
-        unmet = demand - sales
-        self.on_hand = available - sales
-        if sc.lost_sales:
-            lost, backordered = unmet, np.zeros_like(unmet)
-            shortage_cost = sc.shortage_cost * lost
-        else:
-            lost, backordered = np.zeros_like(unmet), unmet
-            self.backlog = self.backlog + backordered
-            shortage_cost = sc.shortage_cost * self.backlog
-        self.pipeline[:, :-1] = self.pipeline[:, 1:]
-        self.pipeline[:, -1] = 0
-        np.maximum(self.latest_arrival - 1, 0, out=self.latest_arrival)
+        s, n, points = self.system, self.n, self.system.n_points
+        orders = np.ascontiguousarray(orders, dtype=np.int64).reshape(n, points)
+        demand = np.ascontiguousarray(demand, dtype=np.int64).reshape(n, -1)
+        lead_times = np.ascontiguousarray(lead_times, dtype=np.int64).reshape(n, points)
+        apply_period(
+            s.supplier, s.child_start, s.children, s.demand_column, s.lost_sales, s.costs, s.overtaking,
+            s.allocation, s.internal_backorders,
+            self.on_hand, self.backlog, self.awaiting, self.pipeline, self.latest_arrival,
+            orders, demand, lead_times, self._no_keys if keys is None else keys,
+            record, self._flows, self._money, self._reward, self.totals,
+        )  # fmt: skip
+        self.periods += 1
+        return PeriodOutcome(self._flows, self._money, self._reward, s.names, record)
 
-        ordering_cost = sc.fixed_order_cost * (orders > 0) + sc.unit_cost * orders
-        holding_cost = sc.holding_cost * self.on_hand
-        cost = ordering_cost + holding_cost + shortage_cost
-        revenue = sc.price * (sales + backlog_filled)
-        outcome = PeriodOutcome(
-            ordered=orders,
-            arrived=arrived,
-            demand=demand,
-            sales=sales,
-            backlog_filled=backlog_filled,
-            lost=lost,
-            backordered=backordered,
-            on_hand=self.on_hand,
-            backlog=self.backlog,
-            ordering_cost=ordering_cost,
-            holding_cost=holding_cost,
-            shortage_cost=shortage_cost,
-            revenue=revenue,
-            cost=cost,
-            reward=revenue - cost,
-        )
-        self.totals.add(outcome)
-        return outcome
-
-
-@dataclass
-class ExogenousPaths:
-    """Everything random in a batch of episodes, drawn up front.
-
-    The timeline has ``history + horizon + lookahead`` periods: the first ``history`` demands
-    are the ones observed before the episode starts, the last ``lookahead`` periods only supply
-    features the policy can see ahead.
-    """
-
-    demand: np.ndarray  # int64 (n, timeline)
-    features: np.ndarray  # float32 (n, timeline, n_features)
-    lead_times: np.ndarray  # int64 (n, horizon)
-
-    @property
-    def n(self) -> int:
-        return len(self.demand)
-
-    @staticmethod
-    def stack(parts: list[ExogenousPaths]) -> ExogenousPaths:
-        """One batch from several (e.g. one per separately seeded environment)."""
-        return ExogenousPaths(
-            np.concatenate([p.demand for p in parts]),
-            np.concatenate([p.features for p in parts]),
-            np.concatenate([p.lead_times for p in parts]),
-        )
-
-
-def draw_paths(scenario: Scenario, rng: np.random.Generator, n: int) -> ExogenousPaths:
-    """Draw the demand, features and lead times of ``n`` episodes from ``rng``."""
-    timeline = scenario.demand_history + scenario.horizon + scenario.feature_lookahead
-    demand, features = scenario.demand.sample(rng, n, timeline)
-    lead_times = scenario.draw_lead_times(rng, (n, scenario.horizon))
-    return ExogenousPaths(demand.astype(np.int64), features, lead_times)
-
-
-def observation_names(scenario: Scenario) -> list[str]:
-    """The name of every observation entry, in order."""
-    names = ["net_inventory" if not scenario.lost_sales else "on_hand"]
-    names += [f"arriving_in_{k}" for k in range(scenario.max_lead_time)]
-    names += [f"demand_lag_{k}" for k in range(1, scenario.demand_history + 1)]
-    names += [
-        f"{feature}_ahead_{j}" for j in range(scenario.feature_lookahead) for feature in scenario.demand.feature_names
-    ]
-    return names
-
-
-def inventory_position(obs: np.ndarray, n_pipeline: int) -> np.ndarray:
-    """On hand (net of backlog) plus everything on order, per row of ``obs`` (layout: :func:`observation_names`)."""
-    return obs[:, : 1 + n_pipeline].sum(axis=1)
-
-
-def orders_from_actions(scenario: Scenario, actions: np.ndarray, obs: np.ndarray) -> np.ndarray:
-    """Map raw agent actions, taken on observations ``obs``, to order quantities.
-
-    A discrete action is a value 0..action_range; a continuous action in [-1, 1] maps linearly onto
-    0..action_range and is rounded (values outside [-1, 1] are clipped). With ``action_meaning:
-    quantity`` the value is the order; with ``level`` it is an order-up-to level ``y`` and the order
-    is ``y`` minus the inventory position read from ``obs``, at least 0. Orders are clipped to
-    0..max_order.
-    """
-    actions = np.asarray(actions)
-    if scenario.action == "continuous":
-        fraction = (np.clip(actions.reshape(len(actions), -1)[:, 0], -1.0, 1.0) + 1.0) / 2.0
-        values = np.rint(fraction * scenario.action_range).astype(np.int64)
-    else:
-        values = actions.reshape(-1).astype(np.int64)
-    if scenario.action_meaning == "level":
-        values = values - np.rint(inventory_position(np.asarray(obs), scenario.max_lead_time)).astype(np.int64)
-    return np.clip(values, 0, scenario.max_order)
-
-
-class InventoryBatch:
-    """``n`` systems stepping in lockstep through their own pre-drawn exogenous paths."""
-
-    def __init__(self, scenario: Scenario, n: int) -> None:
-        self.scenario = scenario
-        self.kernel = InventoryKernel(scenario, n)
-        self.n = n
-        self.t = 0
-        self.paths: ExogenousPaths | None = None
-
-    def begin(self, paths: ExogenousPaths) -> None:
-        """Start new episodes for every system on the given paths (one per system)."""
-        if paths.n != self.n:
-            raise ValueError(f"got paths for {paths.n} systems, the batch has {self.n}")
-        self.paths = paths
-        self.kernel.reset()
-        self.t = 0
-
-    @property
-    def done(self) -> bool:
-        return self.t >= self.scenario.horizon
-
-    def observe(self) -> np.ndarray:
-        """The observation of every system, float32 (n, obs_dim); layout in :func:`observation_names`."""
-        sc, k = self.scenario, self.kernel
-        now = sc.demand_history + self.t
-        parts = [(k.on_hand - k.backlog)[:, None], k.pipeline[:, : sc.max_lead_time]]
-        if sc.demand_history:
-            parts.append(self.paths.demand[:, now - sc.demand_history : now][:, ::-1])  # most recent first
-        if sc.feature_lookahead:
-            parts.append(self.paths.features[:, now : now + sc.feature_lookahead].reshape(self.n, -1))
-        return np.concatenate(parts, axis=1, dtype=np.float32)
-
-    def step(self, orders: np.ndarray) -> PeriodOutcome:
-        """Apply one period with the given order quantities and advance the clock."""
-        if self.paths is None or self.done:
-            raise RuntimeError("no episode running: call begin() first")
-        now = self.scenario.demand_history + self.t
-        outcome = self.kernel.step(orders, self.paths.demand[:, now], self.paths.lead_times[:, self.t])
-        self.t += 1
-        return outcome
+    def positions(self, echelon: bool) -> np.ndarray:
+        """Inventory positions (N, J) of every point, or of every echelon (see :func:`positions`)."""
+        s = self.system
+        out = np.empty((self.n, s.n_points), dtype=np.int64)
+        positions(s.supplier, s.child_start, s.children, self.on_hand, self.backlog, self.awaiting, self.pipeline,
+                  echelon, out)  # fmt: skip
+        return out

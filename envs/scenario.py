@@ -44,62 +44,36 @@ class LeadTimeDistribution(BaseModel):
         return self
 
 
-class Scenario(BaseModel):
-    """One single-item, periodic-review inventory system (see the README for every key)."""
+def _check_lead_time(lead: Any) -> Any:
+    # without this, 1.5 or -1 would be reported as a failed match of the distribution branch
+    if (
+        isinstance(lead, bool)
+        or not isinstance(lead, (int, dict, LeadTimeDistribution))
+        or (isinstance(lead, int) and lead < 0)
+    ):
+        raise ValueError(f"must be a non-negative integer or a distribution, got {lead!r}")
+    return lead
 
+
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str
-    description: str = ""
-    horizon: int = Field(ge=1, description="periods per episode")
-    demand: DemandConfig
-    lead_time: int | LeadTimeDistribution = Field(description="periods from order to arrival")
-    lost_sales: bool = True
+
+class _Supply(_Strict):
+    """How one stock point is replenished and what its stock costs."""
+
+    lead_time: int | LeadTimeDistribution = Field(description="periods from shipment to arrival")
     holding_cost: float = Field(ge=0, description="per unit on hand at period end")
-    shortage_cost: float = Field(ge=0, description="per unit lost, or per unit backlogged per period")
+    transit_holding_cost: float = Field(default=0.0, ge=0, description="per unit in transit at period end")
     fixed_order_cost: float = Field(default=0.0, ge=0)
-    unit_cost: float = Field(default=0.0, ge=0)
-    price: float = Field(default=0.0, ge=0, description="revenue per unit sold; turns reward into profit")
+    unit_cost: float = Field(default=0.0, ge=0, description="per unit shipped to the stock point")
     max_order: int = Field(ge=1)
     initial_on_hand: int = Field(default=0, ge=0)
-    action: Literal["discrete", "continuous"] = "discrete"
-    action_meaning: Literal["quantity", "level"] = Field(
-        default="quantity",
-        description="the action is the order quantity, or an order-up-to level of the inventory position",
-    )
     max_level: int | None = Field(
-        default=None, ge=1, description="highest order-up-to level; default (max lead time + 1) * max_order"
+        default=None, ge=1, description="highest order-up-to level; default (lead times + 1) * max_order"
     )
-    demand_history: int = Field(default=0, ge=0, description="observe the last k demands")
-    feature_lookahead: int = Field(default=0, ge=0, description="observe demand features of the next m periods")
 
-    @field_validator("lead_time", mode="before")
-    @classmethod
-    def _lead_time_integer(cls, lead: Any) -> Any:
-        # without this, 1.5 or -1 would be reported as a failed match of the distribution branch
-        if (
-            isinstance(lead, bool)
-            or not isinstance(lead, (int, dict, LeadTimeDistribution))
-            or (isinstance(lead, int) and lead < 0)
-        ):
-            raise ValueError(f"must be a non-negative integer or a distribution, got {lead!r}")
-        return lead
-
-    @model_validator(mode="after")
-    def _backorders_need_both_costs(self) -> Scenario:
-        # with a free backlog or free stock the problem is degenerate (never order / order without end)
-        if not self.lost_sales and (self.holding_cost == 0 or self.shortage_cost == 0):
-            raise ValueError(
-                "with backorders (lost_sales: false), holding_cost and shortage_cost must both be positive"
-            )
-        return self
-
-    @property
-    def action_range(self) -> int:
-        """The largest action value: ``max_order`` for quantities, the highest level for levels."""
-        if self.action_meaning == "quantity":
-            return self.max_order
-        return self.max_level if self.max_level is not None else (self.max_lead_time + 1) * self.max_order
+    _lead_time_integer = field_validator("lead_time", mode="before")(_check_lead_time)
 
     @property
     def lead_time_values(self) -> np.ndarray:
@@ -107,6 +81,13 @@ class Scenario(BaseModel):
         if isinstance(self.lead_time, int):
             return np.array([self.lead_time])
         return np.asarray(self.lead_time.values)
+
+    @property
+    def lead_time_probs(self) -> np.ndarray:
+        """Probabilities of :attr:`lead_time_values`."""
+        if isinstance(self.lead_time, int):
+            return np.array([1.0])
+        return np.asarray(self.lead_time.probs)
 
     @property
     def max_lead_time(self) -> int:
@@ -120,11 +101,148 @@ class Scenario(BaseModel):
     def overtaking(self) -> bool:
         return isinstance(self.lead_time, LeadTimeDistribution) and self.lead_time.overtaking
 
+
+class _Options(_Strict):
+    """Keys of every scenario: the episode, and what the agent sees and does."""
+
+    name: str
+    description: str = ""
+    horizon: int = Field(ge=1, description="periods per episode")
+    action: Literal["discrete", "continuous"] = "discrete"
+    action_meaning: Literal["quantity", "level"] = Field(
+        default="quantity",
+        description="the action is the order quantity, or an order-up-to level of the (echelon) inventory position",
+    )
+    demand_history: int = Field(default=0, ge=0, description="observe the last k demands")
+    feature_lookahead: int = Field(default=0, ge=0, description="observe demand features of the next m periods")
+
+
+class Scenario(_Options, _Supply):
+    """One single-item, periodic-review inventory system (see the README for every key)."""
+
+    demand: DemandConfig
+    lost_sales: bool = True
+    shortage_cost: float = Field(ge=0, description="per unit lost, or per unit backlogged per period")
+    price: float = Field(default=0.0, ge=0, description="revenue per unit sold; turns reward into profit")
+
+    @model_validator(mode="after")
+    def _backorders_need_both_costs(self) -> Scenario:
+        # with a free backlog or free stock the problem is degenerate (never order / order without end)
+        if not self.lost_sales and (self.holding_cost == 0 or self.shortage_cost == 0):
+            raise ValueError("with backorders (lost_sales: false), holding_cost and shortage_cost must both be positive")
+        return self
+
+    @property
+    def action_range(self) -> int:
+        """The largest action value: ``max_order`` for quantities, the highest level for levels."""
+        if self.action_meaning == "quantity":
+            return self.max_order
+        return self.max_level if self.max_level is not None else (self.max_lead_time + 1) * self.max_order
+
     def draw_lead_times(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
         """Lead times for every order of ``shape`` (systems x periods)."""
         if isinstance(self.lead_time, int):
             return np.full(shape, self.lead_time, dtype=np.int64)
         return rng.choice(np.asarray(self.lead_time.values, dtype=np.int64), size=shape, p=self.lead_time.probs)
+
+
+class StockPoint(_Supply):
+    """One stock point of a network: its supplier, supply and costs, and its customers if it has any.
+
+    ``supplier`` names another stock point, or is left out for the outside supplier (unlimited
+    stock). A stock point with a ``demand`` serves outside customers first, then the stock
+    points it supplies.
+    """
+
+    name: str = Field(min_length=1)
+    supplier: str | None = Field(default=None, description="the stock point it orders from; none: outside")
+    demand: DemandConfig | None = None
+    lost_sales: bool = True
+    shortage_cost: float = Field(default=0.0, ge=0, description="per unit lost, or backlogged per period")
+    price: float = Field(default=0.0, ge=0)
+    priority: int = Field(default=0, description="under the priority rule, lower is served first")
+
+    @model_validator(mode="after")
+    def _customers(self) -> StockPoint:
+        if self.demand is None and (self.shortage_cost or self.price):
+            raise ValueError(f"stock point '{self.name}': shortage_cost and price need customers (a demand)")
+        if self.demand is not None and not self.lost_sales and (self.holding_cost == 0 or self.shortage_cost == 0):
+            raise ValueError(
+                f"stock point '{self.name}': with backorders, holding_cost and shortage_cost must both be positive"
+            )
+        return self
+
+
+class NetworkScenario(_Options):
+    """A network of stock points (a serial chain or a distribution tree) reviewed once per period.
+
+    Each stock point has one supplier: another stock point, or the outside supplier. A supplier
+    ships what it has on hand; what it cannot ship is backordered and shipped first when stock
+    arrives (``internal_backorders: true``, the Clark-Scarf convention) or cancelled (``false``,
+    as in OR-Gym). When several stock points draw on a supplier that is short, ``allocation``
+    shares what it has: in proportion to what each asks for, by ``priority``, or in a random
+    order drawn each period (Kaynov et al. 2024).
+    """
+
+    stock_points: tuple[StockPoint, ...] = Field(min_length=1)
+    allocation: Literal["proportional", "priority", "random"] = "proportional"
+    internal_backorders: bool = True
+
+    @field_validator("stock_points")
+    @classmethod
+    def _a_tree(cls, points: tuple[StockPoint, ...]) -> tuple[StockPoint, ...]:
+        names = [p.name for p in points]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ValueError(f"two stock points are named '{name}'")
+            seen.add(name)
+        supplier_of = {p.name: p.supplier for p in points}
+        for point in points:
+            if point.supplier == point.name:
+                raise ValueError(f"stock point '{point.name}': supplier: a stock point cannot supply itself")
+            if point.supplier is not None and point.supplier not in supplier_of:
+                raise ValueError(
+                    f"stock point '{point.name}': supplier: '{point.supplier}' is not a stock point "
+                    f"(known: {', '.join(names)}; leave supplier out for the outside supplier)"
+                )
+        for point in points:
+            chain, current = [point.name], point.supplier
+            while current is not None:
+                if current in chain:
+                    cycle = " -> ".join([*chain[chain.index(current) :], current])
+                    raise ValueError(f"stock point '{point.name}': supplier: the suppliers form a cycle ({cycle})")
+                chain.append(current)
+                current = supplier_of[current]
+        supplies = {p.supplier for p in points}
+        for point in points:
+            if point.demand is None and point.name not in supplies:
+                raise ValueError(f"stock point '{point.name}': has no customers (no demand) and supplies no stock point")
+        return points
+
+    @property
+    def action_range(self) -> int:
+        """Largest action value over the stock points (see :meth:`action_ranges`)."""
+        return max(self.action_ranges)
+
+    @property
+    def action_ranges(self) -> tuple[int, ...]:
+        """The largest action value of each stock point: its max_order, or its highest echelon level."""
+        if self.action_meaning == "quantity":
+            return tuple(p.max_order for p in self.stock_points)
+        return tuple(
+            p.max_level if p.max_level is not None else (self.echelon_lead_time(p.name) + 1) * p.max_order
+            for p in self.stock_points
+        )
+
+    def echelon_lead_time(self, name: str) -> int:
+        """Longest sum of maximal lead times from the stock point ``name`` down to a customer-facing one."""
+        point = next(p for p in self.stock_points if p.name == name)
+        below = [self.echelon_lead_time(p.name) for p in self.stock_points if p.supplier == name]
+        return point.max_lead_time + max(below, default=0)
+
+
+AnyScenario = Scenario | NetworkScenario
 
 
 # Errors that only say "this union branch has the wrong type": a problem inside the branch that
@@ -142,7 +260,7 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     errors = error.errors()
     first = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), errors[0])
     parts = [str(part) for part in first["loc"]]
-    key = ".".join(p for p in parts if p not in _UNION_TAGS and not p.startswith("function-")) or "(top level)"
+    key = ".".join(p for p in parts if p not in _UNION_TAGS and not p.startswith(("function-", "tagged-union["))) or "(top level)"
     message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
     return f"{source}: {key}: {message}"
 
@@ -161,18 +279,29 @@ def resolve_scenario_path(name_or_path: str | Path) -> Path:
     return path
 
 
-def load_scenario(name_or_path: str | Path | Scenario, **overrides: Any) -> Scenario:
-    """Load, override and validate a scenario.
+def _absolute_history_paths(raw: dict[str, Any], scenario_file: Path) -> None:
+    """Make every CSV history path (relative to the scenario file) absolute, so the scenario travels."""
+    demands = [raw] + [p for p in raw.get("stock_points") or () if isinstance(p, dict)]
+    for holder in demands:
+        demand = holder.get("demand")
+        if isinstance(demand, dict) and demand.get("dist") == "csv" and isinstance(demand.get("path"), str):
+            holder["demand"] = {**demand, "path": str((scenario_file.resolve().parent / demand["path"]).resolve())}
+
+
+def load_scenario(name_or_path: str | Path | AnyScenario, **overrides: Any) -> AnyScenario:
+    """Load, override and validate a scenario: one item (:class:`Scenario`) or a network (:class:`NetworkScenario`).
+
+    A YAML mapping with ``stock_points`` is a network; without, a single item.
 
     Args:
         name_or_path: a name in configs/scenarios (``lost_sales_L2_p9``), a YAML path, or a
-            Scenario (then only the overrides are applied).
+            scenario (then only the overrides are applied).
         overrides: replacements for top-level keys, e.g. ``shortage_cost=19``.
 
     Raises:
         UserError: one line naming the file and the key that is wrong.
     """
-    if isinstance(name_or_path, Scenario):
+    if isinstance(name_or_path, (Scenario, NetworkScenario)):
         raw = name_or_path.model_dump()
         source = name_or_path.name
     else:
@@ -185,18 +314,24 @@ def load_scenario(name_or_path: str | Path | Scenario, **overrides: Any) -> Scen
         if not isinstance(raw, dict):
             raise UserError(f"{path}: a scenario must be a YAML mapping of keys")
         raw.setdefault("name", path.stem)
-        demand = raw.get("demand")
-        if isinstance(demand, dict) and demand.get("dist") == "csv" and isinstance(demand.get("path"), str):
-            # a history path is relative to the scenario file; store it absolute so the scenario travels
-            raw["demand"] = {**demand, "path": str((path.resolve().parent / demand["path"]).resolve())}
-    unknown = sorted(set(overrides) - set(Scenario.model_fields))
+        _absolute_history_paths(raw, path)
+    model: type[Scenario] | type[NetworkScenario] = NetworkScenario if "stock_points" in raw else Scenario
+    unknown = sorted(set(overrides) - set(model.model_fields))
     if unknown:
         raise UserError(f"{source}: {unknown[0]}: unknown key (override)")
     raw.update(overrides)
     try:
-        scenario = Scenario.model_validate(raw)
+        scenario = model.model_validate(raw)
     except ValidationError as error:
         raise UserError(format_validation_error(source, error)) from None
-    if isinstance(scenario.demand, CsvDemand):
-        scenario.demand.load()
+    for demand in demand_processes(scenario):
+        if isinstance(demand, CsvDemand):
+            demand.load()
     return scenario
+
+
+def demand_processes(scenario: AnyScenario) -> list[Any]:
+    """The demand process of every stock point that faces customers, in stock-point order."""
+    if isinstance(scenario, Scenario):
+        return [scenario.demand]
+    return [p.demand for p in scenario.stock_points if p.demand is not None]

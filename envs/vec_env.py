@@ -1,8 +1,9 @@
-"""InventoryVecEnv: N inventory systems stepped in one numpy call, as a stable-baselines3 VecEnv."""
+"""InventoryVecEnv: N inventory systems stepped in one compiled call, as a stable-baselines3 VecEnv."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any
 
 import gymnasium as gym
@@ -10,34 +11,52 @@ import numpy as np
 from gymnasium.utils import seeding
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from envs.inventory_env import make_spaces
-from envs.kernel import InventoryBatch, KPI_NAMES, ExogenousPaths, draw_paths, observation_names, orders_from_actions
-from envs.scenario import Scenario, load_scenario
+from envs.actions import ActionMap, observation_space
+from envs.batch import InventoryBatch
+from envs.kernel import PeriodOutcome
+from envs.kpis import KPI_NAMES
+from envs.paths import PathSampler
+from envs.scenario import AnyScenario, load_scenario
+
+# The info of a step in the middle of an episode: empty, and read-only so that a shared one is safe.
+EMPTY_INFO: MappingProxyType[str, Any] = MappingProxyType({})
 
 
 class InventoryVecEnv(VecEnv):
-    """``num_envs`` copies of a scenario, stepped together on the batched kernel.
+    """``num_envs`` copies of a scenario, stepped together on the compiled kernel.
 
     Follows SB3's conventions: episodes end together after ``horizon`` periods and are reset
     automatically; the info of an ended episode holds ``terminal_observation``,
-    ``TimeLimit.truncated`` (always true: episodes are cut by the horizon) and ``episode_kpis``.
-    Each environment has its own generator: after ``seed(s)`` environment i draws the same
-    demand as ``InventoryEnv`` reset with seed ``s + i``, so both faces give identical
-    trajectories. Per-period quantities are not copied into the step infos (that would cost
-    more than the step itself); they are in :attr:`last_outcome` as arrays.
+    ``TimeLimit.truncated`` (always true: episodes are cut by the horizon) and ``episode_kpis``;
+    the info of any other step is an empty read-only mapping. Each environment has its own
+    generator: after ``seed(s)`` environment i draws the same paths as ``InventoryEnv`` reset
+    with seed ``s + i``, so both faces give identical trajectories. Per-period quantities are
+    not copied into the step infos (that would cost more than the step itself); with
+    ``record=True`` they are in :attr:`last_outcome` as arrays (N, stock points).
     """
 
-    def __init__(self, scenario: str | Scenario, num_envs: int, seed: int | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        scenario: str | AnyScenario,
+        num_envs: int,
+        seed: int | None = None,
+        record: bool = False,
+        **overrides: Any,
+    ) -> None:
         self.scenario = load_scenario(scenario, **overrides)
-        self.observation_names = observation_names(self.scenario)
-        self.render_mode = None
-        observation_space, action_space = make_spaces(self.scenario)
-        super().__init__(num_envs, observation_space, action_space)
         self._batch = InventoryBatch(self.scenario, num_envs)
+        self.observation_names = self._batch.layout.names
+        self.stock_points = list(self._batch.system.names)
+        self.render_mode = None
+        self._action_map = ActionMap(self.scenario, self._batch.layout)
+        super().__init__(num_envs, observation_space(self._batch.layout), self._action_map.space)
+        self._sampler = PathSampler(self.scenario, self._batch.system)
         self._generators: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(num_envs)]
+        self._empty_infos: list[Any] = [EMPTY_INFO] * num_envs
         self._actions: np.ndarray | None = None
-        self._obs: np.ndarray | None = None  # the observation the pending actions were taken on
-        self.last_outcome = None
+        self._obs = np.zeros((num_envs, self._batch.layout.dim), dtype=np.float32)  # what the pending actions saw
+        self.record = record
+        self.last_outcome: PeriodOutcome | None = None
         if seed is not None:
             self.seed(seed)
 
@@ -46,8 +65,8 @@ class InventoryVecEnv(VecEnv):
             if seed is not None:
                 self._generators[i] = seeding.np_random(seed)[0]
         self._reset_seeds()
-        self._batch.begin(ExogenousPaths.stack([draw_paths(self.scenario, g, 1) for g in self._generators]))
-        self._obs = self._batch.observe()
+        self._batch.begin(self._sampler.draw_each(self._generators))
+        self._obs = self._batch.observe().copy()
         return self._obs
 
     def reset(self) -> VecEnvObs:
@@ -59,21 +78,22 @@ class InventoryVecEnv(VecEnv):
         self._actions = actions
 
     def step_wait(self) -> VecEnvStepReturn:
-        outcome = self._batch.step(orders_from_actions(self.scenario, self._actions, self._obs))
-        self.last_outcome = outcome
+        outcome = self._batch.step(self._action_map.orders(self._actions, self._obs), record=self.record)
+        self.last_outcome = outcome if self.record else None
         rewards = outcome.reward.astype(np.float32)
         if not self._batch.done:
-            self._obs = self._batch.observe()
-            return self._obs, rewards, np.zeros(self.num_envs, dtype=bool), [{} for _ in range(self.num_envs)]
-        terminal_obs = self._batch.observe()
-        kpis = self._batch.kernel.totals.kpis()
+            self._obs = self._batch.observe().copy()
+            return self._obs, rewards, np.zeros(self.num_envs, dtype=bool), list(self._empty_infos)
+        terminal_obs = self._batch.observe().copy()
+        kpis = self._batch.kpis()
+        per_env = zip(*(kpis[name].tolist() for name in KPI_NAMES), strict=True)
         infos = [
             {
                 "terminal_observation": terminal_obs[i],
                 "TimeLimit.truncated": True,
-                "episode_kpis": {name: kpis[name][i].item() for name in KPI_NAMES},
+                "episode_kpis": dict(zip(KPI_NAMES, values, strict=True)),
             }
-            for i in range(self.num_envs)
+            for i, values in enumerate(per_env)
         ]
         return self._begin(), rewards, np.ones(self.num_envs, dtype=bool), infos
 
@@ -86,9 +106,7 @@ class InventoryVecEnv(VecEnv):
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         setattr(self, attr_name, value)
 
-    def env_method(
-        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
-    ) -> list[Any]:
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any) -> list[Any]:
         raise NotImplementedError("InventoryVecEnv has no per-environment objects to call methods on")
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:

@@ -5,18 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from envs.actions import ActionMap
 from envs.kernel import InventoryKernel
+from envs.layout import ObservationLayout
+from envs.system import compile_system
 from tests.conftest import make_scenario
 
 
-def run_periods(scenario, orders, demands, lead_times=None):
-    kernel = InventoryKernel(scenario, 1)
+def new_kernel(scenario, n):
+    kernel = InventoryKernel(compile_system(scenario), n)
     kernel.reset()
+    return kernel
+
+
+def orders_from_actions(scenario, actions, obs):
+    return ActionMap(scenario, ObservationLayout(scenario)).orders(actions, obs)
+
+
+def run_periods(scenario, orders, demands, lead_times=None):
+    kernel = new_kernel(scenario, 1)
     outcomes = []
     for t, (q, d) in enumerate(zip(orders, demands)):
         lead = scenario.lead_time if lead_times is None else lead_times[t]
         outcomes.append(kernel.step(np.array([q]), np.array([d]), np.array([lead])).row(0))
-        outcomes[-1]["pipeline"] = kernel.pipeline[0, : scenario.max_lead_time].tolist()
+        outcomes[-1]["pipeline"] = kernel.pipeline[0, 0, : scenario.max_lead_time].tolist()
     return outcomes
 
 
@@ -93,8 +105,6 @@ def test_backorders_lead_time_0_and_1():
 
 def test_orders_above_capacity_are_clipped_by_the_face_not_the_kernel():
     sc = make_scenario(max_order=5)
-    from envs.kernel import orders_from_actions
-
     obs = np.zeros((3, 2))
     assert orders_from_actions(sc, np.array([0, 3, 9]), obs).tolist() == [0, 3, 5]
     cont = make_scenario(max_order=10, action="continuous")
@@ -107,8 +117,6 @@ def test_orders_above_capacity_are_clipped_by_the_face_not_the_kernel():
 
 
 def test_level_actions_order_up_to_the_inventory_position():
-    from envs.kernel import orders_from_actions
-
     # lead time 2: observation = (on hand, arriving now, arriving next period); position = their sum
     obs = np.array([[3.0, 2.0, 1.0], [0.0, 0.0, 0.0], [9.0, 4.0, 4.0], [-4.0, 0.0, 2.0]])
     sc = make_scenario(lead_time=2, max_order=5, action_meaning="level")
@@ -128,40 +136,42 @@ def test_units_are_conserved_over_long_random_rollouts(lost_sales, lead_time):
     sc = make_scenario(lead_time=lead_time, lost_sales=lost_sales, initial_on_hand=7, fixed_order_cost=3, unit_cost=1)
     n, periods = 64, 500
     rng = np.random.default_rng(1)
-    kernel = InventoryKernel(sc, n)
-    kernel.reset()
+    kernel = new_kernel(sc, n)
     ordered_total = np.zeros(n, dtype=np.int64)
     arrived_total = np.zeros(n, dtype=np.int64)
     for _ in range(periods):
-        on_hand, backlog = kernel.on_hand.copy(), kernel.backlog.copy()
+        on_hand, backlog = kernel.on_hand[:, 0].copy(), kernel.backlog[:, 0].copy()
         orders = rng.integers(0, 12, n) * (rng.random(n) < 0.5)
         out = kernel.step(orders, rng.poisson(5, n), sc.draw_lead_times(rng, (n, 1))[:, 0])
-        assert np.array_equal(on_hand + out.arrived - out.sales - out.backlog_filled, out.on_hand)
-        assert np.array_equal(out.demand, out.sales + out.lost + out.backordered)
-        assert np.array_equal(backlog - out.backlog_filled + out.backordered, out.backlog)
-        assert (out.on_hand >= 0).all() and (out.backlog >= 0).all() and ((out.on_hand == 0) | (out.backlog == 0)).all()
+        (arrived, sales, filled, on_hand_end, demand, lost, backordered, backlog_end) = (
+            getattr(out, f)[:, 0]
+            for f in ("arrived", "sales", "backlog_filled", "on_hand", "demand", "lost", "backordered", "backlog")
+        )
+        assert np.array_equal(on_hand + arrived - sales - filled, on_hand_end)
+        assert np.array_equal(demand, sales + lost + backordered)
+        assert np.array_equal(backlog - filled + backordered, backlog_end)
+        assert (on_hand_end >= 0).all() and (backlog_end >= 0).all() and ((on_hand_end == 0) | (backlog_end == 0)).all()
         expected_cost = (
             sc.fixed_order_cost * (orders > 0)
             + sc.unit_cost * orders
-            + sc.holding_cost * out.on_hand
-            + sc.shortage_cost * (out.lost if lost_sales else out.backlog)
+            + sc.holding_cost * on_hand_end
+            + sc.shortage_cost * (lost if lost_sales else backlog_end)
         )
         np.testing.assert_allclose(out.cost, expected_cost)
         ordered_total += orders
-        arrived_total += out.arrived
-    np.testing.assert_array_equal(ordered_total, arrived_total + kernel.pipeline.sum(axis=1))
+        arrived_total += arrived
+    np.testing.assert_array_equal(ordered_total, arrived_total + kernel.pipeline[:, 0].sum(axis=1))
 
 
 def test_stochastic_lead_times_without_overtaking_arrive_in_order():
     sc = make_scenario(lead_time={"values": [1, 4], "probs": [0.5, 0.5], "overtaking": False}, initial_on_hand=0)
-    kernel = InventoryKernel(sc, 1)
-    kernel.reset()
+    kernel = new_kernel(sc, 1)
     rng = np.random.default_rng(0)
     arrivals = []
     for t in range(200):
         # order t + 1 units, so each arrival tells which order it is
         out = kernel.step(np.array([t + 1]), np.array([0]), sc.draw_lead_times(rng, (1, 1))[0])
-        arrivals.append(int(out.arrived[0]))
+        arrivals.append(int(out.arrived[0, 0]))
     # orders never overtake: arrivals are sums of consecutive orders, in order of placement
     received, next_order = [], 1
     for arrived in arrivals:
@@ -175,10 +185,9 @@ def test_stochastic_lead_times_without_overtaking_arrive_in_order():
 
 def test_stochastic_lead_times_with_overtaking_can_arrive_out_of_order():
     sc = make_scenario(lead_time={"values": [1, 4], "probs": [0.5, 0.5], "overtaking": True}, initial_on_hand=0)
-    kernel = InventoryKernel(sc, 1)
-    kernel.reset()
+    kernel = new_kernel(sc, 1)
     # an order with lead time 4 then one with lead time 1: the second arrives first
     kernel.step(np.array([10]), np.array([0]), np.array([4]))
     out = kernel.step(np.array([1]), np.array([0]), np.array([1]))
-    assert out.arrived[0] == 0
-    assert kernel.step(np.array([0]), np.array([0]), np.array([1])).arrived[0] == 1
+    assert out.arrived[0, 0] == 0
+    assert kernel.step(np.array([0]), np.array([0]), np.array([1])).arrived[0, 0] == 1

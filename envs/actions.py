@@ -1,0 +1,68 @@
+"""Action and observation spaces of a scenario, and the mapping from an agent's actions to orders.
+
+One stock point: ``Discrete(R + 1)`` (``action: discrete``) or ``Box(-1, 1, (1,))`` mapped
+linearly onto 0..R and rounded (``action: continuous``). A network of J stock points, one agent
+ordering for all: ``MultiDiscrete([R_1 + 1, ..., R_J + 1])`` or ``Box(-1, 1, (J,))``, in the
+layout's stock-point order. With ``action_meaning: quantity`` the value is the order and R is
+``max_order``; with ``level`` it is an order-up-to level of the point's echelon inventory
+position (for one stock point, its inventory position): the order is the level minus that
+position, at least 0. Orders are clipped to 0..max_order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from envs.layout import ObservationLayout
+from envs.scenario import AnyScenario
+
+
+def observation_space(layout: ObservationLayout) -> spaces.Box:
+    """Non-negative entries, except net inventories (a backlog makes them negative) and demand features."""
+    low = np.zeros(layout.dim, dtype=np.float32)
+    for block in layout.blocks:
+        if block.kind == "features" or (block.kind == "stock" and block.names[0].endswith("net_inventory")):
+            low[block.columns] = -np.inf
+    return spaces.Box(low=low, high=np.inf, shape=(layout.dim,), dtype=np.float32)
+
+
+class ActionMap:
+    """The action space of a scenario and how its actions become orders (see the module docstring)."""
+
+    def __init__(self, scenario: AnyScenario, layout: ObservationLayout) -> None:
+        system = layout.system
+        self.single = system.single
+        self.continuous = scenario.action == "continuous"
+        self.levels = scenario.action_meaning == "level"
+        self.ranges = system.action_ranges
+        self.max_order = system.max_order
+        self._range_f32 = self.ranges.astype(np.float32)
+        self._echelon = layout.position_matrix(echelon=True) if self.levels else None
+        points = system.n_points
+        if self.continuous:
+            self.space: spaces.Space = spaces.Box(low=-1.0, high=1.0, shape=(points,), dtype=np.float32)
+        elif self.single:
+            self.space = spaces.Discrete(int(self.ranges[0]) + 1)
+        else:
+            self.space = spaces.MultiDiscrete(self.ranges + 1)
+
+    def orders(self, actions: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """Orders for ``actions`` taken on observations ``obs``: (n,) for one stock point, (n, J) for a network.
+
+        A continuous action a in [-1, 1] (clipped) maps to round((a + 1) / 2 * R) in float32, half
+        to even (as the exported ONNX graphs compute it); a level becomes the level minus the
+        echelon inventory position read from ``obs``.
+        """
+        obs = np.asarray(obs)
+        n = len(obs)
+        actions = np.asarray(actions).reshape(n, -1)
+        if self.continuous:
+            fraction = (np.clip(actions, -1.0, 1.0).astype(np.float32) + np.float32(1.0)) / np.float32(2.0)
+            values = np.rint(fraction * self._range_f32).astype(np.int64)
+        else:
+            values = actions.astype(np.int64)
+        if self._echelon is not None:
+            values = values - np.rint(obs.astype(np.float32) @ self._echelon).astype(np.int64)
+        orders = np.clip(values, 0, self.max_order)
+        return orders[:, 0] if self.single else orders

@@ -1,0 +1,124 @@
+"""Exogenous paths: everything random in a batch of episodes, drawn up front from a seeded generator.
+
+Drawing whole paths first lets different policies run on the same demand (common random
+numbers), lets histories replay naturally, and keeps the kernel free of random draws.
+
+How a path is drawn from a generator (its stream, so the same seed gives the same path on
+every face): when every demand process is iid, one row of uniforms per episode, used in this
+order: each demand point's demands (history + horizon + lookahead periods, by inversion of
+its cdf), each stochastic lead time (horizon periods, by inversion), the random allocation
+keys (horizon x stock points). Otherwise the demand processes draw their own paths (seasonal
+demand, replayed histories), then the lead times and keys from uniforms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from envs.sampling import DiscreteInverse
+from envs.scenario import AnyScenario, demand_processes
+from envs.system import ALLOCATION_RULES, System, compile_system
+
+RANDOM_ALLOCATION = ALLOCATION_RULES.index("random")
+
+
+@dataclass
+class ExogenousPaths:
+    """The random inputs of ``n`` episodes.
+
+    The timeline has ``history + horizon + lookahead`` periods: the first ``history`` demands
+    are the ones observed before the episode starts, the last ``lookahead`` periods only supply
+    features the policy can see ahead.
+    """
+
+    demand: np.ndarray  # int64 (n, timeline, demand points)
+    features: np.ndarray  # float32 (n, timeline, features)
+    lead_times: np.ndarray  # int64 (n, horizon, stock points): the lead time a shipment to the point would get
+    keys: np.ndarray  # float64 (n, horizon, stock points) under random allocation, else (n, horizon, 0)
+
+    @property
+    def n(self) -> int:
+        return len(self.demand)
+
+    @staticmethod
+    def stack(parts: list[ExogenousPaths]) -> ExogenousPaths:
+        """One batch from several (e.g. one per separately seeded environment)."""
+        return ExogenousPaths(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ExogenousPaths)))
+
+    def subset(self, rows: slice | np.ndarray) -> ExogenousPaths:
+        """The episodes ``rows``."""
+        return ExogenousPaths(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+    def tile(self, copies: int) -> ExogenousPaths:
+        """The whole batch ``copies`` times over (candidate k runs on rows k*n .. (k+1)*n - 1)."""
+        return ExogenousPaths(
+            *(np.tile(getattr(self, f.name), (copies, *([1] * (getattr(self, f.name).ndim - 1)))) for f in fields(self))
+        )
+
+
+class PathSampler:
+    """Draws :class:`ExogenousPaths` for a scenario (see the module docstring for the order of draws)."""
+
+    def __init__(self, scenario: AnyScenario, system: System | None = None) -> None:
+        self.system = system if system is not None else compile_system(scenario)
+        self.horizon = scenario.horizon
+        self.timeline = scenario.demand_history + scenario.horizon + scenario.feature_lookahead
+        self.demands = demand_processes(scenario)
+        self.stochastic = [j for j, values in enumerate(self.system.lead_values) if len(values) > 1]
+        self.lead_times = [DiscreteInverse(self.system.lead_probs[j], self.system.lead_values[j]) for j in self.stochastic]
+        self.random_keys = self.system.allocation == RANDOM_ALLOCATION
+        self.uniform_driven = all(hasattr(d, "invert") for d in self.demands)
+        points = self.system.n_points
+        self.uniforms = (
+            self.timeline * len(self.demands) + self.horizon * len(self.stochastic) + self.random_keys * self.horizon * points
+        )
+
+    def draw(self, rng: np.random.Generator, n: int) -> ExogenousPaths:
+        """``n`` episodes from ``rng``."""
+        if self.uniform_driven:
+            return self.from_uniforms(rng.random((n, self.uniforms)))
+        parts = [d.sample(rng, n, self.timeline) for d in self.demands]
+        demand = np.stack([p[0] for p in parts], axis=-1).astype(np.int64)
+        features = np.concatenate([p[1] for p in parts], axis=-1).astype(np.float32)
+        rest = rng.random((n, self.uniforms - self.timeline * len(self.demands)))
+        return self._with_supply(demand, features, rest)
+
+    def draw_each(self, generators: list[np.random.Generator]) -> ExogenousPaths:
+        """One episode from each generator: row i equals ``draw(generators[i], 1)``."""
+        if not self.uniform_driven:
+            return ExogenousPaths.stack([self.draw(g, 1) for g in generators])
+        uniforms = np.empty((len(generators), self.uniforms))
+        for row, generator in zip(uniforms, generators, strict=True):
+            generator.random(out=row)
+        return self.from_uniforms(uniforms)
+
+    def from_uniforms(self, uniforms: np.ndarray) -> ExogenousPaths:
+        """The paths that rows of uniforms in [0, 1) stand for (iid demand only)."""
+        n, span = len(uniforms), self.timeline * len(self.demands)
+        demand = np.empty((n, self.timeline, len(self.demands)), dtype=np.int64)
+        for d, process in enumerate(self.demands):
+            demand[:, :, d] = process.invert(uniforms[:, d * self.timeline : (d + 1) * self.timeline])
+        features = np.zeros((n, self.timeline, 0), dtype=np.float32)
+        return self._with_supply(demand, features, uniforms[:, span:])
+
+    def _with_supply(self, demand: np.ndarray, features: np.ndarray, uniforms: np.ndarray) -> ExogenousPaths:
+        n, points = len(demand), self.system.n_points
+        lead_times = np.empty((n, self.horizon, points), dtype=np.int64)
+        for j, values in enumerate(self.system.lead_values):
+            lead_times[:, :, j] = values[0]
+        for k, j in enumerate(self.stochastic):
+            block = uniforms[:, k * self.horizon : (k + 1) * self.horizon]
+            lead_times[:, :, j] = self.lead_times[k](block)
+        used = len(self.stochastic) * self.horizon
+        if self.random_keys:
+            keys = uniforms[:, used : used + self.horizon * points].reshape(n, self.horizon, points)
+        else:
+            keys = np.zeros((n, self.horizon, 0))
+        return ExogenousPaths(demand, features, lead_times, np.ascontiguousarray(keys))
+
+
+def draw_paths(scenario: AnyScenario, rng: np.random.Generator, n: int) -> ExogenousPaths:
+    """Draw the exogenous paths of ``n`` episodes of ``scenario`` from ``rng``."""
+    return PathSampler(scenario).draw(rng, n)
