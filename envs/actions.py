@@ -11,6 +11,7 @@ position, at least 0. Orders are clipped to 0..max_order.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from gymnasium import spaces
 
@@ -38,7 +39,11 @@ class ActionMap:
         self.ranges = system.action_ranges
         self.max_order = system.max_order
         self._range_f32 = self.ranges.astype(np.float32)
-        self._echelon = layout.position_matrix(echelon=True) if self.levels else None
+        # the observation columns whose sum is each point's echelon position (CSR: point j's are
+        # _columns[_start[j]:_start[j + 1]])
+        matrix = layout.position_matrix(echelon=True)
+        self._columns = np.flatnonzero(matrix.T.reshape(-1)) % layout.dim
+        self._start = np.concatenate([[0], np.cumsum((matrix > 0).sum(axis=0))]).astype(np.int64)
         points = system.n_points
         if self.continuous:
             self.space: spaces.Space = spaces.Box(low=-1.0, high=1.0, shape=(points,), dtype=np.float32)
@@ -52,17 +57,30 @@ class ActionMap:
 
         A continuous action a in [-1, 1] (clipped) maps to round((a + 1) / 2 * R) in float32, half
         to even (as the exported ONNX graphs compute it); a level becomes the level minus the
-        echelon inventory position read from ``obs``.
+        echelon inventory position read from ``obs`` (rounded).
         """
-        obs = np.asarray(obs)
+        obs = np.ascontiguousarray(obs, dtype=np.float32)
         n = len(obs)
-        actions = np.asarray(actions).reshape(n, -1)
-        if self.continuous:
-            fraction = (np.clip(actions, -1.0, 1.0).astype(np.float32) + np.float32(1.0)) / np.float32(2.0)
-            values = np.rint(fraction * self._range_f32).astype(np.int64)
-        else:
-            values = actions.astype(np.int64)
-        if self._echelon is not None:
-            values = values - np.rint(obs.astype(np.float32) @ self._echelon).astype(np.int64)
-        orders = np.clip(values, 0, self.max_order)
+        actions = np.ascontiguousarray(actions, dtype=np.float32 if self.continuous else np.int64).reshape(n, -1)
+        orders = np.empty((n, len(self.max_order)), dtype=np.int64)
+        _map_actions(actions, self.continuous, self._range_f32, self.levels, self._start, self._columns, obs, self.max_order, orders)
         return orders[:, 0] if self.single else orders
+
+
+@numba.njit(cache=True)
+def _map_actions(actions, continuous, ranges, levels, start, columns, obs, max_order, out):  # type: ignore[no-untyped-def]
+    n, points = out.shape
+    one, two = np.float32(1.0), np.float32(2.0)
+    for i in range(n):
+        for j in range(points):
+            a = actions[i, j]
+            if continuous:
+                value = np.int64(np.rint((min(max(a, -one), one) + one) / two * ranges[j]))
+            else:
+                value = np.int64(a)
+            if levels:
+                position = np.float32(0.0)
+                for k in range(start[j], start[j + 1]):
+                    position += obs[i, columns[k]]
+                value -= np.int64(np.rint(position))
+            out[i, j] = min(max(value, 0), max_order[j])

@@ -23,7 +23,9 @@ Event order in a period, for every system (a single item is a network of one sto
       (step a), so with lead time 0 it arrives in this same period.
 
 3. **Costs.** holding_cost per unit on hand at the end of the period, transit_holding_cost
-   per unit in transit to the point (shipped, not arrived), shortage costs as in 2c.
+   per unit in transit to the point (shipped, not arrived), shortage costs as in 2c, and
+   unfilled_order_cost per unit of the point's order its supplier could not ship (with internal
+   backorders: per unit still awaited at the period's end).
    Reward = price x units shipped to customers - the period's total cost, summed over points.
 
 With one stock point this is Zipkin's convention: order, arrival of the order due now,
@@ -75,7 +77,7 @@ ORDERING, HOLDING_COST, TRANSIT_COST, SHORTAGE_COST, REVENUE, COST = range(len(M
 (T_COST, T_REVENUE, T_DEMAND, T_SALES, T_SHIPPED, T_LOST, T_ON_HAND, T_BACKLOG, T_IN_TRANSIT, T_STOCKOUTS,
  T_ORDERS) = range(len(TOTALS))  # fmt: skip
 # Columns of System.costs.
-C_HOLDING, C_TRANSIT, C_SHORTAGE, C_FIXED, C_UNIT, C_PRICE = range(6)
+C_HOLDING, C_TRANSIT, C_SHORTAGE, C_FIXED, C_UNIT, C_PRICE, C_UNFILLED = range(7)
 PROPORTIONAL, PRIORITY, RANDOM = range(3)
 
 
@@ -127,6 +129,7 @@ def apply_period(  # type: ignore[no-untyped-def]
     n, points = orders.shape
     slots = pipeline.shape[2]
     shipped_in = np.zeros(points, dtype=np.int64)
+    unfilled = np.zeros(points, dtype=np.int64)  # of each point's order, what its supplier could not ship
     shipped = np.zeros(points, dtype=np.int64)  # to each child of the point being supplied
     requests = np.zeros(points, dtype=np.int64)
     weights = np.zeros(points, dtype=np.int64)
@@ -134,6 +137,7 @@ def apply_period(  # type: ignore[no-untyped-def]
     for i in range(n):
         for j in range(points):
             shipped_in[j] = 0
+            unfilled[j] = 0
         system_reward = 0.0
         for j in range(points):
             q = orders[i, j]
@@ -193,7 +197,8 @@ def apply_period(  # type: ignore[no-untyped-def]
                         sent = stock
                 for k in range(count):
                     c, units = children[first + k], shipped[k]
-                    awaiting[i, c] = awaiting[i, c] + orders[i, c] - units if internal_backorders else 0
+                    unfilled[c] = awaiting[i, c] + orders[i, c] - units
+                    awaiting[i, c] = unfilled[c] if internal_backorders else 0
                     if units > 0:
                         arrival = lead[i, c]
                         if not overtaking[c]:
@@ -218,6 +223,7 @@ def apply_period(  # type: ignore[no-untyped-def]
             holding = costs[j, C_HOLDING] * stock
             transit_cost = costs[j, C_TRANSIT] * transit
             shortage = costs[j, C_SHORTAGE] * (lost if lost_sales[j] else backlog[i, j])
+            shortage += costs[j, C_UNFILLED] * unfilled[j]
             revenue = costs[j, C_PRICE] * (sales + filled)
             cost = ordering + holding + transit_cost + shortage
             system_reward += revenue - cost

@@ -150,19 +150,23 @@ class ObservationLayout:
 @numba.njit(cache=True)
 def _observe(kind, a, b, child_start, children, on_hand, backlog, awaiting, pipeline, demand, features, now, out):  # type: ignore[no-untyped-def]
     n = out.shape[0]
-    for i in range(n):
-        for c in range(kind.shape[0]):
-            k, x, y = kind[c], a[c], b[c]
-            if k == NET_INVENTORY:
+    for c in range(kind.shape[0]):  # column by column: one kind of entry per inner loop
+        k, x, y = kind[c], a[c], b[c]
+        if k == NET_INVENTORY:
+            for i in range(n):
                 value = on_hand[i, x] - backlog[i, x]
                 for m in range(child_start[x], child_start[x + 1]):
                     value -= awaiting[i, children[m]]
                 out[i, c] = value
-            elif k == PIPELINE:
+        elif k == PIPELINE:
+            for i in range(n):
                 out[i, c] = pipeline[i, x, y]
-            elif k == AWAITING:
+        elif k == AWAITING:
+            for i in range(n):
                 out[i, c] = awaiting[i, x]
-            elif k == DEMAND_LAG:
+        elif k == DEMAND_LAG:
+            for i in range(n):
                 out[i, c] = demand[i, now - y, x]
-            else:
+        else:
+            for i in range(n):
                 out[i, c] = features[i, now + y, x]

@@ -161,11 +161,16 @@ class StockPoint(_Supply):
     shortage_cost: float = Field(default=0.0, ge=0, description="per unit lost, or backlogged per period")
     price: float = Field(default=0.0, ge=0)
     priority: int = Field(default=0, description="under the priority rule, lower is served first")
+    unfilled_order_cost: float = Field(
+        default=0.0, ge=0, description="per unit of its order its supplier could not ship (awaiting at period end)"
+    )
 
     @model_validator(mode="after")
     def _customers(self) -> StockPoint:
         if self.demand is None and (self.shortage_cost or self.price):
             raise ValueError(f"stock point '{self.name}': shortage_cost and price need customers (a demand)")
+        if self.supplier is None and self.unfilled_order_cost:
+            raise ValueError(f"stock point '{self.name}': unfilled_order_cost needs a supplier (the outside ships all)")
         if self.demand is not None and not self.lost_sales and (self.holding_cost == 0 or self.shortage_cost == 0):
             raise ValueError(
                 f"stock point '{self.name}': with backorders, holding_cost and shortage_cost must both be positive"

@@ -16,8 +16,6 @@ import numpy as np
 from envs.scenario import AnyScenario, NetworkScenario, Scenario, StockPoint
 
 ALLOCATION_RULES = ("proportional", "priority", "random")
-# Columns of System.costs.
-HOLDING, TRANSIT_HOLDING, SHORTAGE, FIXED_ORDER, UNIT, PRICE = range(6)
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,7 +31,7 @@ class System:
         demand_column: the column of the demand paths each point serves, -1 if it has no customers.
         demands: the demand process of each demand column.
         lost_sales: per point, whether unmet customer demand is lost (else backordered).
-        costs: float (J, 6): holding, transit holding, shortage, fixed order, unit, price.
+        costs: float (J, 7): holding, transit holding, shortage, fixed order, unit, price, unfilled order.
         max_order: the order capacity of each point.
         initial_on_hand: each point's stock at the start of an episode.
         lead_values, lead_probs: the lead-time distribution of each point (deterministic: one value).
@@ -123,7 +121,10 @@ def compile_system(scenario: AnyScenario) -> System:
             demands.append(point.demand)
     costs = np.array(
         [
-            [p.holding_cost, p.transit_holding_cost, p.shortage_cost, p.fixed_order_cost, p.unit_cost, p.price]
+            [
+                p.holding_cost, p.transit_holding_cost, p.shortage_cost, p.fixed_order_cost, p.unit_cost, p.price,
+                getattr(p, "unfilled_order_cost", 0.0),
+            ]  # fmt: skip
             for p in points
         ],
         dtype=np.float64,

@@ -1,0 +1,212 @@
+"""The kernel's faces against a compiled reference loop of the same dynamics, measured in one run.
+
+    python benchmarks/kernel_speed.py [--systems 4096] [--seconds 4]
+
+For one stock point (lost_sales_L2_p9, base-stock level 19) and a 3-stage serial system
+(serial_snyder_shen_6_1, its optimal echelon levels), two faces are timed against a reference:
+
+- InventoryVecEnv (the SB3 VecEnv) at N systems, stepped with constant order-up-to-level actions
+  (a constant level is the base-stock policy), full 365-period episodes with their automatic
+  resets, each environment drawing its own demand at reset;
+- the evaluator's batch runner (run_batch) with the library's base-stock policy object, on
+  pre-drawn paths of N episodes.
+
+The reference is one numba loop written for this system alone: the same uniforms (drawn before
+timing), inverted to the same demands in the loop, the policy inlined, the same dynamics and the
+same outputs (the cost of every system and period, summed). Each face must reproduce the
+reference's total cost exactly before it is timed. Ratio = reference time / face time for the
+same number of system-periods (1.0 would be as fast as the hand-written loop). Results go to
+benchmarks/results/kernel_speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numba
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from agents.classic.echelon import EchelonBaseStock  # noqa: E402
+from agents.classic.policies import BaseStock  # noqa: E402
+from envs.batch import run_batch  # noqa: E402
+from envs.layout import ObservationLayout  # noqa: E402
+from envs.paths import PathSampler  # noqa: E402
+from envs.scenario import load_scenario  # noqa: E402
+from envs.vec_env import InventoryVecEnv  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "kernel_speed.md"
+
+
+@numba.njit(cache=True)
+def reference_single(uniforms, cdf, guide, level, lead, holding, shortage, initial):  # type: ignore[no-untyped-def]
+    """One stock point, lost sales, fixed lead time, base-stock ``level``: total cost of every episode."""
+    n, horizon = uniforms.shape
+    m = guide.shape[0]
+    total = 0.0
+    for i in range(n):
+        on_hand = initial
+        pipeline = np.zeros(lead + 1, dtype=np.int64)
+        for t in range(horizon):
+            u = uniforms[i, t]
+            demand = guide[int(u * m)]
+            while cdf[demand] <= u:
+                demand += 1
+            position = on_hand
+            for k in range(lead):
+                position += pipeline[k]
+            pipeline[lead] += max(level - position, 0)
+            stock = on_hand + pipeline[0]
+            sales = min(stock, demand)
+            on_hand = stock - sales
+            total += holding * on_hand + shortage * (demand - sales)
+            for k in range(lead):
+                pipeline[k] = pipeline[k + 1]
+            pipeline[lead] = 0
+    return total
+
+
+@numba.njit(cache=True)
+def reference_serial(uniforms, cdf, guide, levels, leads, holding, transit, shortage, initial):  # type: ignore[no-untyped-def]
+    """A serial system (stage 0 orders from outside, the last stage faces backordered demand), echelon
+    base-stock ``levels``, internal backorders: total cost of every episode."""
+    n, horizon = uniforms.shape
+    stages = levels.shape[0]
+    m = guide.shape[0]
+    slots = leads.max() + 1
+    total = 0.0
+    for i in range(n):
+        on_hand = initial.copy()
+        owed = np.zeros(stages, dtype=np.int64)  # awaited by stage j from stage j - 1
+        pipeline = np.zeros((stages, slots), dtype=np.int64)
+        backlog = 0
+        orders = np.zeros(stages, dtype=np.int64)
+        for t in range(horizon):
+            u = uniforms[i, t]
+            demand = guide[int(u * m)]
+            while cdf[demand] <= u:
+                demand += 1
+            stock_below = -backlog  # on hand and in transit at and below stage j, net of the backlog
+            for j in range(stages - 1, -1, -1):  # echelon positions, from the customer up
+                stock_below += on_hand[j]
+                for k in range(slots):
+                    stock_below += pipeline[j, k]
+                orders[j] = max(levels[j] - stock_below - owed[j], 0)
+            pipeline[0, leads[0]] += orders[0]
+            for j in range(stages):
+                stock = on_hand[j] + pipeline[j, 0]
+                if j == stages - 1:
+                    filled = min(backlog, stock)
+                    backlog -= filled
+                    stock -= filled
+                    sales = min(stock, demand)
+                    stock -= sales
+                    backlog += demand - sales
+                else:
+                    wanted = owed[j + 1] + orders[j + 1]
+                    ship = min(wanted, stock)
+                    stock -= ship
+                    owed[j + 1] = wanted - ship
+                    pipeline[j + 1, leads[j + 1]] += ship
+                on_hand[j] = stock
+                in_transit = 0
+                for k in range(1, slots):
+                    in_transit += pipeline[j, k]
+                total += holding[j] * stock + transit[j] * in_transit
+                for k in range(slots - 1):
+                    pipeline[j, k] = pipeline[j, k + 1]
+                pipeline[j, slots - 1] = 0
+            total += shortage * backlog
+    return total
+
+
+def best_of(run, repeats: int) -> float:
+    """The fastest of ``repeats`` timed runs (the least disturbed by other work on the machine)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def measure(name: str, levels: list[int], systems: int, repeats: int) -> list[tuple[str, float, float]]:
+    """Times of the reference, the VecEnv and the batch runner on ``name``; checks equal total costs."""
+    scenario = load_scenario(name, action_meaning="level")
+    layout = ObservationLayout(scenario)
+    system = layout.system
+    sampler = PathSampler(scenario, system)
+    demand = sampler.demands[0]
+    cdf, guide = demand._inverse.cdf, demand._inverse.guide
+    seeds = range(systems)
+    generators = [np.random.default_rng(seed) for seed in seeds]
+    paths = sampler.draw_each(generators)
+    uniforms = np.stack([np.random.default_rng(seed).random(sampler.uniforms) for seed in seeds])
+    horizon = scenario.horizon
+    if system.single:
+        args = (uniforms, cdf, guide, levels[0], int(system.max_lead_time[0]), system.costs[0, 0], system.costs[0, 2],
+                int(system.initial_on_hand[0]))  # fmt: skip
+        reference = lambda: reference_single(*args)  # noqa: E731
+        policy = BaseStock(levels[0], layout)
+    else:
+        costs = system.costs
+        args = (uniforms, cdf, guide, np.array(levels), system.max_lead_time, costs[:, 0].copy(), costs[:, 1].copy(),
+                costs[-1, 2], system.initial_on_hand.copy())  # fmt: skip
+        reference = lambda: reference_serial(*args)  # noqa: E731
+        policy = EchelonBaseStock(np.array(levels), layout)
+    expected = reference()
+
+    batch_total = run_batch(policy, scenario, paths).avg_cost.sum() * horizon
+    assert np.isclose(batch_total, expected, rtol=1e-9), (name, batch_total, expected)
+    env = InventoryVecEnv(scenario, systems)
+    actions = np.tile(np.array(levels), (systems, 1)) if not system.single else np.full(systems, levels[0])
+
+    def vec_episode() -> float:
+        env.seed(0)  # environment i draws from seed i, as the reference's row i
+        env.reset()
+        total = 0.0
+        for _ in range(horizon):
+            _, rewards, _, _ = env.step(actions)
+            total -= float(rewards.astype(np.float64).sum())
+        return total
+
+    assert np.isclose(vec_episode(), expected, rtol=1e-4), name  # float32 rewards: summed to 1e-4
+    rows = [("compiled reference loop (numba, this system only)", best_of(reference, repeats))]
+    rows.append(("InventoryVecEnv, with resets and demand draws", best_of(vec_episode, repeats)))
+    rows.append(("run_batch (evaluator), pre-drawn paths", best_of(lambda: run_batch(policy, scenario, paths), repeats)))
+    cells = systems * horizon
+    return [(label, cells / seconds, rows[0][1] / seconds) for label, seconds in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs of each, the fastest kept")
+    args = parser.parse_args()
+    cases = [("lost_sales_L2_p9", [19]), ("serial_snyder_shen_6_1", [26, 15, 9])]
+    lines = [
+        "# Kernel speed against a compiled reference loop",
+        "",
+        f"Command: `python benchmarks/kernel_speed.py --systems {args.systems} --repeats {args.repeats}`",
+        f"Date: {date.today()}; machine: {platform.machine()}, Python {platform.python_version()}, "
+        f"numba {numba.__version__}, 2 cores shared (the best of {args.repeats} runs; ratios from one run).",
+        "",
+        "| system | face | system-periods / s | ratio to the reference |",
+        "|---|---|---:|---:|",
+    ]
+    for name, levels in cases:
+        for label, rate, ratio in measure(name, levels, args.systems, args.repeats):
+            lines.append(f"| {name} | {label} | {rate:,.0f} | {ratio:.2f}x |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
