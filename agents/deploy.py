@@ -43,7 +43,7 @@ import pandas as pd
 from onnx import TensorProto, helper
 from pydantic import ValidationError
 
-from agents.base import Policy
+from envs.policy import Policy
 from agents.classic import TUNERS, BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
 from agents.optimal import OptimalPolicy
 from agents.provenance import package_versions
@@ -563,7 +563,7 @@ def _write_directory(out_dir: Path, files: dict[str, bytes]) -> None:
 
 
 class OnnxPolicy:
-    """An exported policy as a :class:`agents.base.Policy`: onnxruntime on policy.onnx.
+    """An exported policy as a :class:`envs.policy.Policy`: onnxruntime on policy.onnx.
 
     :param model_bytes: the ONNX model (input ``obs``, output ``order``).
     :param metadata: policy.json's content (at least ``name`` and ``observation``).

@@ -228,7 +228,7 @@ def solve_dp(
 
 
 class OptimalPolicy:
-    """The DP's optimal order table as a :class:`agents.base.Policy`.
+    """The DP's optimal order table as a :class:`envs.policy.Policy`.
 
     Observations are rounded to integers. Outside the table: a lost-sales state whose
     inventory position exceeds the bound orders 0 (the bound is at or above the largest

@@ -10,7 +10,7 @@ What ``train.py`` calls, in order:
 - the callbacks :class:`EpisodeKpiLogger`, :class:`Evaluator` and :class:`Checkpointer`.
 
 And what the evaluator calls: :func:`load_run`, which returns an :class:`SB3Policy`, the
-adapter that makes a trained model meet the policy protocol of :mod:`agents.base`.
+adapter that makes a trained model meet the policy protocol of :mod:`envs.policy`.
 
 A run directory holds::
 
@@ -711,7 +711,7 @@ class Checkpointer(BaseCallback):
 
 
 class SB3Policy:
-    """A trained SB3 model as an order policy (see :class:`agents.base.Policy`).
+    """A trained SB3 model as an order policy (see :class:`envs.policy.Policy`).
 
     Observations are normalised with the run's VecNormalize statistics, the model acts
     deterministically and its actions are mapped to order quantities as the env does.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.base import Policy
+from envs.policy import Policy
 from envs.kernel import KPI_NAMES, ExogenousPaths, InventoryBatch, draw_paths
 from envs.scenario import Scenario
 

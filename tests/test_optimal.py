@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import poisson
 
 from agents import optimal
-from agents.base import Policy
+from envs.policy import Policy
 from agents.optimal import DPTooLarge, OptimalPolicy, solve_dp
 
 
