@@ -45,7 +45,7 @@ from pydantic import ValidationError
 
 from envs.policy import Policy
 from agents.classic import TUNERS, BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
-from agents.optimal import OptimalPolicy
+from agents.exact import OptimalPolicy
 from agents.provenance import package_versions
 from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import evaluation_paths, run_batch

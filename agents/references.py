@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.classic import tune_base_stock
-from agents.optimal import DPTooLarge, OptimalPolicy, solve_dp
+from agents.exact import DPTooLarge, OptimalPolicy, solve_dp
 from envs.batch import evaluation_paths, run_batch
 from envs.kernel import ExogenousPaths
 from envs.scenario import Scenario

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import poisson
 
-from agents.optimal import solve_dp
+from agents.exact import solve_dp
 
 ZIPKIN = {
     4: (4.04, 4.40, 4.60, 4.73),

@@ -1,4 +1,4 @@
-"""Tests of agents.exact against published values, brute force and simulation."""
+"""Tests of agents.exact.formulas against published values, brute force and simulation."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from agents.exact import check_pmf, critical_fractile, expected_cost_function, lead_time_demand_pmf, truncate_tail
+from agents.exact.formulas import check_pmf, critical_fractile, expected_cost_function, lead_time_demand_pmf, truncate_tail
 
 # Stationary probability above which reaching a truncation bound counts as binding.
 BINDING_MASS = 1e-9
@@ -126,7 +126,7 @@ def solve_dp(
     """Solve the average-cost DP exactly on a truncated state space.
 
     :param pmf: demand pmf over ``0 .. len(pmf) - 1``; must sum to 1 (within 1e-6), its tail
-        beyond mass ``agents.exact.TAIL_MASS`` is cut.
+        beyond mass ``agents.exact.formulas.TAIL_MASS`` is cut.
     :param lead_time: periods between placing and receiving an order (0 = arrives now).
     :param lost_sales: True if unmet demand is lost, False if it is backordered.
     :param holding_cost: cost per unit on hand at the end of a period.
