@@ -1,4 +1,4 @@
-"""train.py and agents/rl.py: the run directory, TensorBoard tags, resume after SIGKILL, determinism, bad input."""
+"""train.py and agents/rl/: the run directory, TensorBoard tags, resume after SIGKILL, determinism, bad input."""
 
 from __future__ import annotations
 
