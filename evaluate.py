@@ -65,10 +65,10 @@ def load_learned(path: str):
     Imported here so that evaluating classic policies or an export never loads torch.
     """
     if (Path(path) / "policy.json").is_file():
-        from agents.deploy import load_exported
+        from agents.deploy.export import load_exported
 
         return load_exported(path)
-    from agents.rl import load_run
+    from agents.rl.policy import load_run
 
     return load_run(path)
 

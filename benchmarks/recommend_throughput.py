@@ -29,16 +29,10 @@ import onnxruntime
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from agents.deploy import (  # noqa: E402
-    OnnxPolicy,
-    classic_source,
-    export_policy,
-    learned_source,
-    read_state,
-    recommend,
-    rollout_observations,
-    write_orders,
-)
+from agents.deploy.export import classic_source, export_policy, learned_source, rollout_observations  # noqa: E402
+from agents.deploy.orders import recommend, write_orders  # noqa: E402
+from agents.deploy.runtime import OnnxPolicy  # noqa: E402
+from agents.deploy.state import read_state  # noqa: E402
 from envs.scenario import load_scenario  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "recommend_throughput.md"

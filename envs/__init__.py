@@ -4,26 +4,63 @@ Importing this package registers ``Inventory-v0`` with Gymnasium::
 
     import gymnasium, envs
     env = gymnasium.make("Inventory-v0", scenario="lost_sales_L2_p9")
+
+Its names (``envs.InventoryEnv``, ``envs.InventoryVecEnv``, ``envs.load_scenario``...) are
+imported on first use: importing a light module such as :mod:`envs.errors` or :mod:`envs.files`
+(what recommend.py does) does not import scipy, stable-baselines3 or torch. The registration
+names the entry point as a string, so it imports no env module either.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from gymnasium.envs.registration import register, registry
 
-from envs.errors import UserError
-from envs.inventory_env import InventoryEnv
-from envs.kernel import ExogenousPaths, InventoryBatch, InventoryKernel, draw_paths, observation_names
-from envs.scenario import Scenario, load_scenario
+if TYPE_CHECKING:
+    from envs.errors import UserError
+    from envs.inventory_env import InventoryEnv
+    from envs.kernel import ExogenousPaths, InventoryBatch, InventoryKernel, draw_paths, observation_names
+    from envs.scenario import Scenario, load_scenario
+    from envs.vec_env import InventoryVecEnv
 
 if "Inventory-v0" not in registry:
     register(id="Inventory-v0", entry_point="envs.inventory_env:InventoryEnv")
+
+# Each public name and the module it is imported from on first use.
+_MODULES = {
+    "ExogenousPaths": "envs.kernel",
+    "InventoryBatch": "envs.kernel",
+    "InventoryEnv": "envs.inventory_env",
+    "InventoryKernel": "envs.kernel",
+    "InventoryVecEnv": "envs.vec_env",
+    "Scenario": "envs.scenario",
+    "UserError": "envs.errors",
+    "draw_paths": "envs.kernel",
+    "load_scenario": "envs.scenario",
+    "observation_names": "envs.kernel",
+}
 
 __all__ = [
     "ExogenousPaths",
     "InventoryBatch",
     "InventoryEnv",
     "InventoryKernel",
+    "InventoryVecEnv",
     "Scenario",
     "UserError",
     "draw_paths",
     "load_scenario",
     "observation_names",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module 'envs' has no attribute {name!r}")
+    return getattr(importlib.import_module(_MODULES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MODULES])

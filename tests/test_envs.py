@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-import envs  # noqa: F401  (registers Inventory-v0)
+import envs  # registers Inventory-v0
 from envs import InventoryEnv
 from envs.vec_env import InventoryVecEnv
 
@@ -166,3 +166,11 @@ def test_vec_env_works_as_sb3_training_env():
     model.learn(256)
     dummy = DummyVecEnv([lambda: InventoryEnv("lost_sales_L1_p4", horizon=20, action="continuous")])
     assert dummy.observation_space == vec.observation_space and dummy.action_space == vec.action_space
+
+
+def test_the_package_names_load_on_first_use():
+    for name in envs.__all__:
+        assert getattr(envs, name).__name__ == name
+    assert envs.InventoryVecEnv is InventoryVecEnv
+    with pytest.raises(AttributeError, match="no attribute 'InventoryVecenv'"):
+        envs.InventoryVecenv  # noqa: B018

@@ -12,16 +12,9 @@ import pytest
 import export
 import train
 from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
-from agents.deploy import (
-    PARITY_OBSERVATIONS,
-    OnnxPolicy,
-    classic_graph,
-    learned_source,
-    load_exported,
-    rollout_observations,
-    sha256,
-    table_graph,
-)
+from agents.deploy.export import PARITY_OBSERVATIONS, learned_source, load_exported, rollout_observations
+from agents.deploy.graphs import classic_graph, table_graph
+from agents.deploy.runtime import OnnxPolicy, sha256
 from agents.references import optimal_policy
 from envs.batch import evaluation_paths, run_batch
 from envs.scenario import load_scenario
@@ -145,7 +138,7 @@ def test_export_refuses_to_overwrite_another_directory(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(SystemExit) as exit_info:
         export.main(["optimal", "--scenario", "lost_sales_L1_p4", "--out", str(tmp_path)])
-    assert exit_info.value.code == 2 and "is not a policy directory" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "is not a directory this command wrote" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 

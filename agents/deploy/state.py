@@ -1,0 +1,114 @@
+"""The state file of recommend.py: one row per SKU, read and checked row by row.
+
+A bad row is left out with its line number and every problem found in it; the other rows are
+still used. numpy, pandas and the csv module only.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from envs.errors import UserError
+
+# Largest count of units in a state file: float32, the ONNX input, holds whole numbers exactly up to 2^24.
+MAX_UNITS = 1 << 24
+
+
+@dataclass
+class StateRows:
+    """The valid rows of a state file, and the problems of the rows left out.
+
+    :param skus: the SKU of each valid row.
+    :param obs: float32 (n_valid, obs_dim), the observation of each valid row.
+    :param lines: the line number of each valid row in the file.
+    :param problems: ``(line, problem)`` of each row left out, in file order.
+    """
+
+    skus: list[str]
+    obs: np.ndarray
+    lines: np.ndarray
+    problems: list[tuple[int, str]]
+
+
+def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
+    """Read and check a state file: a header with ``sku`` and one column per observation entry.
+
+    Columns may come in any order and extra columns are ignored. A row is left out, with its
+    line number and every problem found in it, when a value is missing, not a number, not a
+    whole number where units are counted (or beyond :data:`MAX_UNITS`), negative where that is
+    impossible, when it has the wrong number of fields, no SKU, or the SKU of an earlier row.
+    Blank lines are skipped.
+
+    :raises UserError: if the file is missing, unreadable, or lacks a column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: state file not found")
+    required = ["sku", *(entry["name"] for entry in entries)]
+    problems: list[tuple[int, str]] = []
+    lines, rows = [], []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            missing = [name for name in required if name not in header]
+            if missing:
+                raise UserError(
+                    f"{path}: missing column(s) {', '.join(missing)} (the policy needs {','.join(required)})"
+                )
+            for row in reader:
+                if len(row) == len(header) and any(row):
+                    lines.append(reader.line_num)
+                    rows.append(row)
+                elif any(cell.strip() for cell in row):
+                    problems.append((reader.line_num, f"has {len(row)} fields, the header has {len(header)}"))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{path}: not a readable CSV ({error})") from None
+
+    columns = list(zip(*rows)) or [()] * len(header)
+    text = {name: pd.Series(columns[header.index(name)], dtype=object).str.strip() for name in required}
+    lines_array = np.array(lines, dtype=np.int64)
+    values = np.empty((len(rows), len(entries)), dtype=np.float64)
+    row_problems: dict[int, list[str]] = {}
+
+    def flag(bad: np.ndarray, describe: Callable[[int], str]) -> None:
+        for i in np.flatnonzero(bad):
+            row_problems.setdefault(int(i), []).append(describe(int(i)))
+
+    skus = text["sku"]
+    blank_sku = (skus == "").to_numpy()
+    flag(blank_sku, lambda i: "sku: missing")
+    repeated = skus.duplicated().to_numpy()
+    first_line = dict(zip(skus[~repeated], lines_array[~repeated]))
+    flag(repeated & ~blank_sku, lambda i: f"sku {skus.iat[i]!r} repeats line {first_line[skus.iat[i]]}")
+    for j, entry in enumerate(entries):
+        name, cells = entry["name"], text[entry["name"]]
+        number = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
+        values[:, j] = number
+        blank = (cells == "").to_numpy()
+        finite = np.isfinite(number)
+        flag(blank, lambda i: f"{name}: missing")
+        flag(np.isnan(number) & ~blank, lambda i: f"{name}: not a number ({cells.iat[i]!r})")
+        flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells.iat[i]!r})")
+        if entry["whole_number"]:
+            flag(finite & (number != np.round(number)), lambda i: f"{name}: not a whole number ({cells.iat[i]})")
+            flag(
+                finite & (np.abs(number) > MAX_UNITS), lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells.iat[i]})"
+            )
+        if entry["min"] is not None:
+            flag(finite & (number < entry["min"]), lambda i: f"{name}: negative ({cells.iat[i]})")
+
+    valid = np.ones(len(rows), dtype=bool)
+    valid[list(row_problems)] = False
+    problems += [(int(lines_array[i]), "; ".join(found)) for i, found in row_problems.items()]
+    problems.sort()
+    return StateRows(
+        skus=skus[valid].tolist(), obs=values[valid].astype(np.float32), lines=lines_array[valid], problems=problems
+    )
