@@ -18,7 +18,6 @@ from tqdm import tqdm
 
 from agents.evaluation import (
     POLICY_NAMES,
-    check_output_directory,
     evaluate,
     resolve_policies,
     text_table,
@@ -26,6 +25,7 @@ from agents.evaluation import (
     write_results,
 )
 from envs.errors import UserError, exit_on_user_error
+from envs.files import check_output_directory
 from envs.scenario import load_scenario
 
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(
             f"--episodes and --tuning-episodes must be positive, got {args.episodes} and {args.tuning_episodes}"
         )
-    check_output_directory(args.out)
+    check_output_directory(args.out, replaceable=lambda existing: True)  # results join what is there
     if args.service_level is not None and not 0 < args.service_level < 1:
         raise UserError(f"--service-level must be between 0 and 1, got {args.service_level}")
     scenario = load_scenario(args.scenario)

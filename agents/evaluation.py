@@ -11,11 +11,9 @@ separate intervals because both policies faced the same demand.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from agents.classic import TUNERS
 from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import BatchResult, evaluation_paths, run_batch
 from envs.errors import UserError
+from envs.files import Content, write_files
 from envs.kernel import ExogenousPaths, observation_names
 from envs.scenario import Scenario
 
@@ -280,43 +279,38 @@ def text_table(results: list[PolicyResult]) -> str:
 
 
 def write_results(
-    results: list[PolicyResult], scenario: Scenario, out_dir: Path, meta: dict[str, Any], warmup: int
+    results: list[PolicyResult], scenario: Scenario, out_dir: str | Path, meta: dict[str, Any], warmup: int
 ) -> None:
-    """results.json (a list of records), meta.json (the run's settings), results.csv, results.md
-    and the plots, all written first to a temporary
-    directory and moved into ``out_dir`` only when complete."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        records = [_json_ready(r.record) for r in results]
-        (staging / "results.json").write_text(json.dumps(records, indent=2) + "\n")
-        (staging / "meta.json").write_text(json.dumps(_json_ready(meta), indent=2) + "\n")
-        with open(staging / "results.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            for r in results:
-                rec = r.record
-                writer.writerow(
-                    {
-                        **{k: rec[k] for k in CSV_COLUMNS if k in rec},
-                        "params": format_params(rec["params"]),
-                        "ci95_low": rec["ci95"][0],
-                        "ci95_high": rec["ci95"][1],
-                    }
-                )
-        header = (
-            f"# {scenario.name}: {meta['episodes']} episodes x {scenario.horizon} periods "
-            f"(first {warmup} left out), seed {meta['seed']}\n\n"
+    """Write results.json (a list of records), meta.json (the run's settings), results.csv, results.md
+    and the plots into ``out_dir``, keeping what else is there; none of them is replaced until all
+    are written (:func:`envs.files.write_files`)."""
+    records = [_json_ready(r.record) for r in results]
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for r in results:
+        rec = r.record
+        writer.writerow(
+            {
+                **{k: rec[k] for k in CSV_COLUMNS if k in rec},
+                "params": format_params(rec["params"]),
+                "ci95_low": rec["ci95"][0],
+                "ci95_high": rec["ci95"][1],
+            }
         )
-        (staging / "results.md").write_text(header + markdown_table(results))
-        _plot_costs(results, staging / "cost.png")
-        _plot_sample_paths(results, scenario, staging / "sample_paths.png", warmup)
-        out_dir.mkdir(exist_ok=True)
-        for item in staging.iterdir():
-            os.replace(item, out_dir / item.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    header = (
+        f"# {scenario.name}: {meta['episodes']} episodes x {scenario.horizon} periods "
+        f"(first {warmup} left out), seed {meta['seed']}\n\n"
+    )
+    files: dict[str, Content] = {
+        "results.json": json.dumps(records, indent=2) + "\n",
+        "meta.json": json.dumps(_json_ready(meta), indent=2) + "\n",
+        "results.csv": table.getvalue(),
+        "results.md": header + markdown_table(results),
+        "cost.png": lambda path: _plot_costs(results, path),
+        "sample_paths.png": lambda path: _plot_sample_paths(results, scenario, path, warmup),
+    }
+    write_files(out_dir, files)
 
 
 def _plot_costs(results: list[PolicyResult], path: Path) -> None:
@@ -335,7 +329,7 @@ def _plot_costs(results: list[PolicyResult], path: Path) -> None:
     ax.set_xlabel("average cost per period (95% CI)")
     ax.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # the path is a temporary name
     plt.close(fig)
 
 
@@ -366,14 +360,8 @@ def _plot_sample_paths(
     axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=3, frameon=False)
     axes[-1, 0].set_xlabel("period (same demand for every policy)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # the path is a temporary name
     plt.close(fig)
-
-
-def check_output_directory(out_dir: str | Path) -> None:
-    """Refuse an output path that exists and is not a directory (before any work is done)."""
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise UserError(f"{out_dir}: --out exists and is not a directory")
 
 
 def tuning_and_evaluation_paths(

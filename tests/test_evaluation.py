@@ -140,7 +140,7 @@ def test_output_path_that_is_a_file_is_refused(tmp_path, capsys):
     target.write_text("keep me")
     with pytest.raises(SystemExit) as caught:
         evaluate.main(["--scenario", "lost_sales_L1_p4", "--episodes", "5", "--out", str(target)])
-    assert caught.value.code == 2 and "--out exists and is not a directory" in capsys.readouterr().err
+    assert caught.value.code == 2 and "exists and is not a directory" in capsys.readouterr().err
     assert target.read_text() == "keep me"
 
 
