@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from envs.files import atomic_write  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "agents_vs_optimum.md"
 ZOO = ROOT / "zoo"
 REFERENCES = ("optimal", "base_stock", "capped_base_stock", "s_S")
@@ -103,7 +106,7 @@ def append_log(line: str) -> None:
     text = RESULTS.read_text() if RESULTS.exists() else f"# Agents against the optimum\n\n{LOG_MARKER}\n{LOG_HEADER}\n"
     if LOG_MARKER not in text:
         text += f"\n## Log\n\n{LOG_MARKER}\n{LOG_HEADER}\n"
-    RESULTS.write_text(text.rstrip("\n") + "\n" + line + "\n")
+    atomic_write(RESULTS, text.rstrip("\n") + "\n" + line + "\n")
 
 
 def run_info(path: Path) -> tuple[str, str, object]:
@@ -227,7 +230,7 @@ def zoo(args: argparse.Namespace) -> None:
         text = re.sub(re.escape(ZOO_BEGIN) + ".*?" + re.escape(ZOO_END), lambda _: block, text, flags=re.S)
     else:
         text = text.replace(LOG_MARKER, f"## Zoo\n\n{block}\n\n## Log\n\n{LOG_MARKER}", 1)
-    RESULTS.write_text(text)
+    atomic_write(RESULTS, text)
 
 
 def promote(args: argparse.Namespace) -> None:
@@ -251,7 +254,7 @@ def promote(args: argparse.Namespace) -> None:
         "note": "summary.json is the source run's: its top-level KPIs are the run's final model; "
         "when source_model is best_model.zip, the shipped model is the one of summary.json's 'best'",
     }
-    (target / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    atomic_write(target / "provenance.json", json.dumps(provenance, indent=2) + "\n")
     print(f"{model} -> {target.relative_to(ROOT)}/")
 
 

@@ -24,6 +24,7 @@ from agents.classic import TUNERS
 from agents.references import TUNING_SEED, optimal_policy
 from benchmarks.dp_solve_time import ZIPKIN
 from envs.batch import evaluation_paths, run_batch
+from envs.files import atomic_write
 from envs.scenario import load_scenario
 
 # Zipkin (2008), Table 3: best base-stock cost, by p, for L = 1..4.
@@ -97,7 +98,7 @@ def main() -> None:
         + "\n"
     )
     print(text.splitlines()[-1])
-    OUT.write_text(text)
+    atomic_write(OUT, text)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from envs import InventoryEnv  # noqa: E402
+from envs.files import atomic_write  # noqa: E402
 from envs.vec_env import InventoryVecEnv  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "env_throughput.md"
@@ -84,7 +85,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    atomic_write(RESULTS, text)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 from agents.classic import TUNERS
 from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import evaluation_paths, run_batch
+from envs.files import atomic_write
 from envs.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +91,7 @@ def main() -> None:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    OUT.write_text(text)
+    atomic_write(OUT, text)
 
 
 if __name__ == "__main__":

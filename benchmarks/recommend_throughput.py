@@ -33,6 +33,7 @@ from agents.deploy.export import classic_source, export_policy, learned_source, 
 from agents.deploy.orders import recommend, write_orders  # noqa: E402
 from agents.deploy.runtime import OnnxPolicy  # noqa: E402
 from agents.deploy.state import read_state  # noqa: E402
+from envs.files import atomic_write  # noqa: E402
 from envs.scenario import load_scenario  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "recommend_throughput.md"
@@ -139,7 +140,7 @@ def main() -> None:
         "on the way to envs.errors.",
         "",
     ]
-    RESULTS.write_text("\n".join(lines))
+    atomic_write(RESULTS, "\n".join(lines))
     print("\n".join(lines))
 
 
