@@ -102,7 +102,8 @@ def shapley_attributions(
     effect on the order over all coalitions, so the values of a row add up exactly to its
     order minus the reference's. Costs ``2^len(groups)`` evaluations of ``act`` per row.
 
-    :return: the orders (n,), the attributions (n, n_groups) and the reference's order.
+    Returns:
+        the orders (n,), the attributions (n, n_groups) and the reference's order.
     """
     k, n, d = len(groups), len(obs), obs.shape[1]
     masks = np.arange(1 << k)

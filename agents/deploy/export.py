@@ -59,14 +59,15 @@ PACKAGES = (
 class ExportSource:
     """A policy about to be exported: the policy in Python and the same rule as an ONNX graph.
 
-    :param name: the policy's name in policy.json and on every order line.
-    :param kind: ``classic``, ``optimal`` or ``learned``.
-    :param policy: the policy in Python, the reference the graph is checked against.
-    :param scenario: the scenario it acts on.
-    :param graph: the ONNX model (input ``obs``, output ``order``).
-    :param mapping: how the graph turns an observation into an order, in words.
-    :param params: fitted parameters (classic), DP facts (optimal) or training facts (learned).
-    :param source_file: the trained model file, hashed into policy.json (learned only).
+    Attributes:
+        name: the policy's name in policy.json and on every order line.
+        kind: ``classic``, ``optimal`` or ``learned``.
+        policy: the policy in Python, the reference the graph is checked against.
+        scenario: the scenario it acts on.
+        graph: the ONNX model (input ``obs``, output ``order``).
+        mapping: how the graph turns an observation into an order, in words.
+        params: fitted parameters (classic), DP facts (optimal) or training facts (learned).
+        source_file: the trained model file, hashed into policy.json (learned only).
     """
 
     name: str
@@ -82,7 +83,8 @@ class ExportSource:
 def classic_source(name: str, scenario: Scenario, tuning_episodes: int = 200, warmup: int = WARMUP) -> ExportSource:
     """A classic policy tuned on the scenario (as ``evaluate.py`` tunes it), or the DP optimum.
 
-    :raises UserError: for an unknown name, or when the optimum cannot be computed for the scenario.
+    Raises:
+        UserError: for an unknown name, or when the optimum cannot be computed for the scenario.
     """
     obs_dim = len(observation_names(scenario))
     if name == "optimal":
@@ -131,7 +133,8 @@ def rollout_observations(
 ) -> np.ndarray:
     """The observations a policy meets in enough whole episodes to give ``n_observations``.
 
-    :return: float32 (episodes, horizon, obs_dim).
+    Returns:
+        float32 (episodes, horizon, obs_dim).
     """
     recorder = _ObservationRecorder(policy)
     n_episodes = math.ceil(n_observations / scenario.horizon)
@@ -180,7 +183,8 @@ def export_policy(
     policy's typical order-up-to level and the default review cap. ``policy.onnx`` and
     ``policy.json`` appear in ``out_dir`` together, replacing an earlier export there.
 
-    :return: the content of policy.json.
+    Returns:
+        the content of policy.json.
     """
     out_dir = check_output_directory(out_dir, _replaceable)
     scenario = source.scenario

@@ -73,11 +73,14 @@ def _position(g: _GraphBuilder, n_pipeline: int) -> str:
 def classic_graph(policy: Any, obs_dim: int, max_order: int) -> tuple[onnx.ModelProto, str]:
     """A classic policy as an ONNX graph, and its rule in words.
 
-    :param policy: a :class:`BaseStock`, :class:`CappedBaseStock`, :class:`SSPolicy` or
-        :class:`ReorderPointQuantity` with scalar parameters.
-    :param obs_dim: columns of the observation.
-    :param max_order: the order capacity the output is clipped to.
-    :return: the model and the rule in words.
+    Args:
+        policy: a :class:`BaseStock`, :class:`CappedBaseStock`, :class:`SSPolicy` or
+            :class:`ReorderPointQuantity` with scalar parameters.
+        obs_dim: columns of the observation.
+        max_order: the order capacity the output is clipped to.
+
+    Returns:
+        the model and the rule in words.
     """
     g = _GraphBuilder()
     position = _position(g, policy.n_pipeline)

@@ -31,22 +31,23 @@ from envs.files import atomic_write
 class Recommendations:
     """Orders for a batch of states, and what a buyer needs to judge them.
 
-    :param orders: int64 (n,), the order quantities.
-    :param position: (n,), the inventory position: on hand (net) plus everything on order.
-    :param order_up_to: (n,), the level the order lifts the position to; when nothing is ordered,
-        the policy's typical order-up-to level.
-    :param demand_through_arrival: the expected demand from this period through the period an
-        order placed now arrives (the lead time plus one period: what the inventory position
-        has to cover under this project's event order).
-    :param arrival_period: periods until the order arrives (the rounded mean for a stochastic
-        lead time; the explanation gives the range).
-    :param groups: the keys of the attribution groups.
-    :param attributions: (n, n_groups), what each group added to the order (Shapley values
-        against the policy's typical state; they add up to order minus typical_order).
-    :param typical_order: the order in the typical state.
-    :param review_above: the cap above which an order needs review.
-    :param needs_review: bool (n,), the order exceeds ``review_above``.
-    :param explanations: one sentence per row.
+    Attributes:
+        orders: int64 (n,), the order quantities.
+        position: (n,), the inventory position: on hand (net) plus everything on order.
+        order_up_to: (n,), the level the order lifts the position to; when nothing is ordered,
+            the policy's typical order-up-to level.
+        demand_through_arrival: the expected demand from this period through the period an
+            order placed now arrives (the lead time plus one period: what the inventory position
+            has to cover under this project's event order).
+        arrival_period: periods until the order arrives (the rounded mean for a stochastic
+            lead time; the explanation gives the range).
+        groups: the keys of the attribution groups.
+        attributions: (n, n_groups), what each group added to the order (Shapley values
+            against the policy's typical state; they add up to order minus typical_order).
+        typical_order: the order in the typical state.
+        review_above: the cap above which an order needs review.
+        needs_review: bool (n,), the order exceeds ``review_above``.
+        explanations: one sentence per row.
     """
 
     orders: np.ndarray
@@ -65,10 +66,11 @@ class Recommendations:
 def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = None) -> Recommendations:
     """Orders, attributions and a sentence per row of ``obs``.
 
-    :param policy: the exported policy.
-    :param obs: float32 (n, obs_dim), one row per SKU, in the policy's observation layout.
-    :param review_above: flag orders above this many units; default: policy.json's
-        ``explanation.review_above`` (the 99th percentile of its simulated orders).
+    Args:
+        policy: the exported policy.
+        obs: float32 (n, obs_dim), one row per SKU, in the policy's observation layout.
+        review_above: flag orders above this many units; default: policy.json's
+            ``explanation.review_above`` (the 99th percentile of its simulated orders).
     """
     meta = policy.metadata
     explanation = meta["explanation"]

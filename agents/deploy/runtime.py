@@ -46,8 +46,9 @@ def sha256(data: bytes) -> str:
 class OnnxPolicy:
     """An exported policy as a :class:`envs.policy.Policy`: onnxruntime on policy.onnx.
 
-    :param model_bytes: the ONNX model (input ``obs``, output ``order``).
-    :param metadata: policy.json's content (at least ``name`` and ``observation``).
+    Args:
+        model_bytes: the ONNX model (input ``obs``, output ``order``).
+        metadata: policy.json's content (at least ``name`` and ``observation``).
     """
 
     def __init__(self, model_bytes: bytes, metadata: dict[str, Any]) -> None:
@@ -62,8 +63,9 @@ class OnnxPolicy:
     def load(cls, directory: str | Path) -> OnnxPolicy:
         """Read a policy directory written by :func:`export_policy`.
 
-        :raises UserError: if a file is missing, policy.json is not of this format, or
-            policy.onnx is not the file policy.json describes (its sha256 differs).
+        Raises:
+            UserError: if a file is missing, policy.json is not of this format, or
+                policy.onnx is not the file policy.json describes (its sha256 differs).
         """
         directory = Path(directory)
         meta_file, model_file = directory / "policy.json", directory / "policy.onnx"

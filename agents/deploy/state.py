@@ -25,10 +25,11 @@ MAX_UNITS = 1 << 24
 class StateRows:
     """The valid rows of a state file, and the problems of the rows left out.
 
-    :param skus: the SKU of each valid row.
-    :param obs: float32 (n_valid, obs_dim), the observation of each valid row.
-    :param lines: the line number of each valid row in the file.
-    :param problems: ``(line, problem)`` of each row left out, in file order.
+    Attributes:
+        skus: the SKU of each valid row.
+        obs: float32 (n_valid, obs_dim), the observation of each valid row.
+        lines: the line number of each valid row in the file.
+        problems: ``(line, problem)`` of each row left out, in file order.
     """
 
     skus: list[str]
@@ -46,7 +47,8 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     impossible, when it has the wrong number of fields, no SKU, or the SKU of an earlier row.
     Blank lines are skipped.
 
-    :raises UserError: if the file is missing, unreadable, or lacks a column.
+    Raises:
+        UserError: if the file is missing, unreadable, or lacks a column.
     """
     path = Path(path)
     if not path.is_file():

@@ -81,10 +81,11 @@ class Evaluator(BaseCallback):
     percent to every reference policy under ``gap_pct/`` (``base_stock``, and ``optimal`` where
     the optimum is known), and saves ``best_model.zip`` when the average cost improves.
 
-    :param config: the run's config.
-    :param run: where the best model goes.
-    :param evaluation: the evaluation paths and reference costs.
-    :param best: the best evaluation so far (from a checkpoint): avg_cost and timesteps.
+    Args:
+        config: the run's config.
+        run: where the best model goes.
+        evaluation: the evaluation paths and reference costs.
+        best: the best evaluation so far (from a checkpoint): avg_cost and timesteps.
     """
 
     def __init__(
@@ -134,9 +135,10 @@ class Evaluator(BaseCallback):
 class Checkpointer(BaseCallback):
     """Every ``checkpoint_freq`` env steps, write a :class:`Checkpoint` with the evaluator's state.
 
-    :param run: the run directory (checkpoints go to its ``checkpoints/``).
-    :param freq: env steps between checkpoints.
-    :param evaluator: whose best evaluation is kept in the checkpoint.
+    Args:
+        run: the run directory (checkpoints go to its ``checkpoints/``).
+        freq: env steps between checkpoints.
+        evaluator: whose best evaluation is kept in the checkpoint.
     """
 
     def __init__(self, run: RunDirectory, freq: int, evaluator: Evaluator) -> None:

@@ -22,10 +22,11 @@ class SB3Policy:
     Observations are normalised with the run's VecNormalize statistics, the model acts
     deterministically and its actions are mapped to order quantities as the env does.
 
-    :param model: the trained PPO or DQN model.
-    :param scenario: the scenario it was trained on (its action space and max_order).
-    :param normalizer: the VecNormalize whose observation statistics the model was trained with.
-    :param name: the policy's name in tables.
+    Args:
+        model: the trained PPO or DQN model.
+        scenario: the scenario it was trained on (its action space and max_order).
+        normalizer: the VecNormalize whose observation statistics the model was trained with.
+        name: the policy's name in tables.
     """
 
     def __init__(

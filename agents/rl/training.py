@@ -58,9 +58,10 @@ class _TensorBoardFrom(TensorBoardOutputFormat):
 def make_logger(folder: Path, resumed_from: int | None = None) -> Logger:
     """SB3's logger writing to stdout and to TensorBoard event files in ``folder``.
 
-    :param folder: the TensorBoard directory.
-    :param resumed_from: the step of the checkpoint a resumed run starts from; what was logged
-        at that step (the evaluation the checkpoint holds) is kept, anything later is hidden.
+    Args:
+        folder: the TensorBoard directory.
+        resumed_from: the step of the checkpoint a resumed run starts from; what was logged
+            at that step (the evaluation the checkpoint holds) is kept, anything later is hidden.
     """
     purge_step = None if resumed_from is None else resumed_from + 1
     return Logger(str(folder), [HumanOutputFormat(sys.stdout), _TensorBoardFrom(str(folder), purge_step)])
