@@ -214,8 +214,9 @@ def markdown_table(results: list[PolicyResult]) -> str:
     """The comparison as a Markdown table (what results.md and the README show)."""
     reference = results[0].record["gap_reference"] if results else ""
     lines = [
-        f"| policy | parameters | avg cost / period | 95% CI | gap to {reference} % | paired diff vs best classic (95% CI) "
-        "| fill rate | cycle service | avg on hand | turnover | orders / period |",
+        f"| policy | parameters | avg cost / period | 95% CI | gap to {reference} % "
+        "| paired diff vs best classic (95% CI) | fill rate | cycle service | avg on hand | turnover "
+        "| orders / period |",
         "|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for result in results:
@@ -225,9 +226,10 @@ def markdown_table(results: list[PolicyResult]) -> str:
             f"{paired['mean_difference']:+.3f} ({paired['ci95'][0]:+.3f}, {paired['ci95'][1]:+.3f})" if paired else "—"
         )
         lines.append(
-            f"| {r['policy']} | {format_params(r['params'])} | {r['avg_cost']:.3f} | ({r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}) "
-            f"| {r['gap_pct']:+.2f} | {paired_text} | {r['fill_rate']:.3f} | {r['cycle_service_level']:.3f} "
-            f"| {r['avg_on_hand']:.2f} | {r['turnover']:.1f} | {r['order_frequency']:.2f} |"
+            f"| {r['policy']} | {format_params(r['params'])} | {r['avg_cost']:.3f} "
+            f"| ({r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}) | {r['gap_pct']:+.2f} | {paired_text} "
+            f"| {r['fill_rate']:.3f} | {r['cycle_service_level']:.3f} | {r['avg_on_hand']:.2f} | {r['turnover']:.1f} "
+            f"| {r['order_frequency']:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -271,7 +273,9 @@ def text_table(results: list[PolicyResult]) -> str:
         )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [
-        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        "  ".join(
+            cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
         for row in [header, *rows]
     ]
     lines.insert(1, "-" * len(lines[0]))
@@ -321,7 +325,9 @@ def _plot_costs(results: list[PolicyResult], path: Path) -> None:
 
     labels = [r.record["policy"] for r in results]
     means = np.array([r.record["avg_cost"] for r in results])
-    errors = np.array([[m - r.record["ci95"][0], r.record["ci95"][1] - m] for m, r in zip(means, results)]).T
+    errors = np.array(
+        [[m - r.record["ci95"][0], r.record["ci95"][1] - m] for m, r in zip(means, results, strict=True)]
+    ).T
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(results) + 1.5))
     # points with error bars, not bars: the axis need not start at zero to be honest
     ax.errorbar(means, labels, xerr=errors, fmt="o", color="tab:blue", capsize=4)
@@ -343,7 +349,7 @@ def _plot_sample_paths(
 
     window = slice(warmup, min(warmup + periods, scenario.horizon))
     fig, axes = plt.subplots(len(results), 1, figsize=(9, 2.2 * len(results) + 0.5), sharex=True, squeeze=False)
-    for ax, result in zip(axes[:, 0], results):
+    for ax, result in zip(axes[:, 0], results, strict=True):
         trace = result.batch.trace
         t = np.arange(scenario.horizon)[window]
         ax.step(

@@ -47,7 +47,8 @@ def main() -> None:
     args = parser.parse_args()
 
     lines = [
-        "| L | p | optimal (Zipkin) | optimal, simulated | base-stock (Zipkin) | base-stock | gap % | capped base-stock | gap % | (s, S) | gap % | seconds |",
+        "| L | p | optimal (Zipkin) | optimal, simulated | base-stock (Zipkin) | base-stock | gap % "
+        "| capped base-stock | gap % | (s, S) | gap % | seconds |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     gaps = {name: [] for name in HEURISTICS}
@@ -85,10 +86,12 @@ def main() -> None:
                 "",
                 f"Command: `python -m benchmarks.classic_vs_optimal --episodes {args.episodes} --tuning-episodes "
                 f"{args.tuning_episodes} --warmup {args.warmup} --seed {args.seed}` (from the repository root)  ",
-                f"Date: {datetime.date.today()}; machine: {platform.machine()}, Python {platform.python_version()}, 2 cores shared.  ",
-                f"Heuristics tuned on {args.tuning_episodes} episodes (seed {TUNING_SEED}), every policy then run on the same "
-                f"{args.episodes} episodes x 365 periods (seed {args.seed}), first {args.warmup} periods left out. "
-                "Gaps are to the DP optimum simulated on the same paths; the Zipkin columns are Table 3's long-run values.",
+                f"Date: {datetime.date.today()}; machine: {platform.machine()}, Python {platform.python_version()}, "
+                "2 cores shared.  ",
+                f"Heuristics tuned on {args.tuning_episodes} episodes (seed {TUNING_SEED}), every policy then run on "
+                f"the same {args.episodes} episodes x 365 periods (seed {args.seed}), first {args.warmup} periods left "
+                "out. Gaps are to the DP optimum simulated on the same paths; the Zipkin columns are Table 3's "
+                "long-run values.",
                 "",
                 *lines,
                 "",

@@ -76,6 +76,24 @@ def trained_run(work: Path) -> Path:
     return work / "runs" / f"{SCENARIO}_ppo_seed0"
 
 
+def stage_seconds(name: str, directory: Path, state: Path, work: Path, repeat: int) -> tuple[str, float, ...]:
+    """Median seconds of the whole command (CSV, JSON) and of each stage in one process, for one policy."""
+    command = [sys.executable, str(ROOT / "recommend.py"), "--policy", str(directory), "--state", str(state)]
+    as_csv = [*command, "--out", str(work / "o.csv")]
+    as_json = [*command, "--out", str(work / "o.json"), "--format", "json"]
+    cli_csv = median_seconds(lambda: subprocess.run(as_csv, check=True, capture_output=True), repeat)
+    cli_json = median_seconds(lambda: subprocess.run(as_json, check=True, capture_output=True), repeat)
+    policy = OnnxPolicy.load(directory)
+    read = median_seconds(lambda: read_state(state, policy.metadata["observation"]), repeat)
+    rows_read = read_state(state, policy.metadata["observation"])
+    orders = median_seconds(lambda: policy.act(rows_read.obs), repeat)
+    explained = median_seconds(lambda: recommend(policy, rows_read.obs), repeat)
+    recs = recommend(policy, rows_read.obs)
+    written = median_seconds(lambda: write_orders(work / "o.csv", "csv", policy, rows_read, recs, str(state)), repeat)
+    print(f"{name}: command {cli_csv:.2f} s (csv), {cli_json:.2f} s (json)", flush=True)
+    return name, cli_csv, cli_json, read, orders, explained, written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, default=100_000)
@@ -96,25 +114,7 @@ def main() -> None:
         state = work / "state.csv"
         write_state(state, OnnxPolicy.load(work / "optimal"), args.skus)
 
-        rows = []
-        for name in ("optimal", "base_stock", "ppo"):
-            directory = work / name
-            command = [sys.executable, str(ROOT / "recommend.py"), "--policy", str(directory), "--state", str(state)]
-            as_csv = [*command, "--out", str(work / "o.csv")]
-            as_json = [*command, "--out", str(work / "o.json"), "--format", "json"]
-            cli_csv = median_seconds(lambda: subprocess.run(as_csv, check=True, capture_output=True), args.repeat)
-            cli_json = median_seconds(lambda: subprocess.run(as_json, check=True, capture_output=True), args.repeat)
-            policy = OnnxPolicy.load(directory)
-            read = median_seconds(lambda: read_state(state, policy.metadata["observation"]), args.repeat)
-            rows_read = read_state(state, policy.metadata["observation"])
-            orders = median_seconds(lambda: policy.act(rows_read.obs), args.repeat)
-            explained = median_seconds(lambda: recommend(policy, rows_read.obs), args.repeat)
-            recs = recommend(policy, rows_read.obs)
-            written = median_seconds(
-                lambda: write_orders(work / "o.csv", "csv", policy, rows_read, recs, str(state)), args.repeat
-            )
-            rows.append((name, cli_csv, cli_json, read, orders, explained, written))
-            print(f"{name}: command {cli_csv:.2f} s (csv), {cli_json:.2f} s (json)", flush=True)
+        rows = [stage_seconds(name, work / name, state, work, args.repeat) for name in ("optimal", "base_stock", "ppo")]
 
     run_option = f" --run {args.run}" if args.run else ""
     lines = [

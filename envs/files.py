@@ -206,9 +206,9 @@ def write_files(out_dir: str | Path, files: Mapping[str, Content], what: str = "
     destinations = [check_output_path(out_dir / name, what) for name in files]
     staged: list[Path] = []
     try:
-        for destination, content in zip(destinations, files.values()):
+        for destination, content in zip(destinations, files.values(), strict=True):
             staged.append(_staged(destination, content, what))
-        for temporary, destination in zip(staged, destinations):
+        for temporary, destination in zip(staged, destinations, strict=True):
             os.replace(temporary, destination)
     except OSError as error:
         raise UserError(f"{what} {out_dir}: cannot write here ({error.strerror})") from None

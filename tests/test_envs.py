@@ -149,7 +149,7 @@ def test_vec_env_terminal_observation_and_kpis_match_the_single_env():
     vec = InventoryVecEnv("lost_sales_L2_p4", 2, seed=3, horizon=5)
     vec.reset()
     for _ in range(5):
-        _, _, done, infos = vec.step(np.array([4, 6]))
+        _, _, _, infos = vec.step(np.array([4, 6]))
     env = InventoryEnv("lost_sales_L2_p4", horizon=5)
     env.reset(seed=4)
     for _ in range(5):

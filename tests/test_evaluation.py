@@ -15,7 +15,8 @@ from scipy import stats
 
 import evaluate
 from agents.classic import BaseStock, CappedBaseStock
-from agents.evaluation import RECORD_KEYS, NamedPolicy, evaluate as evaluate_policies, mean_ci
+from agents.evaluation import RECORD_KEYS, NamedPolicy, mean_ci
+from agents.evaluation import evaluate as evaluate_policies
 from envs.batch import evaluation_paths
 from envs.scenario import load_scenario
 
@@ -129,9 +130,9 @@ def test_command_line_exit_code_and_message():
         timeout=120,
     )
     assert result.returncode == 2
-    assert (
-        result.stderr.strip()
-        == "error: nonsense: unknown policy (names: eoq, s_S, base_stock, capped_base_stock, optimal; or a run directory or model path)"
+    assert result.stderr.strip() == (
+        "error: nonsense: unknown policy (names: eoq, s_S, base_stock, capped_base_stock, optimal; "
+        "or a run directory or model path)"
     )
 
 

@@ -129,7 +129,7 @@ def test_lead_time_demand_pmf():
 
 def test_eoq_published():
     Q, cost = eoq(8.0, 0.225, 1300.0)
-    assert Q == pytest.approx(304.0468, abs=1e-4)
+    assert pytest.approx(304.0468, abs=1e-4) == Q
     assert cost == pytest.approx(68.4105, abs=1e-4)
 
 

@@ -78,7 +78,7 @@ def test_an_unreplaceable_directory_is_refused_before_any_work(tmp_path):
     with pytest.raises(UserError, match="choose another"):
         check_output_directory(existing)
     (tmp_path / "afile").write_text("x")
-    with pytest.raises(UserError, match="exists and is not a directory$"):
+    with pytest.raises(UserError, match=r"exists and is not a directory$"):
         check_output_directory(tmp_path / "afile")
     (tmp_path / "link").symlink_to(existing)
     with pytest.raises(UserError, match="symbolic link"):

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import poisson
 
-from agents.exact import dp
+from agents.exact import DPTooLarge, OptimalPolicy, dp, solve_dp
 from envs.policy import Policy
-from agents.exact import DPTooLarge, OptimalPolicy, solve_dp
 
 
 def poisson_pmf(mean: float) -> np.ndarray:

@@ -19,7 +19,8 @@ from agents.classic import BaseStock
 from agents.deploy.explain import explanation_groups
 from agents.deploy.export import ExportSource, export_policy, learned_source, rollout_observations
 from agents.deploy.graphs import classic_graph, table_graph
-from agents.deploy.orders import ORDER_COLUMNS, recommend as recommend_orders
+from agents.deploy.orders import ORDER_COLUMNS
+from agents.deploy.orders import recommend as recommend_orders
 from agents.deploy.runtime import OnnxPolicy
 from agents.deploy.state import read_state
 from agents.references import optimal_policy

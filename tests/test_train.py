@@ -107,7 +107,7 @@ def test_run_directory_holds_config_command_versions_models_checkpoints_and_summ
 
 
 def test_tensorboard_has_training_kpis_evaluations_gaps_and_sb3_scalars(smoke_run):
-    algo, run = smoke_run
+    _, run = smoke_run
     events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
@@ -127,7 +127,7 @@ def test_load_run_gives_the_policy_that_was_evaluated(smoke_run):
     assert scenario.horizon == 25 and scenario.action == ("continuous" if algo == "ppo" else "discrete")
     assert policy.params() == {"algo": algo.upper(), "timesteps": summary["timesteps"]}
     orders = policy.act(np.array([[0, 0], [0, 20], [10, 5], [60, 0]], dtype=np.float32))
-    assert orders.dtype == np.int64 and orders.shape == (4,) and ((0 <= orders) & (orders <= scenario.max_order)).all()
+    assert orders.dtype == np.int64 and orders.shape == (4,) and ((orders >= 0) & (orders <= scenario.max_order)).all()
     paths = evaluation_paths(scenario, 8, rl.EVAL_SEED)
     assert run_batch(policy, scenario, paths).avg_cost.mean() == pytest.approx(summary["kpis"]["avg_cost"])
     best, _ = rl.load_run(run / "best_model.zip")

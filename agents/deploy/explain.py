@@ -238,13 +238,13 @@ def explain_orders(
         reason_texts.append(
             [
                 f"{group.describe(value)}{typically} {direction} it by {effect}" if show else ""
-                for value, effect, direction, show in zip(values, effects, directions, shown)
+                for value, effect, direction, show in zip(values, effects, directions, shown, strict=True)
             ]
         )
     ranked = np.argsort(-np.abs(attributions), axis=1, kind="stable")[:, :3].tolist()
 
     explanations = []
-    for i, (order, review) in enumerate(zip(orders.tolist(), needs_review.tolist())):
+    for i, (order, review) in enumerate(zip(orders.tolist(), needs_review.tolist(), strict=True)):
         stock_text = stock.format(stock_texts[i])
         situation = f"inventory position {position_texts[i]} ({stock_text}{on_order[i]}) against {context}"
         if order > 0:

@@ -103,7 +103,7 @@ def classic_source(name: str, scenario: Scenario, tuning_episodes: int = 200, wa
 
 
 def learned_source(path: str | Path) -> ExportSource:
-    """A trained SB3 model from a run directory or a model zip in one (as :func:`agents.rl.policy.load_run` reads it)."""
+    """A trained SB3 model from a run directory or a model zip in one (read by :func:`agents.rl.policy.load_run`)."""
     # torch and stable-baselines3: only for learned policies
     from agents.deploy.torch_export import sb3_graph
     from agents.rl.policy import load_run

@@ -99,7 +99,7 @@ def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = No
         position=position,
         order_up_to=order_up_to,
         demand_through_arrival=expected_demand_through_arrival(meta),
-        arrival_period=int(round(meta["lead_time"]["mean"])),
+        arrival_period=round(meta["lead_time"]["mean"]),
         groups=[g.key for g in groups],
         attributions=attributions,
         typical_order=typical_order,
@@ -151,6 +151,7 @@ def write_orders(
         [round(recs.demand_through_arrival, 2)] * n,
         numbers(recs.order_up_to),
         recs.explanations,
+        strict=True,
     )
     if fmt == "csv":
         buffer = io.StringIO()
@@ -160,8 +161,13 @@ def write_orders(
         text = buffer.getvalue()
     else:
         orders = [
-            json.dumps({**dict(zip(ORDER_COLUMNS, row)), "attributions": dict(zip(recs.groups, attributions))})
-            for row, attributions in zip(rows, recs.attributions.round(3).tolist())
+            json.dumps(
+                {
+                    **dict(zip(ORDER_COLUMNS, row, strict=True)),
+                    "attributions": dict(zip(recs.groups, attributions, strict=True)),
+                }
+            )
+            for row, attributions in zip(rows, recs.attributions.round(3).tolist(), strict=True)
         ]
         head = json.dumps(
             {

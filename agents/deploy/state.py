@@ -74,7 +74,7 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     except (UnicodeDecodeError, csv.Error) as error:
         raise UserError(f"{path}: not a readable CSV ({error})") from None
 
-    columns = list(zip(*rows)) or [()] * len(header)
+    columns = list(zip(*rows, strict=True)) or [()] * len(header)
     text = {name: pd.Series(columns[header.index(name)], dtype=object).str.strip() for name in required}
     lines_array = np.array(lines, dtype=np.int64)
     values = np.empty((len(rows), len(entries)), dtype=np.float64)
@@ -88,24 +88,10 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     blank_sku = (skus == "").to_numpy()
     flag(blank_sku, lambda i: "sku: missing")
     repeated = skus.duplicated().to_numpy()
-    first_line = dict(zip(skus[~repeated], lines_array[~repeated]))
+    first_line = dict(zip(skus[~repeated], lines_array[~repeated], strict=True))
     flag(repeated & ~blank_sku, lambda i: f"sku {skus.iat[i]!r} repeats line {first_line[skus.iat[i]]}")
     for j, entry in enumerate(entries):
-        name, cells = entry["name"], text[entry["name"]]
-        number = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
-        values[:, j] = number
-        blank = (cells == "").to_numpy()
-        finite = np.isfinite(number)
-        flag(blank, lambda i: f"{name}: missing")
-        flag(np.isnan(number) & ~blank, lambda i: f"{name}: not a number ({cells.iat[i]!r})")
-        flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells.iat[i]!r})")
-        if entry["whole_number"]:
-            flag(finite & (number != np.round(number)), lambda i: f"{name}: not a whole number ({cells.iat[i]})")
-            flag(
-                finite & (np.abs(number) > MAX_UNITS), lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells.iat[i]})"
-            )
-        if entry["min"] is not None:
-            flag(finite & (number < entry["min"]), lambda i: f"{name}: negative ({cells.iat[i]})")
+        values[:, j] = _checked_numbers(entry, text[entry["name"]], flag)
 
     valid = np.ones(len(rows), dtype=bool)
     valid[list(row_problems)] = False
@@ -114,3 +100,25 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     return StateRows(
         skus=skus[valid].tolist(), obs=values[valid].astype(np.float32), lines=lines_array[valid], problems=problems
     )
+
+
+Flag = Callable[[np.ndarray, Callable[[int], str]], None]
+
+
+def _checked_numbers(entry: dict[str, Any], cells: pd.Series, flag: Flag) -> np.ndarray:
+    """The values of one column as numbers (NaN where there is none); ``flag(rows, describe)`` is given
+    the rows with each problem: missing, not a (finite) number, not whole or beyond :data:`MAX_UNITS`
+    where units are counted, below the entry's minimum."""
+    name = entry["name"]
+    number = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
+    blank = (cells == "").to_numpy()
+    finite = np.isfinite(number)
+    flag(blank, lambda i: f"{name}: missing")
+    flag(np.isnan(number) & ~blank, lambda i: f"{name}: not a number ({cells.iat[i]!r})")
+    flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells.iat[i]!r})")
+    if entry["whole_number"]:
+        flag(finite & (number != np.round(number)), lambda i: f"{name}: not a whole number ({cells.iat[i]})")
+        flag(finite & (np.abs(number) > MAX_UNITS), lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells.iat[i]})")
+    if entry["min"] is not None:
+        flag(finite & (number < entry["min"]), lambda i: f"{name}: negative ({cells.iat[i]})")
+    return number

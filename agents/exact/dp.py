@@ -385,7 +385,7 @@ def _solve(model: _Model, pmf: np.ndarray, tol: float, sweeps: int, max_iteratio
     for iteration in range(1, max_iterations + 1):
         Q = model.cost + pairs.expect(V)
         TV = np.minimum.reduceat(Q, model.starts)
-        is_min = Q == np.repeat(TV, np.diff(np.append(model.starts, Q.size)))
+        is_min = np.repeat(TV, np.diff(np.append(model.starts, Q.size))) == Q
         policy = np.minimum.reduceat(np.where(is_min, model.order, np.iinfo(np.int64).max), model.starts)
         gain = TV - V
         lower, upper = float(gain.min()), float(gain.max())

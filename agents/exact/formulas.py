@@ -20,8 +20,9 @@ charged to that decision is ``G(y) = E[h (y - D_{L+1})^+ + b (D_{L+1} - y)^+]``,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,7 +34,7 @@ PMF_SUM_TOLERANCE = 1e-6
 
 
 # G evaluated at one integer gives a float, at an integer array an array.
-CostFunction = Callable[[Union[int, np.ndarray]], Union[float, np.ndarray]]
+CostFunction = Callable[[int | np.ndarray], float | np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def ss_average_cost(
     pmf = check_pmf(pmf)
     _check_int("s", s)
     _check_int("S", S)
-    if S <= s:
+    if s >= S:
         raise ValueError(f"S must be > s, got s={s}, S={S}")
     _check_costs(holding_cost, backorder_cost, fixed_order_cost, unit_cost, positive=False)
     _check_int("lead_time", lead_time, minimum=0)
