@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     with tqdm(total=len(policies) * scenario.horizon, desc="evaluating", unit="period", file=sys.stderr) as bar:
-        results = evaluate(policies, scenario, paths, args.warmup, progress=lambda t: bar.update(1))
+
+        def advance(period: int) -> None:
+            bar.update(1)
+
+        results = evaluate(policies, scenario, paths, args.warmup, progress=advance)
 
     meta = {
         "scenario": scenario.name,

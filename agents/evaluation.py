@@ -351,6 +351,7 @@ def _plot_sample_paths(
     fig, axes = plt.subplots(len(results), 1, figsize=(9, 2.2 * len(results) + 0.5), sharex=True, squeeze=False)
     for ax, result in zip(axes[:, 0], results, strict=True):
         trace = result.batch.trace
+        assert trace is not None, "evaluate() keeps a trace of at least one episode"
         t = np.arange(scenario.horizon)[window]
         ax.step(
             t,

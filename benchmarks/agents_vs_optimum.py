@@ -114,7 +114,9 @@ def run_info(path: Path) -> tuple[str, str, object]:
     run = path if path.is_dir() else path.parent
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     config = (run / "config.yaml").read_text()
-    algo = re.search(r"^algo: (\S+)", config, re.M).group(1)
+    match = re.search(r"^algo: (\S+)", config, re.M)
+    assert match, f"{run}/config.yaml names no algo"
+    algo = match.group(1)
     steps = summary.get("timesteps", "?")
     if path.name == "best_model.zip" and summary.get("best"):
         steps = summary["best"]["timesteps"]
@@ -184,7 +186,7 @@ def natural_order(name: str) -> list[object]:
 
 def zoo(args: argparse.Namespace) -> None:
     """Evaluate every zoo policy; one row per scenario with the agents side by side."""
-    by_scenario: dict[str, dict[str, dict[str, float]]] = {}
+    by_scenario: dict[str, dict[str, dict[str, Any]]] = {}
     for summary_file in sorted(ZOO.glob("*/*/summary.json")):
         agent = summary_file.parent
         algo, scenario = agent.parent.name, agent.name

@@ -51,14 +51,15 @@ def main() -> None:
         "| capped base-stock | gap % | (s, S) | gap % | seconds |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    gaps = {name: [] for name in HEURISTICS}
+    gaps: dict[str, list[float]] = {name: [] for name in HEURISTICS}
     for lead_time in (1, 2, 3, 4):
         for p in (4, 9, 19, 39):
             start = time.perf_counter()
             scenario = load_scenario(f"lost_sales_L{lead_time}_p{p}")
             tuning = evaluation_paths(scenario, args.tuning_episodes, TUNING_SEED)
             paths = evaluation_paths(scenario, args.episodes, args.seed)
-            optimal, _ = optimal_policy(scenario)
+            optimal, reason = optimal_policy(scenario)
+            assert optimal is not None, reason  # the grid's instances all have one
             optimum = run_batch(optimal, scenario, paths, warmup=args.warmup).avg_cost.mean()
             cells = []
             for name in HEURISTICS:

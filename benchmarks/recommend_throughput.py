@@ -76,7 +76,9 @@ def trained_run(work: Path) -> Path:
     return work / "runs" / f"{SCENARIO}_ppo_seed0"
 
 
-def stage_seconds(name: str, directory: Path, state: Path, work: Path, repeat: int) -> tuple[str, float, ...]:
+def stage_seconds(
+    name: str, directory: Path, state: Path, work: Path, repeat: int
+) -> tuple[str, float, float, float, float, float, float]:
     """Median seconds of the whole command (CSV, JSON) and of each stage in one process, for one policy."""
     command = [sys.executable, str(ROOT / "recommend.py"), "--policy", str(directory), "--state", str(state)]
     as_csv = [*command, "--out", str(work / "o.csv")]

@@ -11,7 +11,7 @@ from scipy import stats
 from envs.demand import DemandConfig
 from envs.scenario import load_scenario
 
-ADAPTER = TypeAdapter(DemandConfig)
+ADAPTER: TypeAdapter[DemandConfig] = TypeAdapter(DemandConfig)
 
 
 @pytest.mark.parametrize(

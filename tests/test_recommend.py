@@ -36,7 +36,8 @@ def policies(tmp_path_factory) -> dict[str, Path]:
     """lost_sales_L2_p9 exported three ways: the DP optimum, base stock S = 19, and a tiny PPO run."""
     root = tmp_path_factory.mktemp("policies")
     scenario = load_scenario("lost_sales_L2_p9")
-    optimal, _ = optimal_policy(scenario)
+    optimal, reason = optimal_policy(scenario)
+    assert optimal is not None, reason
     table = ExportSource("optimal", "optimal", optimal, scenario, *table_graph(optimal, 3), optimal.params())
     export_policy(table, root / "optimal", 3000)
     base_stock = BaseStock(19, 2)
@@ -75,7 +76,7 @@ def read_orders(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str]) -> int | str | None:
     try:
         return recommend.main(argv)
     except SystemExit as exit_info:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
@@ -27,7 +28,7 @@ from envs.scenario import SCENARIO_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "lost_sales_L1_p4"
-ALGO_CLASSES = {"ppo": PPO, "dqn": DQN}
+ALGO_CLASSES: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "dqn": DQN}
 # Quick runs: short episodes, few systems, an evaluation and a checkpoint every 1000 steps.
 SMOKE = ["--scenario", SCENARIO, "--timesteps", "3000", "--n-envs", "4"]
 for _param in ["env.horizon=25", "eval_freq=1000", "eval_episodes=8", "checkpoint_freq=1000"]:

@@ -134,7 +134,11 @@ def tune_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) 
     """Best base-stock level: newsvendor critical fractile when exact, else a simulation search."""
     n_pipeline = scenario.max_lead_time
     # a base-stock policy orders last period's demand
-    if scenario.demand.stationary and _exact_applies(scenario, _largest_demand(scenario)):
+    if (
+        scenario.demand.stationary
+        and isinstance(scenario.lead_time, int)
+        and _exact_applies(scenario, _largest_demand(scenario))
+    ):
         S, cost = newsvendor_base_stock(
             scenario.demand.pmf(), scenario.holding_cost, scenario.shortage_cost, scenario.lead_time
         )
@@ -163,7 +167,7 @@ def tune_capped_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: in
 def tune_s_S(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) -> TunedPolicy:
     """Best (s, S): Zheng-Federgruen when exact, else a simulation search over s < S."""
     n_pipeline = scenario.max_lead_time
-    if scenario.demand.stationary and not scenario.lost_sales and scenario.deterministic_lead_time:
+    if scenario.demand.stationary and not scenario.lost_sales and isinstance(scenario.lead_time, int):
         result = zheng_federgruen(
             scenario.demand.pmf(),
             scenario.holding_cost,
@@ -197,7 +201,7 @@ def tune_eoq(
     Q = eoq_batch(scenario)
     details = {"eoq": Q, "service_level": service_level}
     if service_level is not None:
-        if not (scenario.demand.stationary and scenario.deterministic_lead_time):
+        if not (scenario.demand.stationary and isinstance(scenario.lead_time, int)):
             raise ValueError("a service-level reorder point needs iid demand and a fixed lead time")
         r = reorder_point_for_service(scenario.demand.pmf(), scenario.lead_time, service_level)
         policy = ReorderPointQuantity(r, Q, n_pipeline)

@@ -58,6 +58,16 @@ def _arrival(k: int) -> str:
     return "this period" if k == 0 else "next period" if k == 1 else f"in {k} periods"
 
 
+def _arriving(k: int) -> Callable[[str], str]:
+    """How to name the units arriving in ``k`` periods."""
+    return lambda value: f"{value} arriving {_arrival(k)}"
+
+
+def _feature_ahead(feature: str) -> Callable[[str], str]:
+    """How to name the value of a demand feature over the periods ahead."""
+    return lambda value: f"{feature} ahead at {value}"
+
+
 def explanation_groups(names: list[str]) -> list[ExplanationGroup]:
     """Readable groups of the observation entries: the stock, each pipeline slot, the recent
     demand, each demand feature (all features as one group beyond :data:`MAX_GROUPS` groups)."""
@@ -70,8 +80,7 @@ def explanation_groups(names: list[str]) -> list[ExplanationGroup]:
         elif name == "net_inventory":
             key, describe = name, lambda v: f"net inventory {v}"
         elif name.startswith("arriving_in_"):
-            k = int(name.removeprefix("arriving_in_"))
-            key, describe = name, lambda v, k=k: f"{v} arriving {_arrival(k)}"
+            key, describe = name, _arriving(int(name.removeprefix("arriving_in_")))
         elif name.startswith("demand_lag_"):
             key, describe = "recent_demand", lambda v: f"recent demand of {v} per period"
         else:
@@ -83,7 +92,7 @@ def explanation_groups(names: list[str]) -> list[ExplanationGroup]:
     groups = [ExplanationGroup(key, columns, describers[key]) for key, columns in by_key.items()]
     if len(groups) + len(features) <= MAX_GROUPS:
         groups += [
-            ExplanationGroup(f"{feature}_ahead", columns, lambda v, f=feature: f"{f} ahead at {v}")
+            ExplanationGroup(f"{feature}_ahead", columns, _feature_ahead(feature))
             for feature, columns in features.items()
         ]
     elif features:

@@ -105,6 +105,8 @@ def classic_source(name: str, scenario: Scenario, tuning_episodes: int = 200, wa
 def learned_source(path: str | Path) -> ExportSource:
     """A trained SB3 model from a run directory or a model zip in one (read by :func:`agents.rl.policy.load_run`)."""
     # torch and stable-baselines3: only for learned policies
+    from stable_baselines3.common.running_mean_std import RunningMeanStd
+
     from agents.deploy.torch_export import sb3_graph
     from agents.rl.policy import load_run
     from agents.rl.run_directory import RunDirectory
@@ -119,6 +121,7 @@ def learned_source(path: str | Path) -> ExportSource:
     params: dict[str, Any] = {**policy.params(), "run": run.path.name, "model": str(model_file.relative_to(run.path))}
     if policy.normalizer is not None and policy.normalizer.norm_obs:
         rms = policy.normalizer.obs_rms
+        assert isinstance(rms, RunningMeanStd)  # one set of statistics: the observation space is a Box
         params["obs_normalization"] = {
             "mean": rms.mean.tolist(),
             "var": rms.var.tolist(),
@@ -147,11 +150,15 @@ class _ObservationRecorder:
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        self.name = policy.name
         self.seen: list[np.ndarray] = []
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         self.seen.append(obs.copy())
         return self.policy.act(obs)
+
+    def params(self) -> dict[str, Any]:
+        return self.policy.params()
 
 
 def observation_entries(scenario: Scenario) -> list[dict[str, Any]]:
@@ -206,7 +213,7 @@ def export_policy(
     one_more_on_hand[:, 0] += 1
 
     lead = scenario.lead_time_values
-    probs = np.ones(1) if scenario.deterministic_lead_time else np.asarray(scenario.lead_time.probs)
+    probs = np.ones(1) if isinstance(scenario.lead_time, int) else np.asarray(scenario.lead_time.probs)
     meta: dict[str, Any] = {
         "format": FORMAT,
         "name": source.name,

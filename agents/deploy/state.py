@@ -88,7 +88,7 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     blank_sku = (skus == "").to_numpy()
     flag(blank_sku, lambda i: "sku: missing")
     repeated = skus.duplicated().to_numpy()
-    first_line = dict(zip(skus[~repeated], lines_array[~repeated], strict=True))
+    first_line: dict[Any, int] = dict(zip(skus[~repeated], lines_array[~repeated], strict=True))
     flag(repeated & ~blank_sku, lambda i: f"sku {skus.iat[i]!r} repeats line {first_line[skus.iat[i]]}")
     for j, entry in enumerate(entries):
         values[:, j] = _checked_numbers(entry, text[entry["name"]], flag)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import onnx
@@ -39,7 +39,7 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
     if isinstance(network, ActorCriticPolicy):
 
         def head(x: torch.Tensor) -> torch.Tensor:
-            features = network.extract_features(x, network.pi_features_extractor)
+            features = cast(torch.Tensor, network.extract_features(x, network.pi_features_extractor))  # a Box
             return network.action_net(network.mlp_extractor.forward_actor(features))
 
         mapping = (
@@ -56,6 +56,9 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
         mapping = "obs scaled as VecNormalize: clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs); " + mapping
 
     class DeterministicOrders(torch.nn.Module):
+        mean: torch.Tensor  # buffers, registered when the observations are normalised
+        std: torch.Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self.network = network
@@ -86,7 +89,7 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
         torch.onnx.export(
             module,
             (torch.zeros(2, obs_dim),),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # the TorchScript exporter writes to a file object too
             input_names=["obs"],
             output_names=["order"],
             dynamic_axes={"obs": {0: "n"}, "order": {0: "n"}},

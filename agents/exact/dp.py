@@ -184,8 +184,8 @@ def solve_dp(
     newsvendor = critical_fractile(lead_pmf, holding_cost, shortage_cost)
     auto_hi = max_position is None
     auto_lo = min_position is None
-    hi = newsvendor + margin if auto_hi else int(max_position)
-    lo = 0 if lost_sales else (min(newsvendor - margin, -1) if auto_lo else int(min_position))
+    hi = newsvendor + margin if max_position is None else int(max_position)
+    lo = 0 if lost_sales else (min(newsvendor - margin, -1) if min_position is None else int(min_position))
     if hi <= lo or hi < 0:
         raise ValueError(f"max_position={hi} must be >= 0 and above min_position={lo}")
     step = max(2, math.ceil(lead_sd))
@@ -450,7 +450,7 @@ def _lost_sales_model(
     owner = np.repeat(np.arange(n), n_actions)
     order = _ragged_arange(n_actions)
     starts = np.concatenate([[0], np.cumsum(n_actions)[:-1]])
-    G = expected_cost_function(pmf, h, p)(np.arange(hi + 1))
+    G = np.asarray(expected_cost_function(pmf, h, p)(np.arange(hi + 1)))
     if L == 0:
         y = states[owner, 0] + order
         base = np.zeros_like(y)
@@ -483,7 +483,7 @@ def _backorder_model(
     order = _ragged_arange(n_actions)
     starts = np.concatenate([[0], np.cumsum(n_actions)[:-1]])
     y = owner + order
-    G = expected_cost_function(lead_pmf, h, b)(np.arange(lo, hi + 1))
+    G = np.asarray(expected_cost_function(lead_pmf, h, b)(np.arange(lo, hi + 1)))
     cost = G[y] + K * (order > 0)
     return _Model((lo + index)[:, None], starts, order, np.zeros_like(y), y, cost)
 

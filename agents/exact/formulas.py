@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 # Mass dropped from the upper tail of a convolved demand pmf: far below any cost tolerance,
 # and it keeps the support of long lead times from growing with every convolution.
@@ -66,7 +67,7 @@ class EOQResult(NamedTuple):
     cost: float
 
 
-def lead_time_demand_pmf(pmf: np.ndarray, periods: int) -> np.ndarray:
+def lead_time_demand_pmf(pmf: npt.ArrayLike, periods: int) -> np.ndarray:
     """Pmf of the total demand over ``periods`` iid periods.
 
     Args:
@@ -86,7 +87,7 @@ def lead_time_demand_pmf(pmf: np.ndarray, periods: int) -> np.ndarray:
 
 
 def ss_average_cost(
-    pmf: np.ndarray,
+    pmf: npt.ArrayLike,
     s: int,
     S: int,
     holding_cost: float,
@@ -127,7 +128,7 @@ def ss_average_cost(
 
 
 def zheng_federgruen(
-    pmf: np.ndarray,
+    pmf: npt.ArrayLike,
     holding_cost: float,
     backorder_cost: float,
     fixed_order_cost: float,
@@ -179,7 +180,7 @@ def zheng_federgruen(
 
 
 def newsvendor_base_stock(
-    pmf: np.ndarray,
+    pmf: npt.ArrayLike,
     holding_cost: float,
     backorder_cost: float,
     lead_time: int = 0,
@@ -204,7 +205,7 @@ def newsvendor_base_stock(
     lead_demand = lead_time_demand_pmf(pmf, lead_time + 1)
     S = critical_fractile(lead_demand, holding_cost, backorder_cost)
     G = expected_cost_function(lead_demand, holding_cost, backorder_cost)
-    return BaseStockResult(S=S, average_cost=G(S))
+    return BaseStockResult(S=S, average_cost=float(G(S)))
 
 
 def eoq(fixed_order_cost: float, holding_cost: float, mean_demand: float) -> EOQResult:
@@ -230,7 +231,7 @@ def eoq(fixed_order_cost: float, holding_cost: float, mean_demand: float) -> EOQ
     )
 
 
-def reorder_point_for_service(pmf: np.ndarray, lead_time: int, cycle_service_level: float) -> int:
+def reorder_point_for_service(pmf: npt.ArrayLike, lead_time: int, cycle_service_level: float) -> int:
     """Reorder point of a periodic-review (r, Q) policy with backorders for a cycle service level.
 
     Returns the smallest ``r`` with ``P(D_{L+1} <= r) >= cycle_service_level``, where
@@ -260,7 +261,7 @@ def reorder_point_for_service(pmf: np.ndarray, lead_time: int, cycle_service_lev
     if not 0.0 < cycle_service_level < 1.0:
         raise ValueError(f"cycle_service_level must be in (0, 1), got {cycle_service_level}")
     cdf = np.cumsum(lead_time_demand_pmf(pmf, lead_time + 1))
-    return int(min(np.searchsorted(cdf, cycle_service_level), cdf.size - 1))
+    return min(int(np.searchsorted(cdf, cycle_service_level)), cdf.size - 1)
 
 
 class _SSCost:
@@ -325,7 +326,7 @@ def critical_fractile(demand_pmf: np.ndarray, holding_cost: float, backorder_cos
     """Smallest y with ``P(X <= y) >= b / (b + h)``, the minimizer of ``G``."""
     cdf = np.cumsum(demand_pmf)
     fractile = backorder_cost / (backorder_cost + holding_cost)
-    return int(min(np.searchsorted(cdf, fractile), cdf.size - 1))
+    return min(int(np.searchsorted(cdf, fractile)), cdf.size - 1)
 
 
 def truncate_tail(pmf: np.ndarray) -> np.ndarray:
@@ -340,7 +341,7 @@ def _mean(pmf: np.ndarray) -> float:
     return float(np.arange(pmf.size) @ pmf)
 
 
-def check_pmf(pmf: np.ndarray) -> np.ndarray:
+def check_pmf(pmf: npt.ArrayLike) -> np.ndarray:
     """A valid demand pmf as a float array renormalized to sum to exactly 1."""
     arr = np.asarray(pmf, dtype=float)
     if arr.ndim != 1 or arr.size == 0:

@@ -113,7 +113,7 @@ class Hyperparameters(RunSettings):
         kwargs = self.model_dump(exclude_unset=True, exclude={*RunSettings.model_fields, "learning_rate_schedule"})
         kwargs["gamma"] = self.gamma
         kwargs["policy_kwargs"] = self.policy_kwargs.sb3()
-        if self.learning_rate_schedule == "linear":
+        if self.learning_rate_schedule == "linear" and self.learning_rate is not None:  # validated: it is
             kwargs["learning_rate"] = linear_schedule(self.learning_rate)
         return kwargs
 

@@ -55,9 +55,9 @@ def stats_file(model_file: Path) -> Path:
 def model_files(model: BaseAlgorithm, model_file: Path) -> dict[Path, Content]:
     """What saving a model writes: the model at ``model_file`` and its VecNormalize statistics next to it."""
     normalizer = model.get_vec_normalize_env()
-    if normalizer is None:
-        raise ValueError("a model trained here has a VecNormalize env; this one has none")
-    return {model_file: model.save, stats_file(model_file): normalizer.save}
+    if normalizer is None:  # every training env here is a VecNormalize (make_training_env)
+        raise ValueError("the model has no VecNormalize env, whose statistics are saved with it")
+    return {model_file: model.save, stats_file(model_file): lambda path: normalizer.save(str(path))}
 
 
 def save_model(model: BaseAlgorithm, model_file: Path) -> None:
@@ -105,7 +105,7 @@ class Checkpoint:
         env = make_training_env(config, seed, stats=stats_file(self.model_file))
         # seed= replaces the saved seed, so the resumed segment draws new demand
         model = config.algorithm.sb3_class.load(self.model_file, env=env, seed=seed, device="cpu")
-        if self.replay_buffer_file.exists():
+        if isinstance(model, OffPolicyAlgorithm) and self.replay_buffer_file.exists():
             model.load_replay_buffer(self.replay_buffer_file)
         return model
 
