@@ -101,6 +101,7 @@ def test_optimum_is_out_of_reach_for_non_stationary_or_stochastic_lead_times():
 GRID = [(L, p) for L in (1, 2, 3, 4) for p in (4, 9, 19, 39)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("lead_time", "shortage_cost"), GRID)
 def test_optimum_is_never_beaten_by_a_tuned_heuristic_on_the_grid(lead_time, shortage_cost):
     scenario = load_scenario(f"lost_sales_L{lead_time}_p{shortage_cost}")
@@ -132,6 +133,7 @@ def test_exact_formulas_give_way_to_search_when_capacity_binds():
     assert -0.02 < mean < 0.01 * policy.result.average_cost  # not below the capped optimum, within 1% of it
 
 
+@pytest.mark.slow
 def test_search_grid_reaches_deep_reorder_points_of_large_fixed_costs():
     # a one-point lead-time distribution forces the simulation search on a case Zheng-Federgruen solves
     scenario = make_scenario(

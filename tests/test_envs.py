@@ -158,6 +158,7 @@ def test_vec_env_terminal_observation_and_kpis_match_the_single_env():
     assert infos[1]["episode_kpis"] == pytest.approx(info["episode_kpis"], nan_ok=True)
 
 
+@pytest.mark.slow
 def test_vec_env_works_as_sb3_training_env():
     from stable_baselines3 import PPO
 

@@ -121,6 +121,7 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, messa
     assert not out.exists() and not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_command_line_exit_code_and_message():
     result = subprocess.run(
         [sys.executable, "evaluate.py", "--scenario", "lost_sales_L1_p4", "--policy", "nonsense"],

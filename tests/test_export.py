@@ -77,6 +77,7 @@ def test_dp_table_reproduces_the_optimal_policy(scenario, overrides):
     np.testing.assert_array_equal(onnx_policy(graph, obs_dim).act(obs), policy.act(obs))
 
 
+@pytest.mark.slow
 def test_dp_table_of_the_largest_grid_instance_stays_small():
     """lead time 4, p = 39: position bound 36, a dense 38^4 int8 table (about 2 MB)."""
     policy, _ = optimal_policy(load_scenario("lost_sales_L4_p39"))
@@ -178,6 +179,7 @@ def train_tiny(algo: str, run_dir: Path, action_meaning: str = "quantity") -> Pa
     return run_dir / f"lost_sales_L2_p9_{algo}_seed0"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "algo, action_meaning", [("ppo", "quantity"), ("ppo", "level"), ("dqn", "quantity"), ("dqn", "level")]
 )

@@ -143,6 +143,7 @@ def test_load_run_refuses_a_directory_without_a_model(smoke_run, tmp_path):
         rl.load_run(run / "checkpoints")
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_model(smoke_run, tmp_path):
     algo, run = smoke_run
     train.main(smoke_argv(algo, tmp_path))
@@ -157,6 +158,7 @@ def test_same_seed_gives_the_same_model(smoke_run, tmp_path):
 # Resume
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_reaches_the_total_and_continues_the_tensorboard_steps(tmp_path):
     total = 12_000
     argv = smoke_argv("ppo", tmp_path, "--timesteps", str(total))
@@ -189,6 +191,7 @@ def test_resume_after_sigkill_reaches_the_total_and_continues_the_tensorboard_st
     assert [step for step, _ in scalars(run, "eval/avg_cost")] == list(range(1000, total + 1, 1000))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("smoke_run", ["dqn"], indirect=True)
 def test_dqn_resumes_with_its_replay_buffer(smoke_run, tmp_path):
     _, finished = smoke_run
@@ -263,6 +266,7 @@ def test_resume_refuses_what_is_not_a_resumable_run(tmp_path, capsys):
     assert [p.name for p in started.iterdir()] == ["config.yaml"]
 
 
+@pytest.mark.slow
 def test_command_line_error_is_exactly_one_line_on_stderr(tmp_path):
     """The whole program, imports included: nothing else reaches stderr."""
     result = subprocess.run(
@@ -314,6 +318,7 @@ def test_scenario_block_and_overrides_apply_in_order(tmp_path):
     assert hyperparameters.env == {"action": "continuous", "horizon": 30}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])
 def test_a_linear_learning_rate_schedule_falls_to_zero_at_the_end(algo):
     config = rl.resolve_config(algo, SCENARIO, params=["learning_rate=2e-3", "learning_rate_schedule=linear"], n_envs=2)

@@ -53,6 +53,7 @@ def test_the_zoo_is_not_empty():
     assert ENTRIES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_zoo_policy_keeps_its_claims(entry, single_threaded_torch):
     algo, scenario_name = entry.split("/")
