@@ -18,7 +18,6 @@ from tqdm import tqdm
 
 from agents.evaluation import (
     POLICY_NAMES,
-    check_output_directory,
     evaluate,
     resolve_policies,
     text_table,
@@ -26,6 +25,7 @@ from agents.evaluation import (
     write_results,
 )
 from envs.errors import UserError, exit_on_user_error
+from envs.files import check_output_directory
 from envs.scenario import load_scenario
 
 
@@ -65,10 +65,10 @@ def load_learned(path: str):
     Imported here so that evaluating classic policies or an export never loads torch.
     """
     if (Path(path) / "policy.json").is_file():
-        from agents.deploy import load_exported
+        from agents.deploy.export import load_exported
 
         return load_exported(path)
-    from agents.rl import load_run
+    from agents.rl.policy import load_run
 
     return load_run(path)
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(
             f"--episodes and --tuning-episodes must be positive, got {args.episodes} and {args.tuning_episodes}"
         )
-    check_output_directory(args.out)
+    check_output_directory(args.out, replaceable=lambda existing: True)  # results join what is there
     if args.service_level is not None and not 0 < args.service_level < 1:
         raise UserError(f"--service-level must be between 0 and 1, got {args.service_level}")
     scenario = load_scenario(args.scenario)
@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     with tqdm(total=len(policies) * scenario.horizon, desc="evaluating", unit="period", file=sys.stderr) as bar:
-        results = evaluate(policies, scenario, paths, args.warmup, progress=lambda t: bar.update(1))
+
+        def advance(period: int) -> None:
+            bar.update(1)
+
+        results = evaluate(policies, scenario, paths, args.warmup, progress=advance)
 
     meta = {
         "scenario": scenario.name,

@@ -7,7 +7,7 @@
 Classic policies (eoq, s_S, base_stock, capped_base_stock) are tuned as evaluate.py tunes them;
 their fitted parameters become constants of the graph. The export is checked on observations of
 the policy's own rollouts: the ONNX orders must equal the policy's (SB3: predict(deterministic=True)
-mapped to orders); the result is printed and kept in policy.json. The logic lives in agents/deploy.py.
+mapped to orders); the result is printed and kept in policy.json. The logic lives in agents/deploy/export.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from agents.deploy import PARITY_OBSERVATIONS, POLICY_NAMES, classic_source, export_policy, learned_source
+from agents.deploy.export import PARITY_OBSERVATIONS, POLICY_NAMES, classic_source, export_policy, learned_source
 from agents.evaluation import format_params
 from envs.errors import UserError, exit_on_user_error
 from envs.scenario import load_scenario

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from agents.deploy import OnnxPolicy, read_state, recommend, write_orders
+from agents.deploy.orders import recommend, write_orders
+from agents.deploy.runtime import OnnxPolicy
+from agents.deploy.state import read_state
 from envs.errors import UserError, exit_on_user_error
+from envs.files import check_output_path
 
 PARTIAL_SUCCESS = 3
 
@@ -56,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    out = check_output_path(args.out or f"orders.{args.format}")  # a bad --out fails before the work
     policy = OnnxPolicy.load(args.policy)
     state = read_state(args.state, policy.metadata["observation"])
     for line, problem in state.problems:
@@ -63,9 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     if not state.skus:
         raise UserError(f"{args.state}: no valid row to recommend an order for")
     recs = recommend(policy, state.obs, args.review_above)
-    out = args.out or f"orders.{args.format}"
-    if Path(out).is_dir():
-        raise UserError(f"{out}: is a directory; --out takes a file name")
     write_orders(out, args.format, policy, state, recs, args.state)
     skipped = f"; {len(state.problems):,} rows skipped" if state.problems else ""
     print(

@@ -8,7 +8,7 @@
 Hyperparameters come from configs/algos/ALGO.yaml: its default block, then the block named after
 the scenario, then each -p KEY=VALUE (values are YAML; dotted keys reach into mappings:
 -p policy_kwargs.net_arch=[128,128]; -p env.KEY overrides a scenario key: -p env.horizon=100).
-The logic lives in agents/rl.py; the layout of a run directory is in its docstring.
+The logic lives in agents/rl/; the layout of a run directory is in agents/rl/run_directory.py.
 """
 
 from __future__ import annotations

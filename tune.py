@@ -4,7 +4,7 @@
                    [--seed 0] [--out runs/tune] [-p KEY=VALUE ...]
 
 Each trial trains on the batched env for --timesteps steps with hyperparameters drawn from the
-search space in agents/tuning.py (on top of configs/algos/ALGO.yaml and the -p overrides), is
+search space in agents/rl/tuning.py (on top of configs/algos/ALGO.yaml and the -p overrides), is
 evaluated every eval_freq steps on train.py's evaluation paths, and is pruned when it falls
 behind the median of earlier trials. The trials go to OUT/SCENARIO_ALGO/trials.csv and the best
 trial's settings to best.yaml, a block to paste into configs/algos/ALGO.yaml; then train with the
@@ -22,6 +22,7 @@ import yaml
 
 from agents import rl
 from envs.errors import UserError, exit_on_user_error
+from envs.files import atomic_write
 from train import ArgumentParser, integer
 
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError('tune.py needs optuna: pip install -e ".[tune]"')
     import optuna
 
-    from agents import tuning
+    from agents.rl import tuning
 
     config = rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps)  # bad input fails here
     out = Path(args.out) / f"{config.scenario.name}_{args.algo}"
@@ -68,18 +69,19 @@ def main(argv: list[str] | None = None) -> None:
     run_trial = tuning.objective(args.algo, args.scenario, args.timesteps, args.seed, args.params)
 
     def save_trials(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        study.trials_dataframe().to_csv(
-            out / "trials.csv", index=False
-        )  # after every trial: an interrupted study keeps them
+        """After every trial, so that an interrupted study keeps them."""
+        trials = study.trials_dataframe()
+        atomic_write(out / "trials.csv", lambda path: trials.to_csv(path, index=False))
 
     study.optimize(run_trial, n_trials=args.trials, callbacks=[tuning.print_trial, save_trials])
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise UserError(f"no trial completed; see {out / 'trials.csv'}")
     best = study.best_trial
     block = {config.scenario.name: rl.parse_overrides([*args.params, *best.user_attrs["params"]])}
-    (out / "best.yaml").write_text(
+    atomic_write(
+        out / "best.yaml",
         f"# tune.py: best of {len(study.trials)} trials, cost {best.value:.4f} "
-        f"on train.py's evaluation paths\n" + yaml.safe_dump(block, sort_keys=False)
+        f"on train.py's evaluation paths\n" + yaml.safe_dump(block, sort_keys=False),
     )
     print(f"best trial {best.number}: cost {best.value:.4f}; config block in {out / 'best.yaml'}:")
     print(yaml.safe_dump(block, sort_keys=False), end="")

@@ -11,11 +11,9 @@ separate intervals because both policies faced the same demand.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from agents.classic import TUNERS
 from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import BatchResult, evaluation_paths, run_batch
 from envs.errors import UserError
+from envs.files import Content, write_files
 from envs.kernel import ExogenousPaths, observation_names
 from envs.scenario import Scenario
 
@@ -215,8 +214,9 @@ def markdown_table(results: list[PolicyResult]) -> str:
     """The comparison as a Markdown table (what results.md and the README show)."""
     reference = results[0].record["gap_reference"] if results else ""
     lines = [
-        f"| policy | parameters | avg cost / period | 95% CI | gap to {reference} % | paired diff vs best classic (95% CI) "
-        "| fill rate | cycle service | avg on hand | turnover | orders / period |",
+        f"| policy | parameters | avg cost / period | 95% CI | gap to {reference} % "
+        "| paired diff vs best classic (95% CI) | fill rate | cycle service | avg on hand | turnover "
+        "| orders / period |",
         "|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for result in results:
@@ -226,9 +226,10 @@ def markdown_table(results: list[PolicyResult]) -> str:
             f"{paired['mean_difference']:+.3f} ({paired['ci95'][0]:+.3f}, {paired['ci95'][1]:+.3f})" if paired else "—"
         )
         lines.append(
-            f"| {r['policy']} | {format_params(r['params'])} | {r['avg_cost']:.3f} | ({r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}) "
-            f"| {r['gap_pct']:+.2f} | {paired_text} | {r['fill_rate']:.3f} | {r['cycle_service_level']:.3f} "
-            f"| {r['avg_on_hand']:.2f} | {r['turnover']:.1f} | {r['order_frequency']:.2f} |"
+            f"| {r['policy']} | {format_params(r['params'])} | {r['avg_cost']:.3f} "
+            f"| ({r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}) | {r['gap_pct']:+.2f} | {paired_text} "
+            f"| {r['fill_rate']:.3f} | {r['cycle_service_level']:.3f} | {r['avg_on_hand']:.2f} | {r['turnover']:.1f} "
+            f"| {r['order_frequency']:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -272,7 +273,9 @@ def text_table(results: list[PolicyResult]) -> str:
         )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [
-        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        "  ".join(
+            cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
         for row in [header, *rows]
     ]
     lines.insert(1, "-" * len(lines[0]))
@@ -280,43 +283,38 @@ def text_table(results: list[PolicyResult]) -> str:
 
 
 def write_results(
-    results: list[PolicyResult], scenario: Scenario, out_dir: Path, meta: dict[str, Any], warmup: int
+    results: list[PolicyResult], scenario: Scenario, out_dir: str | Path, meta: dict[str, Any], warmup: int
 ) -> None:
-    """results.json (a list of records), meta.json (the run's settings), results.csv, results.md
-    and the plots, all written first to a temporary
-    directory and moved into ``out_dir`` only when complete."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        records = [_json_ready(r.record) for r in results]
-        (staging / "results.json").write_text(json.dumps(records, indent=2) + "\n")
-        (staging / "meta.json").write_text(json.dumps(_json_ready(meta), indent=2) + "\n")
-        with open(staging / "results.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            for r in results:
-                rec = r.record
-                writer.writerow(
-                    {
-                        **{k: rec[k] for k in CSV_COLUMNS if k in rec},
-                        "params": format_params(rec["params"]),
-                        "ci95_low": rec["ci95"][0],
-                        "ci95_high": rec["ci95"][1],
-                    }
-                )
-        header = (
-            f"# {scenario.name}: {meta['episodes']} episodes x {scenario.horizon} periods "
-            f"(first {warmup} left out), seed {meta['seed']}\n\n"
+    """Write results.json (a list of records), meta.json (the run's settings), results.csv, results.md
+    and the plots into ``out_dir``, keeping what else is there; none of them is replaced until all
+    are written (:func:`envs.files.write_files`)."""
+    records = [_json_ready(r.record) for r in results]
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for r in results:
+        rec = r.record
+        writer.writerow(
+            {
+                **{k: rec[k] for k in CSV_COLUMNS if k in rec},
+                "params": format_params(rec["params"]),
+                "ci95_low": rec["ci95"][0],
+                "ci95_high": rec["ci95"][1],
+            }
         )
-        (staging / "results.md").write_text(header + markdown_table(results))
-        _plot_costs(results, staging / "cost.png")
-        _plot_sample_paths(results, scenario, staging / "sample_paths.png", warmup)
-        out_dir.mkdir(exist_ok=True)
-        for item in staging.iterdir():
-            os.replace(item, out_dir / item.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    header = (
+        f"# {scenario.name}: {meta['episodes']} episodes x {scenario.horizon} periods "
+        f"(first {warmup} left out), seed {meta['seed']}\n\n"
+    )
+    files: dict[str, Content] = {
+        "results.json": json.dumps(records, indent=2) + "\n",
+        "meta.json": json.dumps(_json_ready(meta), indent=2) + "\n",
+        "results.csv": table.getvalue(),
+        "results.md": header + markdown_table(results),
+        "cost.png": lambda path: _plot_costs(results, path),
+        "sample_paths.png": lambda path: _plot_sample_paths(results, scenario, path, warmup),
+    }
+    write_files(out_dir, files)
 
 
 def _plot_costs(results: list[PolicyResult], path: Path) -> None:
@@ -327,7 +325,9 @@ def _plot_costs(results: list[PolicyResult], path: Path) -> None:
 
     labels = [r.record["policy"] for r in results]
     means = np.array([r.record["avg_cost"] for r in results])
-    errors = np.array([[m - r.record["ci95"][0], r.record["ci95"][1] - m] for m, r in zip(means, results)]).T
+    errors = np.array(
+        [[m - r.record["ci95"][0], r.record["ci95"][1] - m] for m, r in zip(means, results, strict=True)]
+    ).T
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(results) + 1.5))
     # points with error bars, not bars: the axis need not start at zero to be honest
     ax.errorbar(means, labels, xerr=errors, fmt="o", color="tab:blue", capsize=4)
@@ -335,7 +335,7 @@ def _plot_costs(results: list[PolicyResult], path: Path) -> None:
     ax.set_xlabel("average cost per period (95% CI)")
     ax.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # the path is a temporary name
     plt.close(fig)
 
 
@@ -349,8 +349,9 @@ def _plot_sample_paths(
 
     window = slice(warmup, min(warmup + periods, scenario.horizon))
     fig, axes = plt.subplots(len(results), 1, figsize=(9, 2.2 * len(results) + 0.5), sharex=True, squeeze=False)
-    for ax, result in zip(axes[:, 0], results):
+    for ax, result in zip(axes[:, 0], results, strict=True):
         trace = result.batch.trace
+        assert trace is not None, "evaluate() keeps a trace of at least one episode"
         t = np.arange(scenario.horizon)[window]
         ax.step(
             t,
@@ -366,14 +367,8 @@ def _plot_sample_paths(
     axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=3, frameon=False)
     axes[-1, 0].set_xlabel("period (same demand for every policy)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # the path is a temporary name
     plt.close(fig)
-
-
-def check_output_directory(out_dir: str | Path) -> None:
-    """Refuse an output path that exists and is not a directory (before any work is done)."""
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise UserError(f"{out_dir}: --out exists and is not a directory")
 
 
 def tuning_and_evaluation_paths(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.classic import tune_base_stock
-from agents.optimal import DPTooLarge, OptimalPolicy, solve_dp
+from agents.exact import DPTooLarge, OptimalPolicy, solve_dp
 from envs.batch import evaluation_paths, run_batch
 from envs.kernel import ExogenousPaths
 from envs.scenario import Scenario
@@ -16,7 +16,7 @@ def optimal_policy(scenario: Scenario) -> tuple[OptimalPolicy | None, str]:
     """The DP-optimal policy of a scenario, or None and the reason it is out of reach."""
     if not scenario.demand.stationary:
         return None, f"demand '{scenario.demand.dist}' is not stationary"
-    if not scenario.deterministic_lead_time:
+    if not isinstance(scenario.lead_time, int):
         return None, "the lead time is stochastic"
     try:
         result = solve_dp(

@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from envs.files import atomic_write  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "agents_vs_optimum.md"
 ZOO = ROOT / "zoo"
 REFERENCES = ("optimal", "base_stock", "capped_base_stock", "s_S")
@@ -93,9 +96,9 @@ def row(scenario: str, algo: str, agent: str, steps: object, seconds: object, co
         return f"{costs[name]:.4f}" if name in costs else "—"
 
     return (
-        f"| {date.today()} | {scenario} | {algo} | {agent} | {steps} | {seconds} | {cost('optimal')} | {cost('base_stock')} "
-        f"| {cost('capped_base_stock')} | {costs['agent']:.4f} | {100 * (costs['agent'] / reference - 1):+.2f} "
-        f"| {100 * (costs['agent'] / best_bs - 1):+.2f} | {note} |"
+        f"| {date.today()} | {scenario} | {algo} | {agent} | {steps} | {seconds} | {cost('optimal')} "
+        f"| {cost('base_stock')} | {cost('capped_base_stock')} | {costs['agent']:.4f} "
+        f"| {100 * (costs['agent'] / reference - 1):+.2f} | {100 * (costs['agent'] / best_bs - 1):+.2f} | {note} |"
     )
 
 
@@ -103,7 +106,7 @@ def append_log(line: str) -> None:
     text = RESULTS.read_text() if RESULTS.exists() else f"# Agents against the optimum\n\n{LOG_MARKER}\n{LOG_HEADER}\n"
     if LOG_MARKER not in text:
         text += f"\n## Log\n\n{LOG_MARKER}\n{LOG_HEADER}\n"
-    RESULTS.write_text(text.rstrip("\n") + "\n" + line + "\n")
+    atomic_write(RESULTS, text.rstrip("\n") + "\n" + line + "\n")
 
 
 def run_info(path: Path) -> tuple[str, str, object]:
@@ -111,7 +114,9 @@ def run_info(path: Path) -> tuple[str, str, object]:
     run = path if path.is_dir() else path.parent
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     config = (run / "config.yaml").read_text()
-    algo = re.search(r"^algo: (\S+)", config, re.M).group(1)
+    match = re.search(r"^algo: (\S+)", config, re.M)
+    assert match, f"{run}/config.yaml names no algo"
+    algo = match.group(1)
     steps = summary.get("timesteps", "?")
     if path.name == "best_model.zip" and summary.get("best"):
         steps = summary["best"]["timesteps"]
@@ -181,7 +186,7 @@ def natural_order(name: str) -> list[object]:
 
 def zoo(args: argparse.Namespace) -> None:
     """Evaluate every zoo policy; one row per scenario with the agents side by side."""
-    by_scenario: dict[str, dict[str, dict[str, float]]] = {}
+    by_scenario: dict[str, dict[str, dict[str, Any]]] = {}
     for summary_file in sorted(ZOO.glob("*/*/summary.json")):
         agent = summary_file.parent
         algo, scenario = agent.parent.name, agent.name
@@ -193,7 +198,7 @@ def zoo(args: argparse.Namespace) -> None:
         "none is known (seasonal_promo) of the best classic policy; the last columns are each agent's paired "
         "difference in cost per period to the best classic policy, with its 95% CI.\n",
         "| scenario | optimal | base-stock | capped b-s | (s, S) | PPO | PPO gap % | DQN | DQN gap % "
-        "| PPO − best classic | DQN − best classic |",
+        "| PPO − best classic | DQN − best classic |",  # noqa: RUF001 (a minus sign in the table)
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     grid_gaps: dict[str, list[float]] = {"ppo": [], "dqn": []}
@@ -227,7 +232,7 @@ def zoo(args: argparse.Namespace) -> None:
         text = re.sub(re.escape(ZOO_BEGIN) + ".*?" + re.escape(ZOO_END), lambda _: block, text, flags=re.S)
     else:
         text = text.replace(LOG_MARKER, f"## Zoo\n\n{block}\n\n## Log\n\n{LOG_MARKER}", 1)
-    RESULTS.write_text(text)
+    atomic_write(RESULTS, text)
 
 
 def promote(args: argparse.Namespace) -> None:
@@ -251,7 +256,7 @@ def promote(args: argparse.Namespace) -> None:
         "note": "summary.json is the source run's: its top-level KPIs are the run's final model; "
         "when source_model is best_model.zip, the shipped model is the one of summary.json's 'best'",
     }
-    (target / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    atomic_write(target / "provenance.json", json.dumps(provenance, indent=2) + "\n")
     print(f"{model} -> {target.relative_to(ROOT)}/")
 
 

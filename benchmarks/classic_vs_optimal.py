@@ -24,6 +24,7 @@ from agents.classic import TUNERS
 from agents.references import TUNING_SEED, optimal_policy
 from benchmarks.dp_solve_time import ZIPKIN
 from envs.batch import evaluation_paths, run_batch
+from envs.files import atomic_write
 from envs.scenario import load_scenario
 
 # Zipkin (2008), Table 3: best base-stock cost, by p, for L = 1..4.
@@ -46,17 +47,19 @@ def main() -> None:
     args = parser.parse_args()
 
     lines = [
-        "| L | p | optimal (Zipkin) | optimal, simulated | base-stock (Zipkin) | base-stock | gap % | capped base-stock | gap % | (s, S) | gap % | seconds |",
+        "| L | p | optimal (Zipkin) | optimal, simulated | base-stock (Zipkin) | base-stock | gap % "
+        "| capped base-stock | gap % | (s, S) | gap % | seconds |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    gaps = {name: [] for name in HEURISTICS}
+    gaps: dict[str, list[float]] = {name: [] for name in HEURISTICS}
     for lead_time in (1, 2, 3, 4):
         for p in (4, 9, 19, 39):
             start = time.perf_counter()
             scenario = load_scenario(f"lost_sales_L{lead_time}_p{p}")
             tuning = evaluation_paths(scenario, args.tuning_episodes, TUNING_SEED)
             paths = evaluation_paths(scenario, args.episodes, args.seed)
-            optimal, _ = optimal_policy(scenario)
+            optimal, reason = optimal_policy(scenario)
+            assert optimal is not None, reason  # the grid's instances all have one
             optimum = run_batch(optimal, scenario, paths, warmup=args.warmup).avg_cost.mean()
             cells = []
             for name in HEURISTICS:
@@ -84,10 +87,12 @@ def main() -> None:
                 "",
                 f"Command: `python -m benchmarks.classic_vs_optimal --episodes {args.episodes} --tuning-episodes "
                 f"{args.tuning_episodes} --warmup {args.warmup} --seed {args.seed}` (from the repository root)  ",
-                f"Date: {datetime.date.today()}; machine: {platform.machine()}, Python {platform.python_version()}, 2 cores shared.  ",
-                f"Heuristics tuned on {args.tuning_episodes} episodes (seed {TUNING_SEED}), every policy then run on the same "
-                f"{args.episodes} episodes x 365 periods (seed {args.seed}), first {args.warmup} periods left out. "
-                "Gaps are to the DP optimum simulated on the same paths; the Zipkin columns are Table 3's long-run values.",
+                f"Date: {datetime.date.today()}; machine: {platform.machine()}, Python {platform.python_version()}, "
+                "2 cores shared.  ",
+                f"Heuristics tuned on {args.tuning_episodes} episodes (seed {TUNING_SEED}), every policy then run on "
+                f"the same {args.episodes} episodes x 365 periods (seed {args.seed}), first {args.warmup} periods left "
+                "out. Gaps are to the DP optimum simulated on the same paths; the Zipkin columns are Table 3's "
+                "long-run values.",
                 "",
                 *lines,
                 "",
@@ -97,7 +102,7 @@ def main() -> None:
         + "\n"
     )
     print(text.splitlines()[-1])
-    OUT.write_text(text)
+    atomic_write(OUT, text)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import poisson
 
-from agents.optimal import solve_dp
+from agents.exact import solve_dp
+from envs.files import atomic_write
 
 ZIPKIN = {
     4: (4.04, 4.40, 4.60, 4.73),
@@ -70,7 +71,7 @@ def main() -> None:
     )
     footer = f"\n\nTotal solve time: {total:.1f} s.\n"
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(header + table + footer)
+    atomic_write(OUT, header + table + footer)
     print(footer.strip(), f"Written to {OUT}", sep="\n", file=sys.stderr)
 
 

@@ -21,8 +21,9 @@ import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from envs import InventoryEnv  # noqa: E402
-from envs.vec_env import InventoryVecEnv  # noqa: E402
+from envs import InventoryEnv
+from envs.files import atomic_write
+from envs.vec_env import InventoryVecEnv
 
 RESULTS = Path(__file__).resolve().parent / "results" / "env_throughput.md"
 
@@ -71,8 +72,9 @@ def main() -> None:
         "# Env throughput",
         "",
         f"Command: `python benchmarks/env_throughput.py --scenario {args.scenario} --seconds {args.seconds}`",
-        f"Date: {date.today()}; machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-        "2 cores shared (numbers are indicative; the ratio is measured in one run).",
+        f"Date: {date.today()}; machine: {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, 2 cores shared "
+        "(numbers are indicative; the ratio is measured in one run).",
         "Steps include automatic resets at the end of each 365-period episode.",
         "",
         "| face | N | env steps / s |",
@@ -84,7 +86,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    atomic_write(RESULTS, text)
 
 
 if __name__ == "__main__":

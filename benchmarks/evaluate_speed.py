@@ -22,6 +22,7 @@ from pathlib import Path
 from agents.classic import TUNERS
 from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import evaluation_paths, run_batch
+from envs.files import atomic_write
 from envs.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,7 @@ def main() -> None:
         cost = run_batch(policy, scenario, paths, warmup=50).avg_cost.mean()
         rows.append((name, tuned, time.perf_counter() - start, cost))
     start = time.perf_counter()
-    optimal, reason = optimal_policy(scenario)
+    optimal, _ = optimal_policy(scenario)
     if optimal is not None:
         solved = time.perf_counter() - start
         start = time.perf_counter()
@@ -78,8 +79,8 @@ def main() -> None:
         f"Date: {datetime.date.today()}; machine: {platform.machine()}, Python {platform.python_version()}, "
         "2 cores shared (numbers are indicative).",
         "",
-        f"{args.episodes:,} episodes x {scenario.horizon} periods of {args.scenario}, drawn once in {draw_seconds:.2f} s; "
-        "each policy runs on all of them in one batch.",
+        f"{args.episodes:,} episodes x {scenario.horizon} periods of {args.scenario}, drawn once in "
+        f"{draw_seconds:.2f} s; each policy runs on all of them in one batch.",
         "",
         "| policy | tuning / solving s | evaluation s | avg cost |",
         "|---|---:|---:|---:|",
@@ -90,7 +91,7 @@ def main() -> None:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    OUT.write_text(text)
+    atomic_write(OUT, text)
 
 
 if __name__ == "__main__":

@@ -29,16 +29,11 @@ import onnxruntime
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from agents.deploy import (  # noqa: E402
-    OnnxPolicy,
-    classic_source,
-    export_policy,
-    learned_source,
-    read_state,
-    recommend,
-    rollout_observations,
-    write_orders,
-)
+from agents.deploy.export import classic_source, export_policy, learned_source, rollout_observations  # noqa: E402
+from agents.deploy.orders import recommend, write_orders  # noqa: E402
+from agents.deploy.runtime import OnnxPolicy  # noqa: E402
+from agents.deploy.state import read_state  # noqa: E402
+from envs.files import atomic_write  # noqa: E402
 from envs.scenario import load_scenario  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "recommend_throughput.md"
@@ -81,6 +76,26 @@ def trained_run(work: Path) -> Path:
     return work / "runs" / f"{SCENARIO}_ppo_seed0"
 
 
+def stage_seconds(
+    name: str, directory: Path, state: Path, work: Path, repeat: int
+) -> tuple[str, float, float, float, float, float, float]:
+    """Median seconds of the whole command (CSV, JSON) and of each stage in one process, for one policy."""
+    command = [sys.executable, str(ROOT / "recommend.py"), "--policy", str(directory), "--state", str(state)]
+    as_csv = [*command, "--out", str(work / "o.csv")]
+    as_json = [*command, "--out", str(work / "o.json"), "--format", "json"]
+    cli_csv = median_seconds(lambda: subprocess.run(as_csv, check=True, capture_output=True), repeat)
+    cli_json = median_seconds(lambda: subprocess.run(as_json, check=True, capture_output=True), repeat)
+    policy = OnnxPolicy.load(directory)
+    read = median_seconds(lambda: read_state(state, policy.metadata["observation"]), repeat)
+    rows_read = read_state(state, policy.metadata["observation"])
+    orders = median_seconds(lambda: policy.act(rows_read.obs), repeat)
+    explained = median_seconds(lambda: recommend(policy, rows_read.obs), repeat)
+    recs = recommend(policy, rows_read.obs)
+    written = median_seconds(lambda: write_orders(work / "o.csv", "csv", policy, rows_read, recs, str(state)), repeat)
+    print(f"{name}: command {cli_csv:.2f} s (csv), {cli_json:.2f} s (json)", flush=True)
+    return name, cli_csv, cli_json, read, orders, explained, written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, default=100_000)
@@ -101,25 +116,7 @@ def main() -> None:
         state = work / "state.csv"
         write_state(state, OnnxPolicy.load(work / "optimal"), args.skus)
 
-        rows = []
-        for name in ("optimal", "base_stock", "ppo"):
-            directory = work / name
-            command = [sys.executable, str(ROOT / "recommend.py"), "--policy", str(directory), "--state", str(state)]
-            as_csv = [*command, "--out", str(work / "o.csv")]
-            as_json = [*command, "--out", str(work / "o.json"), "--format", "json"]
-            cli_csv = median_seconds(lambda: subprocess.run(as_csv, check=True, capture_output=True), args.repeat)
-            cli_json = median_seconds(lambda: subprocess.run(as_json, check=True, capture_output=True), args.repeat)
-            policy = OnnxPolicy.load(directory)
-            read = median_seconds(lambda: read_state(state, policy.metadata["observation"]), args.repeat)
-            rows_read = read_state(state, policy.metadata["observation"])
-            orders = median_seconds(lambda: policy.act(rows_read.obs), args.repeat)
-            explained = median_seconds(lambda: recommend(policy, rows_read.obs), args.repeat)
-            recs = recommend(policy, rows_read.obs)
-            written = median_seconds(
-                lambda: write_orders(work / "o.csv", "csv", policy, rows_read, recs, str(state)), args.repeat
-            )
-            rows.append((name, cli_csv, cli_json, read, orders, explained, written))
-            print(f"{name}: command {cli_csv:.2f} s (csv), {cli_json:.2f} s (json)", flush=True)
+        rows = [stage_seconds(name, work / name, state, work, args.repeat) for name in ("optimal", "base_stock", "ppo")]
 
     run_option = f" --run {args.run}" if args.run else ""
     lines = [
@@ -141,11 +138,10 @@ def main() -> None:
         ],
         "",
         f'The whole command includes Python start-up and imports: `python -c "import recommend"` takes '
-        f"{imports:.2f} s, most of it `envs/__init__` importing every env module (scipy.stats via envs.demand) "
-        "on the way to envs.errors.",
+        f"{imports:.2f} s, most of it numpy, pandas and onnxruntime (recommend_startup.md breaks it down).",
         "",
     ]
-    RESULTS.write_text("\n".join(lines))
+    atomic_write(RESULTS, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -24,9 +24,10 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agents import rl  # noqa: E402
-from envs import InventoryEnv  # noqa: E402
-from envs.vec_env import InventoryVecEnv  # noqa: E402
+from agents import rl
+from envs import InventoryEnv
+from envs.files import atomic_write
+from envs.vec_env import InventoryVecEnv
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_throughput.md"
 SEED = 0
@@ -84,7 +85,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    atomic_write(RESULTS, text)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,12 @@ Every command writes its outputs through these helpers:
   reader (or a kill, or a full disk) never sees half a file. An existing file keeps its
   permission bits. A destination that is a symlink, a device, a FIFO, a socket or a directory
   is refused, never replaced.
-- :func:`write_directory` does the same for a directory of files (an exported policy, the
-  results of an evaluation): staged beside it, then swapped in.
+- :func:`write_directory` does the same for a directory of files (an exported policy, a
+  checkpoint): staged beside it, then swapped in.
+- :func:`write_files` writes several files into a directory that may hold other things (the
+  results of an evaluation): every file is written in full before the first one is renamed in.
+- :func:`write_new_directory` creates a directory under the first free name of several (a run
+  directory), complete when it appears; writers started together each get their own.
 
 Every failure a user can cause (no permission, read-only or full file system, a path that is
 not a regular file) is a :class:`~envs.errors.UserError`: one line naming the path.
@@ -15,11 +19,12 @@ not a regular file) is a :class:`~envs.errors.UserError`: one line naming the pa
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from envs.errors import UserError
@@ -72,7 +77,8 @@ def atomic_write(path: str | Path, content: Content, what: str = "--out") -> Pat
         path: the destination, checked with :func:`check_output_path`; missing parent
             directories are created.
         content: bytes, text (UTF-8), or a function that writes the file at the path it is given
-            (``model.save``, ``frame.to_csv``).
+            (``model.save``, ``frame.to_csv``). That path ends in ``.tmp``: a writer that picks
+            the format from the file name must be told the format.
         what: how the path was given (``--out``, ``policy directory``), for error messages.
 
     Returns:
@@ -84,6 +90,18 @@ def atomic_write(path: str | Path, content: Content, what: str = "--out") -> Pat
             permission, read-only or full file system); nothing is left behind.
     """
     path = check_output_path(path, what)
+    temporary = _staged(path, content, what)
+    try:
+        os.replace(temporary, path)
+    except OSError as error:
+        raise UserError(f"{what} {path}: cannot write here ({error.strerror})") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def _staged(path: Path, content: Content, what: str) -> Path:
+    """``content`` written in full to a temporary file beside ``path``, with the mode ``path`` is to have."""
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode) if path.exists() else _new_file_mode()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,18 +120,49 @@ def atomic_write(path: str | Path, content: Content, what: str = "--out") -> Pat
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(temporary, mode)
-        os.replace(temporary, path)
     except OSError as error:
-        raise UserError(f"{what} {path}: cannot write here ({error.strerror})") from None
-    finally:
         temporary.unlink(missing_ok=True)
-    return path
+        raise UserError(f"{what} {path}: cannot write here ({error.strerror})") from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def _is_empty(directory: Path) -> bool:
+    return not any(directory.iterdir())
+
+
+def check_output_directory(
+    out_dir: str | Path, replaceable: Callable[[Path], bool] = _is_empty, what: str = "--out"
+) -> Path:
+    """``out_dir`` as a :class:`Path` if a directory may be written there; else a :class:`UserError`.
+
+    Call it before the work whose results go there, so that a bad path fails at once.
+
+    Args:
+        out_dir: the directory to write.
+        replaceable: whether an existing directory may be written over (by default: it is empty).
+        what: how the path was given, for error messages.
+
+    Raises:
+        UserError: ``out_dir`` is a symbolic link, exists and is not a directory, or is a
+            directory ``replaceable`` refuses.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink():
+        raise UserError(f"{what} {out_dir}: is a symbolic link; give a directory path")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{what} {out_dir}: exists and is not a directory")
+    if out_dir.exists() and not replaceable(out_dir):
+        raise UserError(f"{what} {out_dir}: exists and is not a directory this command wrote; choose another")
+    return out_dir
 
 
 def write_directory(
     out_dir: str | Path,
     files: Mapping[str, Content],
-    replaceable: Callable[[Path], bool] = lambda existing: not any(existing.iterdir()),
+    replaceable: Callable[[Path], bool] = _is_empty,
     what: str = "--out",
 ) -> Path:
     """Write ``files`` (name -> content) as the directory ``out_dir``, all or nothing.
@@ -125,19 +174,10 @@ def write_directory(
     Raises:
         UserError: one line naming the directory.
     """
-    out_dir = Path(out_dir)
-    if out_dir.is_symlink():
-        raise UserError(f"{what} {out_dir}: is a symbolic link; give a directory path")
-    if out_dir.exists() and (not out_dir.is_dir() or not replaceable(out_dir)):
-        raise UserError(f"{what} {out_dir}: exists and is not a directory this command wrote; choose another")
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    except OSError as error:
-        raise UserError(f"{what} {out_dir}: cannot write here ({error.strerror})") from None
+    out_dir = check_output_directory(out_dir, replaceable, what)
+    staging = _staging_directory(out_dir.parent, f".{out_dir.name}.", what)
     replaced = staging.with_name(staging.name + ".old")
     try:
-        os.chmod(staging, 0o777 & ~_umask())  # as a plain mkdir would make it; mkdtemp gives 0700
         for name, content in files.items():
             atomic_write(staging / name, content, what)
         if out_dir.exists():
@@ -149,3 +189,83 @@ def write_directory(
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(replaced, ignore_errors=True)
     return out_dir
+
+
+def write_files(out_dir: str | Path, files: Mapping[str, Content], what: str = "--out") -> Path:
+    """Write ``files`` (name -> content) into the directory ``out_dir``, keeping what else is in it.
+
+    Every file is written in full under a temporary name beside its destination before the first
+    is renamed into place, so a failure while producing any of them (a plot, a full disk) leaves
+    every earlier file as it was. ``out_dir`` is created if missing.
+
+    Raises:
+        UserError: ``out_dir`` is a symlink or not a directory, a destination is not a regular
+            file (see :func:`check_output_path`), or a write failed; one line naming the path.
+    """
+    out_dir = check_output_directory(out_dir, replaceable=lambda existing: True, what=what)
+    destinations = [check_output_path(out_dir / name, what) for name in files]
+    staged: list[Path] = []
+    try:
+        for destination, content in zip(destinations, files.values(), strict=True):
+            staged.append(_staged(destination, content, what))
+        for temporary, destination in zip(staged, destinations, strict=True):
+            os.replace(temporary, destination)
+    except OSError as error:
+        raise UserError(f"{what} {out_dir}: cannot write here ({error.strerror})") from None
+    finally:
+        for temporary in staged:
+            temporary.unlink(missing_ok=True)
+    return out_dir
+
+
+def write_new_directory(
+    parent: str | Path, names: Iterable[str], files: Mapping[str, Content], what: str = "--out"
+) -> Path:
+    """Write ``files`` as a new directory in ``parent``, named by the first of ``names`` that is free.
+
+    The directory is filled under a hidden name and renamed, so it exists only complete. A name
+    is taken when something non-empty is there: the rename onto it fails, and the next name is
+    tried, so writers started together each get a directory of their own.
+
+    Args:
+        parent: where the directory is created (created if missing).
+        names: candidate names, in order of preference.
+        files: name -> content; at least one, so that a written directory is never empty.
+        what: how ``parent`` was given, for error messages.
+
+    Returns:
+        The new directory.
+
+    Raises:
+        UserError: ``parent`` cannot be written, or every name is taken.
+    """
+    if not files:
+        raise ValueError("write_new_directory needs at least one file")
+    parent = Path(parent)
+    names = list(names)
+    staging = _staging_directory(parent, f".{names[0]}.", what)
+    try:
+        for name, content in files.items():
+            atomic_write(staging / name, content, what)
+        for name in names:
+            try:
+                staging.rename(parent / name)
+            except OSError as error:
+                if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                    continue  # taken
+                raise UserError(f"{what} {parent}: cannot create a directory in it ({error.strerror})") from None
+            return parent / name
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    raise UserError(f"{what} {parent}: every name from {names[0]} to {names[-1]} is taken")
+
+
+def _staging_directory(parent: Path, prefix: str, what: str) -> Path:
+    """A new hidden directory in ``parent`` (created if missing), with the mode a plain mkdir gives."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp gives 0700
+    except OSError as error:
+        raise UserError(f"{what} {parent}: cannot create a directory in it ({error.strerror})") from None
+    return staging

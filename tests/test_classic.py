@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 
 from agents.classic import (
+    TUNERS,
     BaseStock,
     CappedBaseStock,
     ReorderPointQuantity,
     SSPolicy,
-    TUNERS,
     tune_base_stock,
     tune_eoq,
     tune_s_S,
 )
 from agents.evaluation import mean_ci
-from agents.references import optimal_policy
 from agents.exact import ss_average_cost, zheng_federgruen
+from agents.references import optimal_policy
 from envs.batch import evaluation_paths, run_batch
 from envs.scenario import load_scenario
 from tests.conftest import make_scenario
@@ -55,7 +55,7 @@ def test_exact_s_S_on_backorder_K64_and_its_simulated_cost():
     assert tuned.expected_cost == pytest.approx(35.022, abs=1e-3)
     # the renewal-formula cost equals the simulated long-run cost of the same policy
     costs = run_batch(tuned.policy, scenario, evaluation_paths(scenario, 400, 7), warmup=30).avg_cost
-    mean, low, high = mean_ci(costs)
+    _, low, high = mean_ci(costs)
     assert low <= 35.022 <= high
     assert ss_average_cost(scenario.demand.pmf(), 6, 40, 1, 9, 64) == pytest.approx(tuned.expected_cost)
 
@@ -66,14 +66,14 @@ def test_simulated_base_stock_reproduces_zipkin(lead_time, best_base_stock):
     tuned = tune_base_stock(scenario, evaluation_paths(scenario, 200, 1), warmup=50)
     assert tuned.method == "simulation"
     costs = run_batch(tuned.policy, scenario, evaluation_paths(scenario, 600, 2), warmup=50).avg_cost
-    mean, low, high = mean_ci(costs)
+    _, low, high = mean_ci(costs)
     assert low - 0.005 <= best_base_stock <= high + 0.005  # Zipkin rounds to two decimals
 
 
 def test_eoq_batch_size_and_service_level_reorder_point():
     scenario = load_scenario("backorder_K64")
     tuned = tune_eoq(scenario, evaluation_paths(scenario, 50, 1), service_level=0.9)
-    assert tuned.policy.Q == round(np.sqrt(2 * 64 * 10 / 1))  # 36
+    assert round(np.sqrt(2 * 64 * 10 / 1)) == tuned.policy.Q  # 36
     costs = run_batch(tuned.policy, scenario, evaluation_paths(scenario, 200, 3), warmup=30)
     assert costs.kpis["cycle_service_level"].mean() >= 0.9 - 0.01
     with pytest.raises(ValueError, match="fixed lead time"):
@@ -101,6 +101,7 @@ def test_optimum_is_out_of_reach_for_non_stationary_or_stochastic_lead_times():
 GRID = [(L, p) for L in (1, 2, 3, 4) for p in (4, 9, 19, 39)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("lead_time", "shortage_cost"), GRID)
 def test_optimum_is_never_beaten_by_a_tuned_heuristic_on_the_grid(lead_time, shortage_cost):
     scenario = load_scenario(f"lost_sales_L{lead_time}_p{shortage_cost}")
@@ -108,7 +109,7 @@ def test_optimum_is_never_beaten_by_a_tuned_heuristic_on_the_grid(lead_time, sho
     paths = evaluation_paths(scenario, 150, 11)
     optimal_costs = run_batch(policy, scenario, paths, warmup=50).avg_cost
     # the DP's own exact cost agrees with its simulated cost
-    mean, low, high = mean_ci(optimal_costs)
+    _, low, high = mean_ci(optimal_costs)
     assert low <= policy.result.average_cost <= high
     tuning = evaluation_paths(scenario, 64, 1)
     for name in ("base_stock", "capped_base_stock", "s_S"):
@@ -132,6 +133,7 @@ def test_exact_formulas_give_way_to_search_when_capacity_binds():
     assert -0.02 < mean < 0.01 * policy.result.average_cost  # not below the capped optimum, within 1% of it
 
 
+@pytest.mark.slow
 def test_search_grid_reaches_deep_reorder_points_of_large_fixed_costs():
     # a one-point lead-time distribution forces the simulation search on a case Zheng-Federgruen solves
     scenario = make_scenario(

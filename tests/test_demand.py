@@ -11,7 +11,7 @@ from scipy import stats
 from envs.demand import DemandConfig
 from envs.scenario import load_scenario
 
-ADAPTER = TypeAdapter(DemandConfig)
+ADAPTER: TypeAdapter[DemandConfig] = TypeAdapter(DemandConfig)
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_csv_window_replays_contiguous_history_and_bootstrap_replays_blocks():
     draws, features = demand.sample(np.random.default_rng(0), 10, 365)
     series = history["demand"].to_numpy()
     promo = history["promotion"].to_numpy()
-    for path, feats in zip(draws, features):
+    for path, feats in zip(draws, features, strict=True):
         # bootstrap: every 28-day block is a contiguous (circular) piece of the history
         for start in range(0, 365, 28):
             block = path[start : start + 28]

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-import envs  # noqa: F401  (registers Inventory-v0)
+import envs  # registers Inventory-v0
 from envs import InventoryEnv
 from envs.vec_env import InventoryVecEnv
 
@@ -149,7 +149,7 @@ def test_vec_env_terminal_observation_and_kpis_match_the_single_env():
     vec = InventoryVecEnv("lost_sales_L2_p4", 2, seed=3, horizon=5)
     vec.reset()
     for _ in range(5):
-        _, _, done, infos = vec.step(np.array([4, 6]))
+        _, _, _, infos = vec.step(np.array([4, 6]))
     env = InventoryEnv("lost_sales_L2_p4", horizon=5)
     env.reset(seed=4)
     for _ in range(5):
@@ -158,6 +158,7 @@ def test_vec_env_terminal_observation_and_kpis_match_the_single_env():
     assert infos[1]["episode_kpis"] == pytest.approx(info["episode_kpis"], nan_ok=True)
 
 
+@pytest.mark.slow
 def test_vec_env_works_as_sb3_training_env():
     from stable_baselines3 import PPO
 
@@ -166,3 +167,11 @@ def test_vec_env_works_as_sb3_training_env():
     model.learn(256)
     dummy = DummyVecEnv([lambda: InventoryEnv("lost_sales_L1_p4", horizon=20, action="continuous")])
     assert dummy.observation_space == vec.observation_space and dummy.action_space == vec.action_space
+
+
+def test_the_package_names_load_on_first_use():
+    for name in envs.__all__:
+        assert getattr(envs, name).__name__ == name
+    assert envs.InventoryVecEnv is InventoryVecEnv
+    with pytest.raises(AttributeError, match="no attribute 'InventoryVecenv'"):
+        envs.InventoryVecenv  # noqa: B018

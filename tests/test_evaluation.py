@@ -15,7 +15,8 @@ from scipy import stats
 
 import evaluate
 from agents.classic import BaseStock, CappedBaseStock
-from agents.evaluation import RECORD_KEYS, NamedPolicy, evaluate as evaluate_policies, mean_ci
+from agents.evaluation import RECORD_KEYS, NamedPolicy, mean_ci
+from agents.evaluation import evaluate as evaluate_policies
 from envs.batch import evaluation_paths
 from envs.scenario import load_scenario
 
@@ -120,6 +121,7 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, messa
     assert not out.exists() and not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_command_line_exit_code_and_message():
     result = subprocess.run(
         [sys.executable, "evaluate.py", "--scenario", "lost_sales_L1_p4", "--policy", "nonsense"],
@@ -129,9 +131,9 @@ def test_command_line_exit_code_and_message():
         timeout=120,
     )
     assert result.returncode == 2
-    assert (
-        result.stderr.strip()
-        == "error: nonsense: unknown policy (names: eoq, s_S, base_stock, capped_base_stock, optimal; or a run directory or model path)"
+    assert result.stderr.strip() == (
+        "error: nonsense: unknown policy (names: eoq, s_S, base_stock, capped_base_stock, optimal; "
+        "or a run directory or model path)"
     )
 
 
@@ -140,7 +142,7 @@ def test_output_path_that_is_a_file_is_refused(tmp_path, capsys):
     target.write_text("keep me")
     with pytest.raises(SystemExit) as caught:
         evaluate.main(["--scenario", "lost_sales_L1_p4", "--episodes", "5", "--out", str(target)])
-    assert caught.value.code == 2 and "--out exists and is not a directory" in capsys.readouterr().err
+    assert caught.value.code == 2 and "exists and is not a directory" in capsys.readouterr().err
     assert target.read_text() == "keep me"
 
 

@@ -12,16 +12,9 @@ import pytest
 import export
 import train
 from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
-from agents.deploy import (
-    PARITY_OBSERVATIONS,
-    OnnxPolicy,
-    classic_graph,
-    learned_source,
-    load_exported,
-    rollout_observations,
-    sha256,
-    table_graph,
-)
+from agents.deploy.export import PARITY_OBSERVATIONS, learned_source, load_exported, rollout_observations
+from agents.deploy.graphs import classic_graph, table_graph
+from agents.deploy.runtime import OnnxPolicy, sha256
 from agents.references import optimal_policy
 from envs.batch import evaluation_paths, run_batch
 from envs.scenario import load_scenario
@@ -84,6 +77,7 @@ def test_dp_table_reproduces_the_optimal_policy(scenario, overrides):
     np.testing.assert_array_equal(onnx_policy(graph, obs_dim).act(obs), policy.act(obs))
 
 
+@pytest.mark.slow
 def test_dp_table_of_the_largest_grid_instance_stays_small():
     """lead time 4, p = 39: position bound 36, a dense 38^4 int8 table (about 2 MB)."""
     policy, _ = optimal_policy(load_scenario("lost_sales_L4_p39"))
@@ -145,7 +139,7 @@ def test_export_refuses_to_overwrite_another_directory(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(SystemExit) as exit_info:
         export.main(["optimal", "--scenario", "lost_sales_L1_p4", "--out", str(tmp_path)])
-    assert exit_info.value.code == 2 and "is not a policy directory" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "is not a directory this command wrote" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
@@ -185,6 +179,7 @@ def train_tiny(algo: str, run_dir: Path, action_meaning: str = "quantity") -> Pa
     return run_dir / f"lost_sales_L2_p9_{algo}_seed0"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "algo, action_meaning", [("ppo", "quantity"), ("ppo", "level"), ("dqn", "quantity"), ("dqn", "level")]
 )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from envs.errors import UserError
-from envs.files import atomic_write, write_directory
+from envs.files import atomic_write, check_output_directory, write_directory, write_files, write_new_directory
 
 
 def test_a_replaced_file_keeps_its_permissions_and_leaves_no_temporary(tmp_path):
@@ -66,3 +67,82 @@ def test_a_directory_is_written_whole_and_only_replaces_what_may_be_replaced(tmp
         write_directory(other, {"policy.json": "{}"})
     assert (other / "mine.txt").read_text() == "keep"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_unreplaceable_directory_is_refused_before_any_work(tmp_path):
+    existing = tmp_path / "results"
+    existing.mkdir()
+    (existing / "mine.txt").write_text("keep")
+    assert check_output_directory(tmp_path / "new") == tmp_path / "new"
+    assert check_output_directory(existing, replaceable=lambda d: True) == existing
+    with pytest.raises(UserError, match="choose another"):
+        check_output_directory(existing)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(UserError, match=r"exists and is not a directory$"):
+        check_output_directory(tmp_path / "afile")
+    (tmp_path / "link").symlink_to(existing)
+    with pytest.raises(UserError, match="symbolic link"):
+        check_output_directory(tmp_path / "link", replaceable=lambda d: True)
+
+
+def test_files_written_into_a_directory_keep_its_other_files(tmp_path):
+    out = tmp_path / "results"
+    write_files(out, {"results.json": "[]", "plot.png": lambda path: path.write_bytes(b"png")})
+    (out / "notes.txt").write_text("mine")
+    write_files(out, {"results.json": "[1]"})
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "plot.png", "results.json"]
+    assert (out / "results.json").read_text() == "[1]" and (out / "plot.png").read_bytes() == b"png"
+
+
+def test_a_failure_while_writing_files_replaces_none_of_them(tmp_path):
+    out = tmp_path / "results"
+    write_files(out, {"results.json": "old", "plot.png": b"old"})
+
+    def fail(path):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(UserError, match="No space left"):
+        write_files(out, {"results.json": "new", "plot.png": fail})
+    assert (out / "results.json").read_text() == "old" and (out / "plot.png").read_bytes() == b"old"
+    assert sorted(p.name for p in out.iterdir()) == ["plot.png", "results.json"]
+
+
+def test_files_are_not_written_over_a_directory_or_into_a_file(tmp_path):
+    out = tmp_path / "results"
+    (out / "results.json").mkdir(parents=True)
+    with pytest.raises(UserError, match="is a directory"):
+        write_files(out, {"meta.json": "{}", "results.json": "[]"})
+    assert not (out / "meta.json").exists()
+    (tmp_path / "afile").write_text("keep")
+    with pytest.raises(UserError, match="exists and is not a directory"):
+        write_files(tmp_path / "afile", {"results.json": "[]"})
+    assert (tmp_path / "afile").read_text() == "keep"
+
+
+def test_a_new_directory_takes_the_first_free_name_and_appears_complete(tmp_path):
+    names = ["run", "run_2", "run_3"]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("taken")
+    (tmp_path / "run_2").write_text("a file")
+    created = write_new_directory(tmp_path, names, {"config.yaml": "mine", "versions.json": "{}"})
+    assert created == tmp_path / "run_3"
+    assert sorted(p.name for p in created.iterdir()) == ["config.yaml", "versions.json"]
+    with pytest.raises(UserError, match="every name from run to run_3 is taken"):
+        write_new_directory(tmp_path, names, {"config.yaml": "late"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # no staging left
+
+
+def test_new_directories_created_together_each_get_their_own(tmp_path):
+    names = [f"run_{i}" for i in range(10)]
+    with ThreadPoolExecutor(4) as pool:
+        created = list(pool.map(lambda i: write_new_directory(tmp_path, names, {"id": str(i)}), range(8)))
+    assert sorted(path.name for path in created) == sorted(names[:8])
+    assert sorted((path / "id").read_text() for path in created) == [str(i) for i in range(8)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[:8])
+
+
+def test_a_new_directory_in_a_parent_that_is_a_file_is_a_user_error(tmp_path):
+    (tmp_path / "runs").write_text("a file")
+    with pytest.raises(UserError, match="cannot create a directory in it"):
+        write_new_directory(tmp_path / "runs", ["run"], {"config.yaml": ""}, what="--run-dir")
+    assert (tmp_path / "runs").read_text() == "a file"

@@ -25,7 +25,7 @@ def orders_from_actions(scenario, actions, obs):
 def run_periods(scenario, orders, demands, lead_times=None):
     kernel = new_kernel(scenario, 1)
     outcomes = []
-    for t, (q, d) in enumerate(zip(orders, demands)):
+    for t, (q, d) in enumerate(zip(orders, demands, strict=True)):
         lead = scenario.lead_time if lead_times is None else lead_times[t]
         outcomes.append(kernel.step(np.array([q]), np.array([d]), np.array([lead])).row(0))
         outcomes[-1]["pipeline"] = kernel.pipeline[0, 0, : scenario.max_lead_time].tolist()

@@ -1,4 +1,4 @@
-"""Tests of agents.optimal against published optima, hand-solved cases and simulation."""
+"""Tests of agents.exact.dp against published optima, hand-solved cases and simulation."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import poisson
 
-from agents import optimal
-from agents.base import Policy
-from agents.optimal import DPTooLarge, OptimalPolicy, solve_dp
+from agents.exact import DPTooLarge, OptimalPolicy, dp, solve_dp
+from envs.policy import Policy
 
 
 def poisson_pmf(mean: float) -> np.ndarray:
@@ -183,13 +182,13 @@ def test_stationary_law_is_a_distribution():
 
 def test_simplex_rank_is_the_enumeration_order():
     for width in (1, 2, 4):
-        states = optimal._simplex_states(9, width)
-        binomial = optimal._binomial_table(9 + width + 1, width)
-        np.testing.assert_array_equal(optimal._simplex_rank(states, 9, binomial), np.arange(states.shape[0]))
+        states = dp._simplex_states(9, width)
+        binomial = dp._binomial_table(9 + width + 1, width)
+        np.testing.assert_array_equal(dp._simplex_rank(states, 9, binomial), np.arange(states.shape[0]))
 
 
 def test_automatic_bound_widens_until_it_does_not_bind(monkeypatch):
-    monkeypatch.setattr(optimal, "critical_fractile", lambda pmf, holding_cost, shortage_cost: 0)
+    monkeypatch.setattr(dp, "critical_fractile", lambda pmf, holding_cost, shortage_cost: 0)
     result = solve_dp(poisson_pmf(5), 1, True, 1.0, 39.0, max_order=20)
     assert result.bounds[1] > 1
     assert abs(result.average_cost - 7.84) <= 0.006

@@ -16,19 +16,13 @@ import pytest
 import recommend
 import train
 from agents.classic import BaseStock
-from agents.deploy import (
-    ORDER_COLUMNS,
-    ExportSource,
-    OnnxPolicy,
-    classic_graph,
-    explanation_groups,
-    export_policy,
-    learned_source,
-    read_state,
-    recommend as recommend_orders,
-    rollout_observations,
-    table_graph,
-)
+from agents.deploy.explain import explanation_groups
+from agents.deploy.export import ExportSource, export_policy, learned_source, rollout_observations
+from agents.deploy.graphs import classic_graph, table_graph
+from agents.deploy.orders import ORDER_COLUMNS
+from agents.deploy.orders import recommend as recommend_orders
+from agents.deploy.runtime import OnnxPolicy
+from agents.deploy.state import read_state
 from agents.references import optimal_policy
 from envs.kernel import observation_names
 from envs.scenario import load_scenario
@@ -42,7 +36,8 @@ def policies(tmp_path_factory) -> dict[str, Path]:
     """lost_sales_L2_p9 exported three ways: the DP optimum, base stock S = 19, and a tiny PPO run."""
     root = tmp_path_factory.mktemp("policies")
     scenario = load_scenario("lost_sales_L2_p9")
-    optimal, _ = optimal_policy(scenario)
+    optimal, reason = optimal_policy(scenario)
+    assert optimal is not None, reason
     table = ExportSource("optimal", "optimal", optimal, scenario, *table_graph(optimal, 3), optimal.params())
     export_policy(table, root / "optimal", 3000)
     base_stock = BaseStock(19, 2)
@@ -81,7 +76,7 @@ def read_orders(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str]) -> int | str | None:
     try:
         return recommend.main(argv)
     except SystemExit as exit_info:
@@ -163,7 +158,7 @@ def test_columns_in_any_order_and_extra_columns(policies, tmp_path):
         ("not_a_policy", "not an exported policy"),
         ("tampered_model", "its sha256 differs from the one in policy.json"),
         ("incomplete_metadata", "incomplete policy description (missing: explanation)"),
-        ("unwritable_output", "cannot write the orders here"),
+        ("unwritable_output", "cannot be checked (Not a directory)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(case, message, policies, tmp_path, capsys):
@@ -332,3 +327,24 @@ def test_recommend_runs_with_torch_and_sb3_unimportable(policies, tmp_path):
     policy = OnnxPolicy.load(policies["ppo"])
     state = read_state(EXAMPLE, policy.metadata["observation"])
     assert [int(line["order_quantity"]) for line in read_orders(out)] == policy.act(state.obs).tolist()
+
+
+# What importing the recommend path may not load: the training and export stacks, and scipy
+# (envs.scenario and envs.demand import scipy.stats). gymnasium is loaded: importing envs registers
+# Inventory-v0 with it, as it always has.
+HEAVY_MODULES = ("torch", "stable_baselines3", "onnx", "ml_dtypes", "scipy", "envs.scenario", "envs.demand")
+
+
+def test_the_recommend_path_imports_no_training_export_or_scipy_module(tmp_path):
+    probe = textwrap.dedent(f"""\
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        import recommend
+        print(",".join(name for name in {HEAVY_MODULES!r} if name in sys.modules))
+        print(recommend.__file__)
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    loaded, imported_from = done.stdout.splitlines()
+    assert loaded == "", f"the recommend path imports {loaded}"
+    assert Path(imported_from).parent == ROOT

@@ -78,7 +78,7 @@ def test_bad_scenarios_are_refused_naming_file_and_key(write_scenario, change, k
 
 
 def test_unknown_override_and_unknown_name_are_refused():
-    with pytest.raises(UserError, match="lost_sales_L2_p9.yaml: colour: unknown key"):
+    with pytest.raises(UserError, match=r"lost_sales_L2_p9\.yaml: colour: unknown key"):
         load_scenario("lost_sales_L2_p9", colour="red")
     with pytest.raises(UserError, match="no_such: no such scenario"):
         load_scenario("no_such")
@@ -87,7 +87,7 @@ def test_unknown_override_and_unknown_name_are_refused():
 def test_malformed_yaml_is_refused(tmp_path: Path):
     path = tmp_path / "broken.yaml"
     path.write_text("horizon: [1, 2\n")
-    with pytest.raises(UserError, match="broken.yaml: not valid YAML"):
+    with pytest.raises(UserError, match=r"broken\.yaml: not valid YAML"):
         load_scenario(str(path))
 
 

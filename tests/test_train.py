@@ -1,4 +1,4 @@
-"""train.py and agents/rl.py: the run directory, TensorBoard tags, resume after SIGKILL, determinism, bad input."""
+"""train.py and agents/rl/: the run directory, TensorBoard tags, resume after SIGKILL, determinism, bad input."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
@@ -27,7 +28,7 @@ from envs.scenario import SCENARIO_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "lost_sales_L1_p4"
-ALGO_CLASSES = {"ppo": PPO, "dqn": DQN}
+ALGO_CLASSES: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "dqn": DQN}
 # Quick runs: short episodes, few systems, an evaluation and a checkpoint every 1000 steps.
 SMOKE = ["--scenario", SCENARIO, "--timesteps", "3000", "--n-envs", "4"]
 for _param in ["env.horizon=25", "eval_freq=1000", "eval_episodes=8", "checkpoint_freq=1000"]:
@@ -107,7 +108,7 @@ def test_run_directory_holds_config_command_versions_models_checkpoints_and_summ
 
 
 def test_tensorboard_has_training_kpis_evaluations_gaps_and_sb3_scalars(smoke_run):
-    algo, run = smoke_run
+    _, run = smoke_run
     events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
@@ -127,7 +128,7 @@ def test_load_run_gives_the_policy_that_was_evaluated(smoke_run):
     assert scenario.horizon == 25 and scenario.action == ("continuous" if algo == "ppo" else "discrete")
     assert policy.params() == {"algo": algo.upper(), "timesteps": summary["timesteps"]}
     orders = policy.act(np.array([[0, 0], [0, 20], [10, 5], [60, 0]], dtype=np.float32))
-    assert orders.dtype == np.int64 and orders.shape == (4,) and ((0 <= orders) & (orders <= scenario.max_order)).all()
+    assert orders.dtype == np.int64 and orders.shape == (4,) and ((orders >= 0) & (orders <= scenario.max_order)).all()
     paths = evaluation_paths(scenario, 8, rl.EVAL_SEED)
     assert run_batch(policy, scenario, paths).avg_cost.mean() == pytest.approx(summary["kpis"]["avg_cost"])
     best, _ = rl.load_run(run / "best_model.zip")
@@ -142,6 +143,7 @@ def test_load_run_refuses_a_directory_without_a_model(smoke_run, tmp_path):
         rl.load_run(run / "checkpoints")
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_model(smoke_run, tmp_path):
     algo, run = smoke_run
     train.main(smoke_argv(algo, tmp_path))
@@ -156,6 +158,7 @@ def test_same_seed_gives_the_same_model(smoke_run, tmp_path):
 # Resume
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_reaches_the_total_and_continues_the_tensorboard_steps(tmp_path):
     total = 12_000
     argv = smoke_argv("ppo", tmp_path, "--timesteps", str(total))
@@ -188,6 +191,7 @@ def test_resume_after_sigkill_reaches_the_total_and_continues_the_tensorboard_st
     assert [step for step, _ in scalars(run, "eval/avg_cost")] == list(range(1000, total + 1, 1000))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("smoke_run", ["dqn"], indirect=True)
 def test_dqn_resumes_with_its_replay_buffer(smoke_run, tmp_path):
     _, finished = smoke_run
@@ -262,6 +266,7 @@ def test_resume_refuses_what_is_not_a_resumable_run(tmp_path, capsys):
     assert [p.name for p in started.iterdir()] == ["config.yaml"]
 
 
+@pytest.mark.slow
 def test_command_line_error_is_exactly_one_line_on_stderr(tmp_path):
     """The whole program, imports included: nothing else reaches stderr."""
     result = subprocess.run(
@@ -313,6 +318,7 @@ def test_scenario_block_and_overrides_apply_in_order(tmp_path):
     assert hyperparameters.env == {"action": "continuous", "horizon": 30}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])
 def test_a_linear_learning_rate_schedule_falls_to_zero_at_the_end(algo):
     config = rl.resolve_config(algo, SCENARIO, params=["learning_rate=2e-3", "learning_rate_schedule=linear"], n_envs=2)

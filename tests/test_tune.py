@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 import tune
-from agents import rl, tuning
+from agents import rl
+from agents.rl import tuning
 
 SCENARIO = "lost_sales_L1_p4"
 TINY = ["n_envs=8", "eval_freq=1000", "eval_episodes=8", "env.horizon=40", "checkpoint_freq=100000"]

@@ -53,6 +53,7 @@ def test_the_zoo_is_not_empty():
     assert ENTRIES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_zoo_policy_keeps_its_claims(entry, single_threaded_torch):
     algo, scenario_name = entry.split("/")
@@ -65,7 +66,7 @@ def test_zoo_policy_keeps_its_claims(entry, single_threaded_torch):
     if "optimal" in references:
         gap = 100 * (costs.mean() / references["optimal"].mean() - 1)
         assert gap < (GRID_MAX_GAP[algo] if grid else OTHER_MAX_GAP), f"{entry}: {gap:.2f}% above the optimum"
-    if grid and algo == "ppo" or "optimal" not in references:
+    if (grid and algo == "ppo") or "optimal" not in references:
         # below the best base-stock (issue 6), or the best stationary classic where no optimum is known
         against = "base_stock" if grid else min(CLASSIC, key=lambda name: references[name].mean())
         _, _, high = mean_ci(costs - references[against])

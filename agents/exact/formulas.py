@@ -20,10 +20,12 @@ charged to that decision is ``G(y) = E[h (y - D_{L+1})^+ + b (D_{L+1} - y)^+]``,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 # Mass dropped from the upper tail of a convolved demand pmf: far below any cost tolerance,
 # and it keeps the support of long lead times from growing with every convolution.
@@ -33,16 +35,17 @@ PMF_SUM_TOLERANCE = 1e-6
 
 
 # G evaluated at one integer gives a float, at an integer array an array.
-CostFunction = Callable[[Union[int, np.ndarray]], Union[float, np.ndarray]]
+CostFunction = Callable[[int | np.ndarray], float | np.ndarray]
 
 
 @dataclass(frozen=True)
 class SSResult:
     """An optimal (s, S) policy: order up to ``S`` when the inventory position is <= ``s``.
 
-    :param s: reorder point.
-    :param S: order-up-to level.
-    :param average_cost: long-run average cost per period.
+    Attributes:
+        s: reorder point.
+        S: order-up-to level.
+        average_cost: long-run average cost per period.
     """
 
     s: int
@@ -64,12 +67,15 @@ class EOQResult(NamedTuple):
     cost: float
 
 
-def lead_time_demand_pmf(pmf: np.ndarray, periods: int) -> np.ndarray:
+def lead_time_demand_pmf(pmf: npt.ArrayLike, periods: int) -> np.ndarray:
     """Pmf of the total demand over ``periods`` iid periods.
 
-    :param pmf: demand pmf of one period over ``0 .. len(pmf) - 1``; must sum to 1.
-    :param periods: number of periods summed, >= 0 (0 gives the point mass at 0).
-    :return: pmf of the sum over ``0 .. n - 1``, with the upper tail of mass below
+    Args:
+        pmf: demand pmf of one period over ``0 .. len(pmf) - 1``; must sum to 1.
+        periods: number of periods summed, >= 0 (0 gives the point mass at 0).
+
+    Returns:
+        pmf of the sum over ``0 .. n - 1``, with the upper tail of mass below
         ``TAIL_MASS`` dropped and the rest renormalized to sum to 1.
     """
     pmf = check_pmf(pmf)
@@ -81,7 +87,7 @@ def lead_time_demand_pmf(pmf: np.ndarray, periods: int) -> np.ndarray:
 
 
 def ss_average_cost(
-    pmf: np.ndarray,
+    pmf: npt.ArrayLike,
     s: int,
     S: int,
     holding_cost: float,
@@ -97,20 +103,23 @@ def ss_average_cost(
     sum of ``m(0 .. n - 1)`` (the expected cycle length),
     ``c(s, S) = (K + sum_{j < S - s} m(j) G(S - j)) / M(S - s)``, plus ``c * E[D]``.
 
-    :param pmf: demand pmf of one period over ``0 .. len(pmf) - 1``.
-    :param s: reorder point: order when the inventory position is <= s.
-    :param S: order-up-to level, > s.
-    :param holding_cost: h >= 0, per unit on hand at the end of a period.
-    :param backorder_cost: b >= 0, per unit backlogged at the end of a period.
-    :param fixed_order_cost: K >= 0, per order.
-    :param lead_time: L >= 0, periods from placing an order to its arrival.
-    :param unit_cost: c >= 0, per unit ordered.
-    :return: the average cost per period.
+    Args:
+        pmf: demand pmf of one period over ``0 .. len(pmf) - 1``.
+        s: reorder point: order when the inventory position is <= s.
+        S: order-up-to level, > s.
+        holding_cost: h >= 0, per unit on hand at the end of a period.
+        backorder_cost: b >= 0, per unit backlogged at the end of a period.
+        fixed_order_cost: K >= 0, per order.
+        lead_time: L >= 0, periods from placing an order to its arrival.
+        unit_cost: c >= 0, per unit ordered.
+
+    Returns:
+        the average cost per period.
     """
     pmf = check_pmf(pmf)
     _check_int("s", s)
     _check_int("S", S)
-    if S <= s:
+    if s >= S:
         raise ValueError(f"S must be > s, got s={s}, S={S}")
     _check_costs(holding_cost, backorder_cost, fixed_order_cost, unit_cost, positive=False)
     _check_int("lead_time", lead_time, minimum=0)
@@ -119,7 +128,7 @@ def ss_average_cost(
 
 
 def zheng_federgruen(
-    pmf: np.ndarray,
+    pmf: npt.ArrayLike,
     holding_cost: float,
     backorder_cost: float,
     fixed_order_cost: float,
@@ -134,13 +143,16 @@ def zheng_federgruen(
     still below the best cost found, moving ``s`` up whenever ``S`` improves. The unit cost
     does not change the optimal policy with backorders; it adds ``c * E[D]`` to the cost.
 
-    :param pmf: demand pmf of one period over ``0 .. len(pmf) - 1``.
-    :param holding_cost: h > 0 (with h = 0 stocking up is free and ``S`` has no optimum).
-    :param backorder_cost: b > 0 (with b = 0 never ordering is optimal).
-    :param fixed_order_cost: K >= 0.
-    :param lead_time: L >= 0.
-    :param unit_cost: c >= 0.
-    :return: the optimal ``s``, ``S`` and average cost per period.
+    Args:
+        pmf: demand pmf of one period over ``0 .. len(pmf) - 1``.
+        holding_cost: h > 0 (with h = 0 stocking up is free and ``S`` has no optimum).
+        backorder_cost: b > 0 (with b = 0 never ordering is optimal).
+        fixed_order_cost: K >= 0.
+        lead_time: L >= 0.
+        unit_cost: c >= 0.
+
+    Returns:
+        the optimal ``s``, ``S`` and average cost per period.
     """
     pmf = check_pmf(pmf)
     _check_costs(holding_cost, backorder_cost, fixed_order_cost, unit_cost, positive=True)
@@ -168,7 +180,7 @@ def zheng_federgruen(
 
 
 def newsvendor_base_stock(
-    pmf: np.ndarray,
+    pmf: npt.ArrayLike,
     holding_cost: float,
     backorder_cost: float,
     lead_time: int = 0,
@@ -178,11 +190,14 @@ def newsvendor_base_stock(
     ``S`` is the smallest level with ``P(D_{L+1} <= S) >= b / (b + h)``, the demand summed
     over the ``L + 1`` periods an order-up-to decision covers; its cost per period is ``G(S)``.
 
-    :param pmf: demand pmf of one period over ``0 .. len(pmf) - 1``.
-    :param holding_cost: h > 0.
-    :param backorder_cost: b > 0.
-    :param lead_time: L >= 0.
-    :return: the base-stock level ``S`` and its expected cost per period.
+    Args:
+        pmf: demand pmf of one period over ``0 .. len(pmf) - 1``.
+        holding_cost: h > 0.
+        backorder_cost: b > 0.
+        lead_time: L >= 0.
+
+    Returns:
+        the base-stock level ``S`` and its expected cost per period.
     """
     pmf = check_pmf(pmf)
     _check_costs(holding_cost, backorder_cost, 0.0, 0.0, positive=True)
@@ -190,7 +205,7 @@ def newsvendor_base_stock(
     lead_demand = lead_time_demand_pmf(pmf, lead_time + 1)
     S = critical_fractile(lead_demand, holding_cost, backorder_cost)
     G = expected_cost_function(lead_demand, holding_cost, backorder_cost)
-    return BaseStockResult(S=S, average_cost=G(S))
+    return BaseStockResult(S=S, average_cost=float(G(S)))
 
 
 def eoq(fixed_order_cost: float, holding_cost: float, mean_demand: float) -> EOQResult:
@@ -199,10 +214,13 @@ def eoq(fixed_order_cost: float, holding_cost: float, mean_demand: float) -> EOQ
     Costs and demand share one time unit (a year, a period); the cost is the ordering plus
     holding cost per that unit of time, without the purchase cost.
 
-    :param fixed_order_cost: K >= 0, per order.
-    :param holding_cost: h > 0, per unit held per unit of time.
-    :param mean_demand: d > 0, units per unit of time.
-    :return: the order quantity and its cost per unit of time.
+    Args:
+        fixed_order_cost: K >= 0, per order.
+        holding_cost: h > 0, per unit held per unit of time.
+        mean_demand: d > 0, units per unit of time.
+
+    Returns:
+        the order quantity and its cost per unit of time.
     """
     _check_nonnegative("fixed_order_cost", fixed_order_cost)
     _check_positive("holding_cost", holding_cost)
@@ -213,7 +231,7 @@ def eoq(fixed_order_cost: float, holding_cost: float, mean_demand: float) -> EOQ
     )
 
 
-def reorder_point_for_service(pmf: np.ndarray, lead_time: int, cycle_service_level: float) -> int:
+def reorder_point_for_service(pmf: npt.ArrayLike, lead_time: int, cycle_service_level: float) -> int:
     """Reorder point of a periodic-review (r, Q) policy with backorders for a cycle service level.
 
     Returns the smallest ``r`` with ``P(D_{L+1} <= r) >= cycle_service_level``, where
@@ -230,17 +248,20 @@ def reorder_point_for_service(pmf: np.ndarray, lead_time: int, cycle_service_lev
     period's demand, whatever ``Q``) and conservative for log-concave demand such as Poisson
     or binomial (smaller undershoot).
 
-    :param pmf: demand pmf of one period over ``0 .. len(pmf) - 1``.
-    :param lead_time: L >= 0.
-    :param cycle_service_level: target probability of no stock-out per cycle, in (0, 1).
-    :return: the reorder point ``r``.
+    Args:
+        pmf: demand pmf of one period over ``0 .. len(pmf) - 1``.
+        lead_time: L >= 0.
+        cycle_service_level: target probability of no stock-out per cycle, in (0, 1).
+
+    Returns:
+        the reorder point ``r``.
     """
     pmf = check_pmf(pmf)
     _check_int("lead_time", lead_time, minimum=0)
     if not 0.0 < cycle_service_level < 1.0:
         raise ValueError(f"cycle_service_level must be in (0, 1), got {cycle_service_level}")
     cdf = np.cumsum(lead_time_demand_pmf(pmf, lead_time + 1))
-    return int(min(np.searchsorted(cdf, cycle_service_level), cdf.size - 1))
+    return min(int(np.searchsorted(cdf, cycle_service_level)), cdf.size - 1)
 
 
 class _SSCost:
@@ -305,7 +326,7 @@ def critical_fractile(demand_pmf: np.ndarray, holding_cost: float, backorder_cos
     """Smallest y with ``P(X <= y) >= b / (b + h)``, the minimizer of ``G``."""
     cdf = np.cumsum(demand_pmf)
     fractile = backorder_cost / (backorder_cost + holding_cost)
-    return int(min(np.searchsorted(cdf, fractile), cdf.size - 1))
+    return min(int(np.searchsorted(cdf, fractile)), cdf.size - 1)
 
 
 def truncate_tail(pmf: np.ndarray) -> np.ndarray:
@@ -320,7 +341,7 @@ def _mean(pmf: np.ndarray) -> float:
     return float(np.arange(pmf.size) @ pmf)
 
 
-def check_pmf(pmf: np.ndarray) -> np.ndarray:
+def check_pmf(pmf: npt.ArrayLike) -> np.ndarray:
     """A valid demand pmf as a float array renormalized to sum to exactly 1."""
     arr = np.asarray(pmf, dtype=float)
     if arr.ndim != 1 or arr.size == 0:

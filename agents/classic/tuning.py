@@ -1,8 +1,4 @@
-"""Classic order policies and their tuning.
-
-Every policy acts on the inventory position (on hand net of backlog plus everything on order)
-and accepts its parameters as scalars or as arrays with one entry per row of the observation
-batch, so that a whole grid of candidate parameters is simulated in one batched run.
+"""Tuning the classic policies: exact where theory gives the optimum, else by simulation.
 
 Tuning is exact where theory gives the optimum (Zheng-Federgruen (s, S) and the newsvendor
 base-stock level for backorders with iid demand and a fixed lead time) and otherwise a
@@ -19,97 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from agents.classic.policies import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
 from agents.exact import eoq, newsvendor_base_stock, reorder_point_for_service, zheng_federgruen
 from envs.batch import run_batch
-from envs.kernel import ExogenousPaths, inventory_position
+from envs.kernel import ExogenousPaths
 from envs.scenario import Scenario
 
-IntOrArray = int | np.ndarray
 # Most system-periods simulated at once in a tuning batch: with the demand, lead-time and
 # feature arrays tiled per candidate this keeps a batch to a few hundred MB.
 MAX_CELLS = 1 << 24
-
-
-class _OrderUpToPolicy:
-    name = "classic"
-
-    def __init__(self, n_pipeline: int) -> None:
-        self.n_pipeline = n_pipeline
-
-    def _position(self, obs: np.ndarray) -> np.ndarray:
-        return np.rint(inventory_position(obs, self.n_pipeline)).astype(np.int64)
-
-
-class BaseStock(_OrderUpToPolicy):
-    """Order up to ``S`` on the inventory position every period."""
-
-    name = "base_stock"
-
-    def __init__(self, S: IntOrArray, n_pipeline: int) -> None:
-        super().__init__(n_pipeline)
-        self.S = S
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return np.maximum(self.S - self._position(obs), 0)
-
-    def params(self) -> dict[str, Any]:
-        return {"S": int(self.S)}
-
-
-class CappedBaseStock(_OrderUpToPolicy):
-    """Order up to ``S`` but never more than ``cap`` units at once (strong for lost sales)."""
-
-    name = "capped_base_stock"
-
-    def __init__(self, S: IntOrArray, cap: IntOrArray, n_pipeline: int) -> None:
-        super().__init__(n_pipeline)
-        self.S, self.cap = S, cap
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return np.minimum(np.maximum(self.S - self._position(obs), 0), self.cap)
-
-    def params(self) -> dict[str, Any]:
-        return {"S": int(self.S), "cap": int(self.cap)}
-
-
-class SSPolicy(_OrderUpToPolicy):
-    """(s, S): when the inventory position is at or below ``s``, order up to ``S``."""
-
-    name = "s_S"
-
-    def __init__(self, s: IntOrArray, S: IntOrArray, n_pipeline: int) -> None:
-        super().__init__(n_pipeline)
-        if np.any(np.asarray(S) <= np.asarray(s)):
-            raise ValueError(f"(s, S) needs S > s, got s={s}, S={S}")
-        self.s, self.S = s, S
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        position = self._position(obs)
-        return np.where(position <= self.s, self.S - position, 0)
-
-    def params(self) -> dict[str, Any]:
-        return {"s": int(self.s), "S": int(self.S)}
-
-
-class ReorderPointQuantity(_OrderUpToPolicy):
-    """(r, Q) with the EOQ batch: when the position is at or below ``r``, order the smallest
-    multiple of ``Q`` that lifts it above ``r``."""
-
-    name = "eoq"
-
-    def __init__(self, r: IntOrArray, Q: IntOrArray, n_pipeline: int) -> None:
-        super().__init__(n_pipeline)
-        if np.any(np.asarray(Q) < 1):
-            raise ValueError(f"(r, Q) needs Q >= 1, got Q={Q}")
-        self.r, self.Q = r, Q
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        position = self._position(obs)
-        batches = np.where(position <= self.r, (self.r - position) // self.Q + 1, 0)
-        return batches * self.Q
-
-    def params(self) -> dict[str, Any]:
-        return {"r": int(self.r), "Q": int(self.Q)}
 
 
 @dataclass
@@ -220,7 +134,11 @@ def tune_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) 
     """Best base-stock level: newsvendor critical fractile when exact, else a simulation search."""
     n_pipeline = scenario.max_lead_time
     # a base-stock policy orders last period's demand
-    if scenario.demand.stationary and _exact_applies(scenario, _largest_demand(scenario)):
+    if (
+        scenario.demand.stationary
+        and isinstance(scenario.lead_time, int)
+        and _exact_applies(scenario, _largest_demand(scenario))
+    ):
         S, cost = newsvendor_base_stock(
             scenario.demand.pmf(), scenario.holding_cost, scenario.shortage_cost, scenario.lead_time
         )
@@ -249,7 +167,7 @@ def tune_capped_base_stock(scenario: Scenario, paths: ExogenousPaths, warmup: in
 def tune_s_S(scenario: Scenario, paths: ExogenousPaths, warmup: int = 0) -> TunedPolicy:
     """Best (s, S): Zheng-Federgruen when exact, else a simulation search over s < S."""
     n_pipeline = scenario.max_lead_time
-    if scenario.demand.stationary and not scenario.lost_sales and scenario.deterministic_lead_time:
+    if scenario.demand.stationary and not scenario.lost_sales and isinstance(scenario.lead_time, int):
         result = zheng_federgruen(
             scenario.demand.pmf(),
             scenario.holding_cost,
@@ -283,7 +201,7 @@ def tune_eoq(
     Q = eoq_batch(scenario)
     details = {"eoq": Q, "service_level": service_level}
     if service_level is not None:
-        if not (scenario.demand.stationary and scenario.deterministic_lead_time):
+        if not (scenario.demand.stationary and isinstance(scenario.lead_time, int)):
             raise ValueError("a service-level reorder point needs iid demand and a fixed lead time")
         r = reorder_point_for_service(scenario.demand.pmf(), scenario.lead_time, service_level)
         policy = ReorderPointQuantity(r, Q, n_pipeline)

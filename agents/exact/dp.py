@@ -46,7 +46,13 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from agents.exact import check_pmf, critical_fractile, expected_cost_function, lead_time_demand_pmf, truncate_tail
+from agents.exact.formulas import (
+    check_pmf,
+    critical_fractile,
+    expected_cost_function,
+    lead_time_demand_pmf,
+    truncate_tail,
+)
 
 # Stationary probability above which reaching a truncation bound counts as binding.
 BINDING_MASS = 1e-9
@@ -65,29 +71,30 @@ class DPTooLarge(ValueError):
 class DPResult:
     """The solved DP: the optimal average cost and the order table.
 
-    :param average_cost: optimal long-run average cost per period (midpoint of the bounds).
-    :param cost_bounds: certified lower and upper bounds on the optimal average cost of the
-        truncated problem; the greedy policy's own average cost lies between them too.
-    :param states: int64 array (n_states, d), one row per state. Backorders: the inventory
-        position (d = 1). Lost sales: the on hand for ``L = 0``, else
-        ``(on hand + a_0, a_1, ..., a_{L-1})`` (d = L).
-    :param policy: int64 array (n_states,), the optimal order quantity in each state.
-    :param stationary: float array (n_states,), the stationary law of the state under the
-        optimal policy.
-    :param lead_time: deterministic lead time ``L`` in periods.
-    :param lost_sales: True for lost sales, False for backorders.
-    :param max_order: largest order quantity allowed.
-    :param bounds: ``(lo, hi)``, the range of inventory positions covered (``lo = 0`` for
-        lost sales).
-    :param bound_probability: stationary probability of the states where a bound may cut
-        the optimal order: it orders up to ``hi``, or (backorders) ``lo`` is cut (orders
-        nothing, or ``max_order`` while visited). Zero means the truncation does not bind.
-    :param max_order_probability: stationary probability of ordering exactly ``max_order``
-        (zero means ``max_order`` does not bind).
-    :param n_states: number of states.
-    :param iterations: number of greedy Bellman steps (the last one certifies the cost).
-    :param sweeps: number of policy-evaluation sweeps in between.
-    :param solve_seconds: wall time of the whole solve, including widened re-solves.
+    Attributes:
+        average_cost: optimal long-run average cost per period (midpoint of the bounds).
+        cost_bounds: certified lower and upper bounds on the optimal average cost of the
+            truncated problem; the greedy policy's own average cost lies between them too.
+        states: int64 array (n_states, d), one row per state. Backorders: the inventory
+            position (d = 1). Lost sales: the on hand for ``L = 0``, else
+            ``(on hand + a_0, a_1, ..., a_{L-1})`` (d = L).
+        policy: int64 array (n_states,), the optimal order quantity in each state.
+        stationary: float array (n_states,), the stationary law of the state under the
+            optimal policy.
+        lead_time: deterministic lead time ``L`` in periods.
+        lost_sales: True for lost sales, False for backorders.
+        max_order: largest order quantity allowed.
+        bounds: ``(lo, hi)``, the range of inventory positions covered (``lo = 0`` for
+            lost sales).
+        bound_probability: stationary probability of the states where a bound may cut
+            the optimal order: it orders up to ``hi``, or (backorders) ``lo`` is cut (orders
+            nothing, or ``max_order`` while visited). Zero means the truncation does not bind.
+        max_order_probability: stationary probability of ordering exactly ``max_order``
+            (zero means ``max_order`` does not bind).
+        n_states: number of states.
+        iterations: number of greedy Bellman steps (the last one certifies the cost).
+        sweeps: number of policy-evaluation sweeps in between.
+        solve_seconds: wall time of the whole solve, including widened re-solves.
     """
 
     average_cost: float
@@ -125,22 +132,25 @@ def solve_dp(
 ) -> DPResult:
     """Solve the average-cost DP exactly on a truncated state space.
 
-    :param pmf: demand pmf over ``0 .. len(pmf) - 1``; must sum to 1 (within 1e-6), its tail
-        beyond mass ``agents.exact.TAIL_MASS`` is cut.
-    :param lead_time: periods between placing and receiving an order (0 = arrives now).
-    :param lost_sales: True if unmet demand is lost, False if it is backordered.
-    :param holding_cost: cost per unit on hand at the end of a period.
-    :param shortage_cost: cost per unit lost, or per unit backordered at the end of a period.
-    :param fixed_order_cost: cost per period with a positive order.
-    :param unit_cost: cost per unit ordered.
-    :param max_order: largest order quantity allowed (>= 1).
-    :param max_position: upper bound on the inventory position; automatic if None.
-    :param min_position: backorders only: lowest inventory position kept; automatic if None.
-    :param max_states: refuse (``DPTooLarge``) state spaces larger than this.
-    :param tol: stop when the bounds on the average cost are this close (absolute).
-    :param sweeps: policy-evaluation sweeps between greedy steps.
-    :param max_iterations: give up (``RuntimeError``) after this many greedy steps.
-    :return: the solution, see :class:`DPResult`.
+    Args:
+        pmf: demand pmf over ``0 .. len(pmf) - 1``; must sum to 1 (within 1e-6), its tail
+            beyond mass ``agents.exact.formulas.TAIL_MASS`` is cut.
+        lead_time: periods between placing and receiving an order (0 = arrives now).
+        lost_sales: True if unmet demand is lost, False if it is backordered.
+        holding_cost: cost per unit on hand at the end of a period.
+        shortage_cost: cost per unit lost, or per unit backordered at the end of a period.
+        fixed_order_cost: cost per period with a positive order.
+        unit_cost: cost per unit ordered.
+        max_order: largest order quantity allowed (>= 1).
+        max_position: upper bound on the inventory position; automatic if None.
+        min_position: backorders only: lowest inventory position kept; automatic if None.
+        max_states: refuse (``DPTooLarge``) state spaces larger than this.
+        tol: stop when the bounds on the average cost are this close (absolute).
+        sweeps: policy-evaluation sweeps between greedy steps.
+        max_iterations: give up (``RuntimeError``) after this many greedy steps.
+
+    Returns:
+        the solution, see :class:`DPResult`.
     """
     start = time.perf_counter()
     pmf = truncate_tail(check_pmf(pmf))
@@ -174,8 +184,8 @@ def solve_dp(
     newsvendor = critical_fractile(lead_pmf, holding_cost, shortage_cost)
     auto_hi = max_position is None
     auto_lo = min_position is None
-    hi = newsvendor + margin if auto_hi else int(max_position)
-    lo = 0 if lost_sales else (min(newsvendor - margin, -1) if auto_lo else int(min_position))
+    hi = newsvendor + margin if max_position is None else int(max_position)
+    lo = 0 if lost_sales else (min(newsvendor - margin, -1) if min_position is None else int(min_position))
     if hi <= lo or hi < 0:
         raise ValueError(f"max_position={hi} must be >= 0 and above min_position={lo}")
     step = max(2, math.ceil(lead_sd))
@@ -228,7 +238,7 @@ def solve_dp(
 
 
 class OptimalPolicy:
-    """The DP's optimal order table as a :class:`agents.base.Policy`.
+    """The DP's optimal order table as a :class:`envs.policy.Policy`.
 
     Observations are rounded to integers. Outside the table: a lost-sales state whose
     inventory position exceeds the bound orders 0 (the bound is at or above the largest
@@ -236,7 +246,8 @@ class OptimalPolicy:
     ``hi`` orders 0, and one below ``lo`` orders up to the same level as ``lo`` does (the
     policy is order-up-to there), capped at ``max_order``.
 
-    :param result: a solution from :func:`solve_dp`.
+    Args:
+        result: a solution from :func:`solve_dp`.
     """
 
     name = "optimal"
@@ -252,9 +263,12 @@ class OptimalPolicy:
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Optimal order quantities for a batch of observations.
 
-        :param obs: float array (n, obs_dim): on hand (net inventory under backorders), then
-            the pipeline ``a_0 .. a_{L-1}``; further columns are ignored.
-        :return: int64 array (n,), the order quantities.
+        Args:
+            obs: float array (n, obs_dim): on hand (net inventory under backorders), then
+                the pipeline ``a_0 .. a_{L-1}``; further columns are ignored.
+
+        Returns:
+            int64 array (n,), the order quantities.
         """
         r = self.result
         L = r.lead_time
@@ -371,7 +385,7 @@ def _solve(model: _Model, pmf: np.ndarray, tol: float, sweeps: int, max_iteratio
     for iteration in range(1, max_iterations + 1):
         Q = model.cost + pairs.expect(V)
         TV = np.minimum.reduceat(Q, model.starts)
-        is_min = Q == np.repeat(TV, np.diff(np.append(model.starts, Q.size)))
+        is_min = np.repeat(TV, np.diff(np.append(model.starts, Q.size))) == Q
         policy = np.minimum.reduceat(np.where(is_min, model.order, np.iinfo(np.int64).max), model.starts)
         gain = TV - V
         lower, upper = float(gain.min()), float(gain.max())
@@ -436,7 +450,7 @@ def _lost_sales_model(
     owner = np.repeat(np.arange(n), n_actions)
     order = _ragged_arange(n_actions)
     starts = np.concatenate([[0], np.cumsum(n_actions)[:-1]])
-    G = expected_cost_function(pmf, h, p)(np.arange(hi + 1))
+    G = np.asarray(expected_cost_function(pmf, h, p)(np.arange(hi + 1)))
     if L == 0:
         y = states[owner, 0] + order
         base = np.zeros_like(y)
@@ -469,7 +483,7 @@ def _backorder_model(
     order = _ragged_arange(n_actions)
     starts = np.concatenate([[0], np.cumsum(n_actions)[:-1]])
     y = owner + order
-    G = expected_cost_function(lead_pmf, h, b)(np.arange(lo, hi + 1))
+    G = np.asarray(expected_cost_function(lead_pmf, h, b)(np.arange(lo, hi + 1)))
     cost = G[y] + K * (order > 0)
     return _Model((lo + index)[:, None], starts, order, np.zeros_like(y), y, cost)
 

@@ -4,7 +4,7 @@ Each trial draws hyperparameters from the algorithm's search space (:data:`SEARC
 applies them on top of the algo config (``configs/algos/ALGO.yaml``: default block, then the
 scenario's block, then the fixed ``-p`` overrides of the study), trains on
 :class:`envs.vec_env.InventoryVecEnv` and is evaluated every ``eval_freq`` steps on the same
-fixed paths as ``train.py`` (:class:`agents.rl.EvaluationSet`). Each evaluation's average cost
+fixed paths as ``train.py`` (:class:`agents.EvaluationSet`). Each evaluation's average cost
 is reported to Optuna, whose median pruner stops trials that are behind the median of earlier
 trials at the same step. A trial's value is its best evaluated cost, the number ``train.py``
 selects ``best_model.zip`` by.
@@ -19,7 +19,9 @@ import optuna
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
-from agents import rl
+from agents.rl.callbacks import EvaluationSet, crossed
+from agents.rl.config import RunConfig, resolve_config
+from agents.rl.training import make_training_env, new_model, setup_torch
 
 
 def ppo_space(trial: optuna.Trial) -> dict[str, Any]:
@@ -57,14 +59,14 @@ SEARCH_SPACES: dict[str, Callable[[optuna.Trial], dict[str, Any]]] = {"ppo": ppo
 class TrialReporter(BaseCallback):
     """Evaluates the model every ``eval_freq`` env steps, reports the cost to the trial, stops it when pruned."""
 
-    def __init__(self, trial: optuna.Trial, config: rl.RunConfig, evaluation: rl.EvaluationSet) -> None:
+    def __init__(self, trial: optuna.Trial, config: RunConfig, evaluation: EvaluationSet) -> None:
         super().__init__()
         self.trial, self.config, self.evaluation = trial, config, evaluation
         self.best_cost = float("inf")
         self.pruned = False
 
     def _on_step(self) -> bool:
-        if not rl.crossed(self.num_timesteps, self.training_env.num_envs, self.config.hyperparameters.eval_freq):
+        if not crossed(self.num_timesteps, self.training_env.num_envs, self.config.hyperparameters.eval_freq):
             return True
         cost = self.evaluation.evaluate(self.model, self.config.scenario)["kpis"]["avg_cost"]
         self.best_cost = min(self.best_cost, cost)
@@ -102,14 +104,14 @@ def objective(
 ) -> Callable[[optuna.Trial], float]:
     """The function Optuna minimises: the best evaluated average cost of one short training run."""
     # the scenario and the evaluation paths are the same for every trial: tune the references once
-    evaluation = rl.EvaluationSet.for_config(rl.resolve_config(algo, scenario, seed, fixed, total_timesteps=timesteps))
+    evaluation = EvaluationSet.for_config(resolve_config(algo, scenario, seed, fixed, total_timesteps=timesteps))
 
     def run_trial(trial: optuna.Trial) -> float:
         params = as_overrides(SEARCH_SPACES[algo](trial))
-        config = rl.resolve_config(algo, scenario, seed, [*fixed, *params], total_timesteps=timesteps)
+        config = resolve_config(algo, scenario, seed, [*fixed, *params], total_timesteps=timesteps)
         trial.set_user_attr("params", params)
-        rl.setup_torch(seed)
-        model: BaseAlgorithm = rl.new_model(config, rl.make_training_env(config, seed), seed, verbose=0)
+        setup_torch(seed)
+        model: BaseAlgorithm = new_model(config, make_training_env(config, seed), seed, verbose=0)
         reporter = TrialReporter(trial, config, evaluation)
         model.learn(timesteps, callback=reporter)
         if reporter.pruned:

@@ -1,0 +1,98 @@
+"""Classic order policies: base-stock, capped base-stock, (s, S) and (r, Q).
+
+Every policy acts on the inventory position (on hand net of backlog plus everything on order)
+and accepts its parameters as scalars or as arrays with one entry per row of the observation
+batch, so that a whole grid of candidate parameters is simulated in one batched run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from envs.kernel import inventory_position
+
+IntOrArray = int | np.ndarray
+
+
+class _OrderUpToPolicy:
+    name = "classic"
+
+    def __init__(self, n_pipeline: int) -> None:
+        self.n_pipeline = n_pipeline
+
+    def _position(self, obs: np.ndarray) -> np.ndarray:
+        return np.rint(inventory_position(obs, self.n_pipeline)).astype(np.int64)
+
+
+class BaseStock(_OrderUpToPolicy):
+    """Order up to ``S`` on the inventory position every period."""
+
+    name = "base_stock"
+
+    def __init__(self, S: IntOrArray, n_pipeline: int) -> None:
+        super().__init__(n_pipeline)
+        self.S = S
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return np.maximum(self.S - self._position(obs), 0)
+
+    def params(self) -> dict[str, Any]:
+        return {"S": int(self.S)}
+
+
+class CappedBaseStock(_OrderUpToPolicy):
+    """Order up to ``S`` but never more than ``cap`` units at once (strong for lost sales)."""
+
+    name = "capped_base_stock"
+
+    def __init__(self, S: IntOrArray, cap: IntOrArray, n_pipeline: int) -> None:
+        super().__init__(n_pipeline)
+        self.S, self.cap = S, cap
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return np.minimum(np.maximum(self.S - self._position(obs), 0), self.cap)
+
+    def params(self) -> dict[str, Any]:
+        return {"S": int(self.S), "cap": int(self.cap)}
+
+
+class SSPolicy(_OrderUpToPolicy):
+    """(s, S): when the inventory position is at or below ``s``, order up to ``S``."""
+
+    name = "s_S"
+
+    def __init__(self, s: IntOrArray, S: IntOrArray, n_pipeline: int) -> None:
+        super().__init__(n_pipeline)
+        if np.any(np.asarray(S) <= np.asarray(s)):
+            raise ValueError(f"(s, S) needs S > s, got s={s}, S={S}")
+        self.s, self.S = s, S
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        position = self._position(obs)
+        return np.where(position <= self.s, self.S - position, 0)
+
+    def params(self) -> dict[str, Any]:
+        return {"s": int(self.s), "S": int(self.S)}
+
+
+class ReorderPointQuantity(_OrderUpToPolicy):
+    """(r, Q) with the EOQ batch: when the position is at or below ``r``, order the smallest
+    multiple of ``Q`` that lifts it above ``r``."""
+
+    name = "eoq"
+
+    def __init__(self, r: IntOrArray, Q: IntOrArray, n_pipeline: int) -> None:
+        super().__init__(n_pipeline)
+        if np.any(np.asarray(Q) < 1):
+            raise ValueError(f"(r, Q) needs Q >= 1, got Q={Q}")
+        self.r, self.Q = r, Q
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        position = self._position(obs)
+        batches = np.where(position <= self.r, (self.r - position) // self.Q + 1, 0)
+        return batches * self.Q
+
+    def params(self) -> dict[str, Any]:
+        return {"r": int(self.r), "Q": int(self.Q)}

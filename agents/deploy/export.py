@@ -1,0 +1,278 @@
+"""Export: every policy as ``policy.onnx`` plus ``policy.json``, checked against the policy itself.
+
+:func:`classic_source` (a classic policy tuned on the scenario, or the DP optimum, as graphs of
+:mod:`agents.deploy.graphs`) or :func:`learned_source` (a trained SB3 model, traced by
+:mod:`agents.deploy.torch_export`), then :func:`export_policy`: on observations of the policy's
+own rollouts the ONNX orders must equal the policy's; the same rollouts give the reference state
+of the explanations (:mod:`agents.deploy.explain`); policy.json records the scenario, the
+observation layout, the costs, the checks, package versions and hashes. :func:`load_exported`
+reads an export back with its scenario, for the evaluator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from pydantic import ValidationError
+
+from agents.classic import TUNERS
+from agents.deploy.explain import explanation_reference
+from agents.deploy.graphs import OPSET, classic_graph, table_graph
+from agents.deploy.runtime import FORMAT, OnnxPolicy, sha256
+from agents.provenance import package_versions
+from agents.references import TUNING_SEED, optimal_policy
+from envs.batch import evaluation_paths, run_batch
+from envs.errors import UserError
+from envs.files import check_output_directory, write_directory
+from envs.kernel import draw_paths, observation_names
+from envs.policy import Policy
+from envs.scenario import Scenario, format_validation_error, load_scenario
+
+POLICY_NAMES = (*TUNERS, "optimal")
+PARITY_OBSERVATIONS = 10_000
+# Seed of the rollouts an export is checked on (differs from the tuning and training-evaluation seeds).
+ROLLOUT_SEED = 3_000_017
+# Periods at the start of a rollout left out of the typical state: the pipeline starts empty.
+WARMUP = 50
+# Packages whose versions are recorded in policy.json.
+PACKAGES = (
+    "numpy",
+    "scipy",
+    "onnx",
+    "onnxruntime",
+    "pandas",
+    "gymnasium",
+    "torch",
+    "stable-baselines3",
+    "inventory-rl",
+)
+
+
+@dataclass
+class ExportSource:
+    """A policy about to be exported: the policy in Python and the same rule as an ONNX graph.
+
+    Attributes:
+        name: the policy's name in policy.json and on every order line.
+        kind: ``classic``, ``optimal`` or ``learned``.
+        policy: the policy in Python, the reference the graph is checked against.
+        scenario: the scenario it acts on.
+        graph: the ONNX model (input ``obs``, output ``order``).
+        mapping: how the graph turns an observation into an order, in words.
+        params: fitted parameters (classic), DP facts (optimal) or training facts (learned).
+        source_file: the trained model file, hashed into policy.json (learned only).
+    """
+
+    name: str
+    kind: str
+    policy: Policy
+    scenario: Scenario
+    graph: onnx.ModelProto
+    mapping: str
+    params: dict[str, Any]
+    source_file: Path | None = None
+
+
+def classic_source(name: str, scenario: Scenario, tuning_episodes: int = 200, warmup: int = WARMUP) -> ExportSource:
+    """A classic policy tuned on the scenario (as ``evaluate.py`` tunes it), or the DP optimum.
+
+    Raises:
+        UserError: for an unknown name, or when the optimum cannot be computed for the scenario.
+    """
+    obs_dim = len(observation_names(scenario))
+    if name == "optimal":
+        policy, reason = optimal_policy(scenario)
+        if policy is None:
+            raise UserError(f"optimal: cannot be computed for {scenario.name} ({reason})")
+        graph, mapping = table_graph(policy, obs_dim)
+        return ExportSource("optimal", "optimal", policy, scenario, graph, mapping, policy.params())
+    if name not in TUNERS:
+        raise UserError(f"{name}: unknown policy (names: {', '.join(POLICY_NAMES)}; or a run directory or model zip)")
+    tuning_paths = evaluation_paths(scenario, tuning_episodes, TUNING_SEED)
+    tuned = TUNERS[name](scenario, tuning_paths, min(warmup, scenario.horizon // 2))
+    graph, mapping = classic_graph(tuned.policy, obs_dim, scenario.max_order)
+    params = {**tuned.policy.params(), "tuning": tuned.method, "tuned_cost": tuned.expected_cost}
+    return ExportSource(name, "classic", tuned.policy, scenario, graph, mapping, params)
+
+
+def learned_source(path: str | Path) -> ExportSource:
+    """A trained SB3 model from a run directory or a model zip in one (read by :func:`agents.rl.policy.load_run`)."""
+    # torch and stable-baselines3: only for learned policies
+    from stable_baselines3.common.running_mean_std import RunningMeanStd
+
+    from agents.deploy.torch_export import sb3_graph
+    from agents.rl.policy import load_run
+    from agents.rl.run_directory import RunDirectory
+
+    policy, scenario = load_run(path)
+    model_file = (Path(path) / "model.zip" if Path(path).is_dir() else Path(path)).resolve()
+    run = RunDirectory.find(model_file)
+    # the final model is named after its run; another one (best_model, a checkpoint's) gets a suffix
+    label = model_file.parent.name if model_file.stem == "model" else model_file.stem
+    suffix = "" if model_file == run.model_file else f"_{label}"
+    graph, mapping = sb3_graph(policy, len(observation_names(scenario)))
+    params: dict[str, Any] = {**policy.params(), "run": run.path.name, "model": str(model_file.relative_to(run.path))}
+    if policy.normalizer is not None and policy.normalizer.norm_obs:
+        rms = policy.normalizer.obs_rms
+        assert isinstance(rms, RunningMeanStd)  # one set of statistics: the observation space is a Box
+        params["obs_normalization"] = {
+            "mean": rms.mean.tolist(),
+            "var": rms.var.tolist(),
+            "epsilon": policy.normalizer.epsilon,
+            "clip_obs": policy.normalizer.clip_obs,
+        }
+    return ExportSource(run.path.name + suffix, "learned", policy, scenario, graph, mapping, params, model_file)
+
+
+def rollout_observations(
+    policy: Policy, scenario: Scenario, n_observations: int, seed: int = ROLLOUT_SEED
+) -> np.ndarray:
+    """The observations a policy meets in enough whole episodes to give ``n_observations``.
+
+    Returns:
+        float32 (episodes, horizon, obs_dim).
+    """
+    recorder = _ObservationRecorder(policy)
+    n_episodes = math.ceil(n_observations / scenario.horizon)
+    run_batch(recorder, scenario, draw_paths(scenario, np.random.default_rng(seed), n_episodes))
+    return np.stack(recorder.seen, axis=1)
+
+
+class _ObservationRecorder:
+    """Passes observations to ``policy`` and keeps a copy of each batch it was shown."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.name = policy.name
+        self.seen: list[np.ndarray] = []
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self.seen.append(obs.copy())
+        return self.policy.act(obs)
+
+    def params(self) -> dict[str, Any]:
+        return self.policy.params()
+
+
+def observation_entries(scenario: Scenario) -> list[dict[str, Any]]:
+    """The observation layout with what a valid value of each entry is.
+
+    Stock, pipeline and demand entries are whole numbers, non-negative except the net inventory
+    under backorders; demand features are any numbers.
+    """
+    names = observation_names(scenario)
+    first_feature = len(names) - len(scenario.demand.feature_names) * scenario.feature_lookahead
+    return [
+        {
+            "name": name,
+            "whole_number": i < first_feature,
+            "min": 0 if i < first_feature and name != "net_inventory" else None,
+        }
+        for i, name in enumerate(names)
+    ]
+
+
+def export_policy(
+    source: ExportSource, out_dir: str | Path, parity_observations: int = PARITY_OBSERVATIONS
+) -> dict[str, Any]:
+    """Check the graph against the policy, work out the explanation reference and write the directory.
+
+    On ``parity_observations`` observations of the policy's own rollouts the ONNX orders are
+    compared with ``clip(policy.act(obs), 0, max_order)``. The same rollouts (after
+    :data:`WARMUP` periods) give the typical state the explanations compare against, the
+    policy's typical order-up-to level and the default review cap. ``policy.onnx`` and
+    ``policy.json`` appear in ``out_dir`` together, replacing an earlier export there.
+
+    Returns:
+        the content of policy.json.
+    """
+    out_dir = check_output_directory(out_dir, _replaceable)
+    scenario = source.scenario
+    model_bytes = source.graph.SerializeToString()
+    entries = observation_entries(scenario)
+    onnx_policy = OnnxPolicy(model_bytes, {"name": source.name, "observation": entries})
+
+    observations = rollout_observations(source.policy, scenario, parity_observations)
+    checked = observations.reshape(-1, observations.shape[-1])[:parity_observations]
+    expected = np.clip(source.policy.act(checked), 0, scenario.max_order)
+    got = onnx_policy.act(checked)
+    mismatch = expected != got
+
+    warmup = min(WARMUP, scenario.horizon // 2)
+    settled = observations[:, warmup:].reshape(-1, observations.shape[-1])
+    whole_number = np.array([e["whole_number"] for e in entries])
+    n_pipeline = scenario.max_lead_time
+    one_more_on_hand = checked.copy()
+    one_more_on_hand[:, 0] += 1
+
+    lead = scenario.lead_time_values
+    probs = np.ones(1) if isinstance(scenario.lead_time, int) else np.asarray(scenario.lead_time.probs)
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "name": source.name,
+        "kind": source.kind,
+        "params": source.params,
+        "scenario": scenario.model_dump(mode="json"),
+        "observation": entries,
+        "n_pipeline": n_pipeline,
+        "action_mapping": source.mapping,
+        "onnx": {"file": "policy.onnx", "input": "obs", "output": "order", "opset": OPSET},
+        "max_order": scenario.max_order,
+        "lead_time": {"values": lead.tolist(), "probs": probs.tolist(), "mean": float(lead @ probs)},
+        "mean_demand": scenario.demand.mean_demand(),
+        "costs": {
+            key: getattr(scenario, key)
+            for key in ("holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "price", "lost_sales")
+        },
+        "explanation": {
+            **explanation_reference(onnx_policy.act, settled, whole_number, n_pipeline),
+            "from": f"{len(settled):,} observations of the policy's rollouts after period {warmup}",
+        },
+        "parity": {
+            "observations": len(checked),
+            "mismatches": int(mismatch.sum()),
+            "largest_difference": int(np.abs(expected - got).max(initial=0)),
+            "against": (
+                "SB3 predict(deterministic=True) mapped by envs.kernel.orders_from_actions"
+                if source.kind == "learned"
+                else f"{type(source.policy).__name__}.act, clipped to 0..max_order"
+            ),
+            "rollout_seed": ROLLOUT_SEED,
+        },
+        "sanity": {
+            "share_where_one_more_on_hand_does_not_raise_the_order": float(
+                (onnx_policy.act(one_more_on_hand) <= got).mean()
+            ),
+        },
+        "hashes": {"policy.onnx": sha256(model_bytes)},
+        "versions": package_versions(PACKAGES),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if source.source_file is not None:
+        meta["hashes"]["source"] = {"file": str(source.source_file), "sha256": sha256(source.source_file.read_bytes())}
+    write_directory(
+        out_dir, {"policy.onnx": model_bytes, "policy.json": json.dumps(meta, indent=2) + "\n"}, _replaceable
+    )
+    return meta
+
+
+def _replaceable(out_dir: Path) -> bool:
+    """Only an empty directory or an earlier export may be replaced by an export."""
+    return (out_dir / "policy.json").is_file() or not any(out_dir.iterdir())
+
+
+def load_exported(directory: str | Path) -> tuple[OnnxPolicy, Scenario]:
+    """An exported policy and the scenario it was exported for (for the evaluator)."""
+    policy = OnnxPolicy.load(directory)
+    try:
+        scenario = Scenario.model_validate(policy.metadata["scenario"])
+    except ValidationError as error:
+        raise UserError(format_validation_error(f"{directory}/policy.json: scenario", error)) from None
+    return policy, load_scenario(scenario)

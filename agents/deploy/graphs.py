@@ -1,0 +1,166 @@
+"""Classic rules and the DP's order table as ONNX graphs, built node by node with ``onnx.helper``.
+
+A classic policy becomes the inventory position followed by its rule, with the fitted
+parameters as constants; the DP optimum becomes a dense lookup table over its state
+coordinates. Each graph reads ``obs`` float32 [N, obs_dim] and writes ``order`` int64 [N],
+clipped to 0..max_order, and is checked by ``onnx.checker``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
+from agents.exact import OptimalPolicy
+from envs.errors import UserError
+
+OPSET = 17
+IR_VERSION = 8  # the IR version of opset 17, which onnxruntime has read since 1.13
+# Largest dense DP table exported (entries); the grid's L = 4 instances need about 2.1 million.
+MAX_TABLE_ENTRIES = 20_000_000
+
+
+class _GraphBuilder:
+    """The nodes and constants of one ONNX graph reading ``obs``; intermediate names are generated."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+
+    def constant(self, value: Any, dtype: type = np.int64) -> str:
+        name = f"const_{len(self.initializers)}"
+        self.initializers.append(onnx.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, **attributes: Any) -> str:
+        name = f"{op_type.lower()}_{len(self.nodes)}"
+        self.nodes.append(helper.make_node(op_type, list(inputs), [name], **attributes))
+        return name
+
+    def columns(self, stop: int) -> str:
+        """``obs[:, :stop]``."""
+        return self.op("Slice", "obs", self.constant([0]), self.constant([stop]), self.constant([1]))
+
+    def row_sum(self, tensor: str) -> str:
+        return self.op("ReduceSum", tensor, self.constant([1]), keepdims=0)
+
+    def model(self, raw_order: str, obs_dim: int, max_order: int, doc: str) -> onnx.ModelProto:
+        """The checked model whose output ``order`` is ``raw_order`` clipped to 0..max_order."""
+        self.nodes.append(helper.make_node("Clip", [raw_order, self.constant(0), self.constant(max_order)], ["order"]))
+        graph = helper.make_graph(
+            self.nodes,
+            "policy",
+            [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["n", obs_dim])],
+            [helper.make_tensor_value_info("order", TensorProto.INT64, ["n"])],
+            self.initializers,
+            doc_string=doc,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="inventory-rl")
+        model.ir_version = IR_VERSION
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
+
+def _position(g: _GraphBuilder, n_pipeline: int) -> str:
+    """The rounded inventory position, as the classic policies compute it: rint(on hand + pipeline)."""
+    return g.op("Cast", g.op("Round", g.row_sum(g.columns(1 + n_pipeline))), to=TensorProto.INT64)
+
+
+def classic_graph(policy: Any, obs_dim: int, max_order: int) -> tuple[onnx.ModelProto, str]:
+    """A classic policy as an ONNX graph, and its rule in words.
+
+    Args:
+        policy: a :class:`BaseStock`, :class:`CappedBaseStock`, :class:`SSPolicy` or
+            :class:`ReorderPointQuantity` with scalar parameters.
+        obs_dim: columns of the observation.
+        max_order: the order capacity the output is clipped to.
+
+    Returns:
+        the model and the rule in words.
+    """
+    g = _GraphBuilder()
+    position = _position(g, policy.n_pipeline)
+    zero = g.constant(0)
+    if isinstance(policy, (BaseStock, CappedBaseStock)):
+        order = g.op("Max", g.op("Sub", g.constant(policy.S), position), zero)
+        rule = f"max(S - position, 0) with S = {policy.S}"
+        if isinstance(policy, CappedBaseStock):
+            order = g.op("Min", order, g.constant(policy.cap))
+            rule = f"min(max(S - position, 0), cap) with S = {policy.S}, cap = {policy.cap}"
+    elif isinstance(policy, SSPolicy):
+        reorder = g.op("LessOrEqual", position, g.constant(policy.s))
+        order = g.op("Where", reorder, g.op("Sub", g.constant(policy.S), position), zero)
+        rule = f"S - position if position <= s, else 0, with s = {policy.s}, S = {policy.S}"
+    elif isinstance(policy, ReorderPointQuantity):
+        reorder = g.op("LessOrEqual", position, g.constant(policy.r))
+        # (r - position) // Q + 1 batches; integer Div truncates, which is the floor where position <= r
+        shortfall = g.op("Sub", g.constant(policy.r), position)
+        batches = g.op("Add", g.op("Div", shortfall, g.constant(policy.Q)), g.constant(1))
+        order = g.op("Where", reorder, g.op("Mul", batches, g.constant(policy.Q)), zero)
+        rule = (
+            f"the smallest multiple of Q lifting the position above r if position <= r, else 0, "
+            f"with r = {policy.r}, Q = {policy.Q}"
+        )
+    else:
+        raise TypeError(f"no ONNX rule for {type(policy).__name__}")
+    mapping = f"position = round(on hand + pipeline); order = {rule}; clipped to 0..{max_order}"
+    return g.model(order, obs_dim, max_order, mapping), mapping
+
+
+def table_graph(policy: OptimalPolicy, obs_dim: int) -> tuple[onnx.ModelProto, str]:
+    """The DP's order table as a dense lookup table, reproducing :meth:`OptimalPolicy.act` exactly.
+
+    The state coordinates are integer combinations of the rounded on-hand and pipeline columns:
+    lost sales ``(on hand + a_0, a_1, ..., a_{L-1})`` (negative entries count as 0; ``L = 0``:
+    the on hand), backorders the inventory position. Each coordinate is clipped to
+    ``low .. hi + 1``, where ``hi + 1`` stands for every value above the table (ordering 0,
+    as ``act`` does); the table is ``act`` on one canonical observation per grid point, so
+    its out-of-table rules carry over. Under backorders a position below ``lo`` orders what
+    ``lo`` orders plus the difference, capped at ``max_order``, as in ``act``.
+    """
+    result = policy.result
+    L, (lo, hi) = result.lead_time, result.bounds
+    if result.lost_sales:
+        width, low = max(L, 1), 0
+        combine = np.zeros((1 + L, width), dtype=np.float32)
+        combine[0, 0] = 1.0
+        if L:
+            combine[1, 0] = 1.0  # the arrival due this period adds to the on hand
+            combine[2:, 1:] = np.eye(L - 1)  # a_1 .. a_{L-1} are coordinates of their own
+    else:
+        width, low = 1, lo
+        combine = np.ones((1 + L, 1), dtype=np.float32)
+    side = hi + 2 - low
+    if side**width > MAX_TABLE_ENTRIES:
+        raise UserError(
+            f"optimal: a dense table of {side}^{width} = {side**width:,} entries is too large to export "
+            f"(limit {MAX_TABLE_ENTRIES:,})"
+        )
+    grid = low + np.indices((side,) * width).reshape(width, -1).T
+    canonical = np.zeros((len(grid), obs_dim), dtype=np.float32)
+    canonical[:, combine.argmax(axis=0)] = grid  # each coordinate in the first column that feeds it
+    table = policy.act(canonical)
+    dtype = next(t for t in (np.int8, np.int16, np.int32) if table.max() <= np.iinfo(t).max)
+
+    g = _GraphBuilder()
+    columns = g.op("Round", g.columns(1 + L))
+    if result.lost_sales:
+        columns = g.op("Max", columns, g.constant(0.0, np.float32))
+    coordinates = g.op("Cast", g.op("MatMul", columns, g.constant(combine, np.float32)), to=TensorProto.INT64)
+    clipped = g.op("Clip", coordinates, g.constant(low), g.constant(hi + 1))
+    strides = side ** np.arange(width - 1, -1, -1)
+    index = g.row_sum(g.op("Mul", g.op("Sub", clipped, g.constant(low)), g.constant(strides)))
+    order = g.op("Cast", g.op("Gather", g.constant(table, dtype), index, axis=0), to=TensorProto.INT64)
+    if not result.lost_sales:
+        below = g.op("Max", g.op("Sub", g.constant(low), g.row_sum(coordinates)), g.constant(0))
+        order = g.op("Add", order, below)
+    state = "(on hand + a_0, a_1, ...)" if result.lost_sales else "inventory position"
+    mapping = (
+        f"dense lookup table ({side}^{width} {np.dtype(dtype).name}) of the DP's optimal orders over the "
+        f"rounded state {state}, each coordinate clipped to {low}..{hi + 1}; clipped to 0..{result.max_order}"
+    )
+    return g.model(order, obs_dim, result.max_order, mapping), mapping

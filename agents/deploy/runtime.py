@@ -1,0 +1,105 @@
+"""An exported policy at run time: onnxruntime on policy.onnx, described by policy.json.
+
+A policy directory (written by :func:`agents.deploy.export.export_policy`) holds::
+
+    policy.onnx   input "obs" float32 [N, obs_dim] -> output "order" int64 [N], each in 0..max_order
+    policy.json   the scenario, the observation layout, the action mapping, the costs, the
+                  reference state of the explanations, the parity check, package versions, hashes
+
+Loading one needs numpy, json and onnxruntime only, and unpickles nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from envs.errors import UserError
+
+FORMAT = "inventory-policy/1"
+# Keys of policy.json the deployment side reads.
+REQUIRED_METADATA = (
+    "name",
+    "observation",
+    "hashes",
+    "params",
+    "explanation",
+    "n_pipeline",
+    "lead_time",
+    "mean_demand",
+    "scenario",
+)
+# Rows per onnxruntime call: bounds the memory of the hidden layers on large batches.
+CHUNK_ROWS = 1 << 18
+
+
+def sha256(data: bytes) -> str:
+    """The SHA-256 of ``data`` in hex, as policy.json records it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class OnnxPolicy:
+    """An exported policy as a :class:`envs.policy.Policy`: onnxruntime on policy.onnx.
+
+    Args:
+        model_bytes: the ONNX model (input ``obs``, output ``order``).
+        metadata: policy.json's content (at least ``name`` and ``observation``).
+    """
+
+    def __init__(self, model_bytes: bytes, metadata: dict[str, Any]) -> None:
+        self.metadata = metadata
+        self.name: str = metadata["name"]
+        self.observation_names: list[str] = [entry["name"] for entry in metadata["observation"]]
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def load(cls, directory: str | Path) -> OnnxPolicy:
+        """Read a policy directory written by :func:`export_policy`.
+
+        Raises:
+            UserError: if a file is missing, policy.json is not of this format, or
+                policy.onnx is not the file policy.json describes (its sha256 differs).
+        """
+        directory = Path(directory)
+        meta_file, model_file = directory / "policy.json", directory / "policy.onnx"
+        if not (meta_file.is_file() and model_file.is_file()):
+            raise UserError(
+                f"{directory}: not an exported policy (policy.json and policy.onnx expected; export.py makes them)"
+            )
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            raise UserError(f"{meta_file}: not valid JSON ({error})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise UserError(f"{meta_file}: not a policy description of format {FORMAT}")
+        missing = [key for key in REQUIRED_METADATA if key not in meta]
+        if missing or not isinstance(meta["hashes"], dict) or "policy.onnx" not in meta["hashes"]:
+            raise UserError(
+                f"{meta_file}: incomplete policy description (missing: {', '.join(missing) or 'hashes.policy.onnx'})"
+            )
+        model_bytes = model_file.read_bytes()
+        if sha256(model_bytes) != meta["hashes"]["policy.onnx"]:
+            raise UserError(
+                f"{model_file}: its sha256 differs from the one in policy.json (files of different exports?)"
+            )
+        return cls(model_bytes, meta)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Orders (int64, 0..max_order) for a batch of observations (n, obs_dim)."""
+        obs = np.ascontiguousarray(obs, dtype=np.float32)
+        if obs.ndim != 2 or obs.shape[1] != len(self.observation_names):
+            raise ValueError(f"obs must have shape (n, {len(self.observation_names)}), got {obs.shape}")
+        parts = [
+            self._session.run(["order"], {"obs": obs[i : i + CHUNK_ROWS]})[0] for i in range(0, len(obs), CHUNK_ROWS)
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.metadata["params"])

@@ -1,0 +1,124 @@
+"""The state file of recommend.py: one row per SKU, read and checked row by row.
+
+A bad row is left out with its line number and every problem found in it; the other rows are
+still used. numpy, pandas and the csv module only.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from envs.errors import UserError
+
+# Largest count of units in a state file: float32, the ONNX input, holds whole numbers exactly up to 2^24.
+MAX_UNITS = 1 << 24
+
+
+@dataclass
+class StateRows:
+    """The valid rows of a state file, and the problems of the rows left out.
+
+    Attributes:
+        skus: the SKU of each valid row.
+        obs: float32 (n_valid, obs_dim), the observation of each valid row.
+        lines: the line number of each valid row in the file.
+        problems: ``(line, problem)`` of each row left out, in file order.
+    """
+
+    skus: list[str]
+    obs: np.ndarray
+    lines: np.ndarray
+    problems: list[tuple[int, str]]
+
+
+def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
+    """Read and check a state file: a header with ``sku`` and one column per observation entry.
+
+    Columns may come in any order and extra columns are ignored. A row is left out, with its
+    line number and every problem found in it, when a value is missing, not a number, not a
+    whole number where units are counted (or beyond :data:`MAX_UNITS`), negative where that is
+    impossible, when it has the wrong number of fields, no SKU, or the SKU of an earlier row.
+    Blank lines are skipped.
+
+    Raises:
+        UserError: if the file is missing, unreadable, or lacks a column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: state file not found")
+    required = ["sku", *(entry["name"] for entry in entries)]
+    problems: list[tuple[int, str]] = []
+    lines, rows = [], []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            missing = [name for name in required if name not in header]
+            if missing:
+                raise UserError(
+                    f"{path}: missing column(s) {', '.join(missing)} (the policy needs {','.join(required)})"
+                )
+            for row in reader:
+                if len(row) == len(header) and any(row):
+                    lines.append(reader.line_num)
+                    rows.append(row)
+                elif any(cell.strip() for cell in row):
+                    problems.append((reader.line_num, f"has {len(row)} fields, the header has {len(header)}"))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{path}: not a readable CSV ({error})") from None
+
+    columns = list(zip(*rows, strict=True)) or [()] * len(header)
+    text = {name: pd.Series(columns[header.index(name)], dtype=object).str.strip() for name in required}
+    lines_array = np.array(lines, dtype=np.int64)
+    values = np.empty((len(rows), len(entries)), dtype=np.float64)
+    row_problems: dict[int, list[str]] = {}
+
+    def flag(bad: np.ndarray, describe: Callable[[int], str]) -> None:
+        for i in np.flatnonzero(bad):
+            row_problems.setdefault(int(i), []).append(describe(int(i)))
+
+    skus = text["sku"]
+    blank_sku = (skus == "").to_numpy()
+    flag(blank_sku, lambda i: "sku: missing")
+    repeated = skus.duplicated().to_numpy()
+    first_line: dict[Any, int] = dict(zip(skus[~repeated], lines_array[~repeated], strict=True))
+    flag(repeated & ~blank_sku, lambda i: f"sku {skus.iat[i]!r} repeats line {first_line[skus.iat[i]]}")
+    for j, entry in enumerate(entries):
+        values[:, j] = _checked_numbers(entry, text[entry["name"]], flag)
+
+    valid = np.ones(len(rows), dtype=bool)
+    valid[list(row_problems)] = False
+    problems += [(int(lines_array[i]), "; ".join(found)) for i, found in row_problems.items()]
+    problems.sort()
+    return StateRows(
+        skus=skus[valid].tolist(), obs=values[valid].astype(np.float32), lines=lines_array[valid], problems=problems
+    )
+
+
+Flag = Callable[[np.ndarray, Callable[[int], str]], None]
+
+
+def _checked_numbers(entry: dict[str, Any], cells: pd.Series, flag: Flag) -> np.ndarray:
+    """The values of one column as numbers (NaN where there is none); ``flag(rows, describe)`` is given
+    the rows with each problem: missing, not a (finite) number, not whole or beyond :data:`MAX_UNITS`
+    where units are counted, below the entry's minimum."""
+    name = entry["name"]
+    number = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
+    blank = (cells == "").to_numpy()
+    finite = np.isfinite(number)
+    flag(blank, lambda i: f"{name}: missing")
+    flag(np.isnan(number) & ~blank, lambda i: f"{name}: not a number ({cells.iat[i]!r})")
+    flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells.iat[i]!r})")
+    if entry["whole_number"]:
+        flag(finite & (number != np.round(number)), lambda i: f"{name}: not a whole number ({cells.iat[i]})")
+        flag(finite & (np.abs(number) > MAX_UNITS), lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells.iat[i]})")
+    if entry["min"] is not None:
+        flag(finite & (number < entry["min"]), lambda i: f"{name}: negative ({cells.iat[i]})")
+    return number

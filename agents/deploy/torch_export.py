@@ -1,0 +1,101 @@
+"""A stable-baselines3 model as an ONNX graph, traced with ``torch.onnx.export``.
+
+The only deploy module that imports torch: :func:`agents.deploy.export.learned_source` imports
+it when a trained model is exported, so exporting a classic policy, or recommending orders,
+never loads torch.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any, cast
+
+import numpy as np
+import onnx
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+from agents.deploy.graphs import OPSET
+
+
+def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
+    """An :class:`agents.rl.policy.SB3Policy` as an ONNX graph, and its action mapping in words.
+
+    The graph computes what ``SB3Policy.act`` does: VecNormalize's
+    ``clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs)`` in float64, cast to float32
+    as VecNormalize does, then the network's deterministic action -- PPO: the actor's mean
+    ``a`` clipped to [-1, 1] and mapped as ``envs.kernel.orders_from_actions`` does,
+    ``round((a + 1) / 2 * R)`` in float32, half to even (numpy's rint and ONNX Round agree);
+    PPO with a discrete action or DQN: the argmax of the logits or Q-values (the first on
+    ties, as torch). With order-up-to actions the value is a level and the order is the level
+    minus the inventory position of the raw observation.
+    """
+    network, scenario, normalizer = policy.model.policy, policy.scenario, policy.normalizer
+    max_order, action_range, n_pipeline = scenario.max_order, scenario.action_range, scenario.max_lead_time
+    levels = scenario.action_meaning == "level"
+    continuous = isinstance(network.action_space, spaces.Box)
+    if isinstance(network, ActorCriticPolicy):
+
+        def head(x: torch.Tensor) -> torch.Tensor:
+            features = cast(torch.Tensor, network.extract_features(x, network.pi_features_extractor))  # a Box
+            return network.action_net(network.mlp_extractor.forward_actor(features))
+
+        mapping = (
+            f"a = actor mean clipped to [-1, 1]; value = round((a + 1) / 2 * {action_range})"
+            if continuous
+            else "value = argmax of the actor's logits"
+        )
+    else:
+        head = network.q_net
+        mapping = "value = argmax of the Q-values"
+    mapping += "; order = value - inventory position (on hand + on order, rounded)" if levels else "; order = value"
+    normalize = normalizer is not None and normalizer.norm_obs
+    if normalize:
+        mapping = "obs scaled as VecNormalize: clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs); " + mapping
+
+    class DeterministicOrders(torch.nn.Module):
+        mean: torch.Tensor  # buffers, registered when the observations are normalised
+        std: torch.Tensor
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+            if normalize:
+                rms = normalizer.obs_rms
+                self.register_buffer("mean", torch.as_tensor(rms.mean, dtype=torch.float64))
+                self.register_buffer("std", torch.as_tensor(np.sqrt(rms.var + normalizer.epsilon), dtype=torch.float64))
+
+        def forward(self, obs: torch.Tensor) -> torch.Tensor:
+            scaled = obs
+            if normalize:
+                scaled = (
+                    ((obs.double() - self.mean) / self.std).clamp(-normalizer.clip_obs, normalizer.clip_obs).float()
+                )
+            out = head(scaled)
+            if continuous:
+                value = torch.round((out[:, 0].clamp(-1.0, 1.0) + 1.0) / 2.0 * action_range).long()
+            else:
+                value = out.argmax(dim=1)
+            if levels:
+                value = value - torch.round(obs[:, : 1 + n_pipeline].sum(dim=1)).long()
+            return value.clamp(0, max_order)
+
+    module = DeterministicOrders().eval()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated; the dynamo one needs onnxscript
+        torch.onnx.export(
+            module,
+            (torch.zeros(2, obs_dim),),
+            buffer,  # type: ignore[arg-type]  # the TorchScript exporter writes to a file object too
+            input_names=["obs"],
+            output_names=["order"],
+            dynamic_axes={"obs": {0: "n"}, "order": {0: "n"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    model = onnx.load_from_string(buffer.getvalue())
+    onnx.checker.check_model(model, full_check=True)
+    return model, f"{mapping}; clipped to 0..{max_order}"

@@ -1,0 +1,67 @@
+"""A trained stable-baselines3 model as an order policy, and loading one from its run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecNormalize
+
+from agents.rl.run_directory import RunDirectory, stats_file
+from envs.errors import UserError
+from envs.kernel import orders_from_actions
+from envs.scenario import Scenario
+from envs.vec_env import InventoryVecEnv
+
+
+class SB3Policy:
+    """A trained SB3 model as an order policy (see :class:`envs.policy.Policy`).
+
+    Observations are normalised with the run's VecNormalize statistics, the model acts
+    deterministically and its actions are mapped to order quantities as the env does.
+
+    Args:
+        model: the trained PPO or DQN model.
+        scenario: the scenario it was trained on (its action space and max_order).
+        normalizer: the VecNormalize whose observation statistics the model was trained with.
+        name: the policy's name in tables.
+    """
+
+    def __init__(
+        self, model: BaseAlgorithm, scenario: Scenario, normalizer: VecNormalize | None, name: str = "rl"
+    ) -> None:
+        self.model, self.scenario, self.normalizer, self.name = model, scenario, normalizer, name
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        scaled = self.normalizer.normalize_obs(obs) if self.normalizer is not None else obs
+        actions, _ = self.model.predict(scaled, deterministic=True)
+        return orders_from_actions(self.scenario, actions, obs)
+
+    def params(self) -> dict[str, Any]:
+        return {"algo": type(self.model).__name__, "timesteps": self.model.num_timesteps}
+
+
+def load_run(path: str | Path) -> tuple[SB3Policy, Scenario]:
+    """A trained policy and the scenario it was trained on.
+
+    Args:
+        path: a run directory (its final ``model.zip`` is used) or a model file in one
+            (``best_model.zip``, ``checkpoints/step_N/model.zip``); the VecNormalize statistics
+            are found next to the model, the config in the run directory.
+
+    Raises:
+        UserError: if there is no model or it is not inside a run directory.
+    """
+    path = Path(path)
+    model_file = path / "model.zip" if path.is_dir() else path
+    if not model_file.is_file():
+        raise UserError(f"{path}: no trained model here (a run directory gets model.zip when training ends)")
+    if not stats_file(model_file).is_file():
+        raise UserError(f"{model_file}: its VecNormalize statistics {stats_file(model_file).name} are missing")
+    config = RunDirectory.find(model_file.parent).read_config()
+    model = config.algorithm.sb3_class.load(model_file, device="cpu")
+    normalizer = VecNormalize.load(str(stats_file(model_file)), InventoryVecEnv(config.scenario, 1))
+    normalizer.training = False
+    return SB3Policy(model, config.scenario, normalizer, name=config.algo), config.scenario
