@@ -27,7 +27,8 @@ from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import BatchResult, evaluation_paths, run_batch
 from envs.errors import UserError
 from envs.files import Content, write_files
-from envs.kernel import ExogenousPaths, observation_names
+from envs.layout import ObservationLayout
+from envs.paths import ExogenousPaths
 from envs.scenario import Scenario
 
 CLASSIC_NAMES = tuple(TUNERS)
@@ -103,7 +104,7 @@ def resolve_policies(
                 f"{spec}: unknown policy (names: {', '.join(POLICY_NAMES)}; or a run directory or model path)"
             )
         policy, trained_on = load_learned(spec)
-        expected, got = observation_names(scenario), observation_names(trained_on)
+        expected, got = ObservationLayout(scenario).names, ObservationLayout(trained_on).names
         if expected != got:
             raise UserError(
                 f"{spec}: trained on scenario '{trained_on.name}' whose observation layout {got} "
@@ -353,15 +354,19 @@ def _plot_sample_paths(
         trace = result.batch.trace
         assert trace is not None, "evaluate() keeps a trace of at least one episode"
         t = np.arange(scenario.horizon)[window]
+        # the first episode, all stock points together
+        on_hand, backlog, ordered, demand = (
+            trace[f][0, window].sum(axis=-1) for f in ("on_hand", "backlog", "ordered", "demand")
+        )
         ax.step(
             t,
-            trace["on_hand"][0, window] - trace["backlog"][0, window],
+            on_hand - backlog,
             where="post",
             label="on hand (net)",
             color="tab:blue",
         )
-        ax.bar(t, trace["ordered"][0, window], color="tab:green", alpha=0.5, label="ordered")
-        ax.plot(t, trace["demand"][0, window], "k.", markersize=4, label="demand")
+        ax.bar(t, ordered, color="tab:green", alpha=0.5, label="ordered")
+        ax.plot(t, demand, "k.", markersize=4, label="demand")
         ax.set_title(result.record["policy"], fontsize=9, loc="left")
         ax.axhline(0, color="grey", linewidth=0.5)
     axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=3, frameon=False)

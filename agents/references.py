@@ -5,7 +5,8 @@ from __future__ import annotations
 from agents.classic import tune_base_stock
 from agents.exact import DPTooLarge, OptimalPolicy, solve_dp
 from envs.batch import evaluation_paths, run_batch
-from envs.kernel import ExogenousPaths
+from envs.layout import ObservationLayout
+from envs.paths import ExogenousPaths
 from envs.scenario import Scenario
 
 # Seed of the paths classic policies are tuned on; evaluation seeds must differ from it.
@@ -31,7 +32,7 @@ def optimal_policy(scenario: Scenario) -> tuple[OptimalPolicy | None, str]:
         )
     except (DPTooLarge, ValueError, RuntimeError) as error:  # too large, max_order too small, no convergence
         return None, str(error)
-    return OptimalPolicy(result), ""
+    return OptimalPolicy(result, ObservationLayout(scenario)), ""
 
 
 def reference_costs(

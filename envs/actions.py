@@ -63,7 +63,17 @@ class ActionMap:
         n = len(obs)
         actions = np.ascontiguousarray(actions, dtype=np.float32 if self.continuous else np.int64).reshape(n, -1)
         orders = np.empty((n, len(self.max_order)), dtype=np.int64)
-        _map_actions(actions, self.continuous, self._range_f32, self.levels, self._start, self._columns, obs, self.max_order, orders)
+        _map_actions(
+            actions,
+            self.continuous,
+            self._range_f32,
+            self.levels,
+            self._start,
+            self._columns,
+            obs,
+            self.max_order,
+            orders,
+        )
         return orders[:, 0] if self.single else orders
 
 

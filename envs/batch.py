@@ -126,7 +126,7 @@ def run_batch(
         outcome = batch.step(orders, record=trace is not None)
         if trace is not None:
             for field in TRACE_FIELDS:
-                trace[field][:, t] = getattr(outcome, field)[:trace_rows]
+                trace[field][:, t] = outcome.per_point(field)[:trace_rows]
         if progress is not None:
             progress(batch.t)
     kpis = batch.kpis()

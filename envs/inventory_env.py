@@ -96,7 +96,9 @@ class InventoryEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, scenario: str | AnyScenario = "lost_sales_L2_p9", render_mode: str | None = None, **overrides: Any):
+    def __init__(
+        self, scenario: str | AnyScenario = "lost_sales_L2_p9", render_mode: str | None = None, **overrides: Any
+    ):
         self.scenario = load_scenario(scenario, **overrides)
         self._batch = InventoryBatch(self.scenario, 1)
         self.observation_names = self._batch.layout.names
@@ -108,7 +110,9 @@ class InventoryEnv(gym.Env):
         self.render_mode = render_mode
         self._last_info: dict[str, Any] = {}
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._batch.begin(self._sampler.draw(self.np_random, 1))
         self._last_info = {}
@@ -142,6 +146,7 @@ class InventoryEnv(gym.Env):
             text = " ".join(f"{f}={info[f]}" for f in fields)
         else:
             text = " | ".join(
-                f"{point}: " + " ".join(f"{f}={values[f]}" for f in fields) for point, values in info["stock_points"].items()
+                f"{point}: " + " ".join(f"{f}={values[f]}" for f in fields)
+                for point, values in info["stock_points"].items()
             )
         return f"t={self._batch.t} {text} cost={info['cost']:.2f}"

@@ -299,8 +299,9 @@ class PeriodOutcome:
     names: tuple[str, ...]
     recorded: bool = True
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        if name in FLOWS + MONEY and not self.recorded:
+    def per_point(self, name: str) -> np.ndarray:
+        """The quantity ``name`` (one of FLOWS or MONEY) of every system and stock point, (N, J)."""
+        if not self.recorded:
             raise AttributeError(f"{name}: the period was applied with record=False (only the reward was kept)")
         if name in FLOWS:
             return self.flows[:, :, FLOWS.index(name)]
@@ -308,10 +309,15 @@ class PeriodOutcome:
             return self.money[:, :, MONEY.index(name)]
         raise AttributeError(name)
 
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in FLOWS + MONEY:
+            return self.per_point(name)
+        raise AttributeError(name)
+
     @property
     def cost(self) -> np.ndarray:
-        """Total cost of the period per system (N,)."""
-        return self.__getattr__("cost").sum(axis=1)
+        """Total cost of the period per system (N,); per point: ``per_point("cost")``."""
+        return self.per_point("cost").sum(axis=1)
 
     def row(self, i: int) -> dict[str, object]:
         """System ``i``'s period as plain Python numbers: with one stock point a flat mapping of every

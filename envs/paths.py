@@ -67,12 +67,16 @@ class PathSampler:
         self.timeline = scenario.demand_history + scenario.horizon + scenario.feature_lookahead
         self.demands = demand_processes(scenario)
         self.stochastic = [j for j, values in enumerate(self.system.lead_values) if len(values) > 1]
-        self.lead_times = [DiscreteInverse(self.system.lead_probs[j], self.system.lead_values[j]) for j in self.stochastic]
+        self.lead_times = [
+            DiscreteInverse(self.system.lead_probs[j], self.system.lead_values[j]) for j in self.stochastic
+        ]
         self.random_keys = self.system.allocation == RANDOM_ALLOCATION
         self.uniform_driven = all(hasattr(d, "invert") for d in self.demands)
         points = self.system.n_points
         self.uniforms = (
-            self.timeline * len(self.demands) + self.horizon * len(self.stochastic) + self.random_keys * self.horizon * points
+            self.timeline * len(self.demands)
+            + self.horizon * len(self.stochastic)
+            + self.random_keys * self.horizon * points
         )
 
     def draw(self, rng: np.random.Generator, n: int) -> ExogenousPaths:

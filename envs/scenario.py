@@ -129,7 +129,9 @@ class Scenario(_Options, _Supply):
     def _backorders_need_both_costs(self) -> Scenario:
         # with a free backlog or free stock the problem is degenerate (never order / order without end)
         if not self.lost_sales and (self.holding_cost == 0 or self.shortage_cost == 0):
-            raise ValueError("with backorders (lost_sales: false), holding_cost and shortage_cost must both be positive")
+            raise ValueError(
+                "with backorders (lost_sales: false), holding_cost and shortage_cost must both be positive"
+            )
         return self
 
     @property
@@ -222,7 +224,9 @@ class NetworkScenario(_Options):
         supplies = {p.supplier for p in points}
         for point in points:
             if point.demand is None and point.name not in supplies:
-                raise ValueError(f"stock point '{point.name}': has no customers (no demand) and supplies no stock point")
+                raise ValueError(
+                    f"stock point '{point.name}': has no customers (no demand) and supplies no stock point"
+                )
         return points
 
     @property
@@ -265,7 +269,10 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     errors = error.errors()
     first = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), errors[0])
     parts = [str(part) for part in first["loc"]]
-    key = ".".join(p for p in parts if p not in _UNION_TAGS and not p.startswith(("function-", "tagged-union["))) or "(top level)"
+    key = (
+        ".".join(p for p in parts if p not in _UNION_TAGS and not p.startswith(("function-", "tagged-union[")))
+        or "(top level)"
+    )
     message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
     return f"{source}: {key}: {message}"
 

@@ -94,7 +94,9 @@ def _points(scenario: AnyScenario) -> tuple[list[StockPoint] | list[Scenario], l
     if isinstance(scenario, Scenario):
         return [scenario], [-1]
     names = [p.name for p in scenario.stock_points]
-    return list(scenario.stock_points), [-1 if p.supplier is None else names.index(p.supplier) for p in scenario.stock_points]
+    return list(scenario.stock_points), [
+        -1 if p.supplier is None else names.index(p.supplier) for p in scenario.stock_points
+    ]
 
 
 def compile_system(scenario: AnyScenario) -> System:
@@ -111,8 +113,10 @@ def compile_system(scenario: AnyScenario) -> System:
     points = [points[j] for j in order]
     supplier = np.array([-1 if supplier_listed[j] == -1 else position[supplier_listed[j]] for j in order])
     priority = [getattr(p, "priority", 0) for p in points]
-    children_of = [sorted((c for c in range(len(points)) if supplier[c] == j), key=lambda c: (priority[c], c))
-                   for j in range(len(points))]
+    children_of = [
+        sorted((c for c in range(len(points)) if supplier[c] == j), key=lambda c: (priority[c], c))
+        for j in range(len(points))
+    ]
     child_start = np.cumsum([0] + [len(c) for c in children_of])
     demands, demand_column = [], []
     for point in points:
@@ -122,7 +126,12 @@ def compile_system(scenario: AnyScenario) -> System:
     costs = np.array(
         [
             [
-                p.holding_cost, p.transit_holding_cost, p.shortage_cost, p.fixed_order_cost, p.unit_cost, p.price,
+                p.holding_cost,
+                p.transit_holding_cost,
+                p.shortage_cost,
+                p.fixed_order_cost,
+                p.unit_cost,
+                p.price,
                 getattr(p, "unfilled_order_cost", 0.0),
             ]  # fmt: skip
             for p in points

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from envs.layout import ObservationLayout
 from envs.scenario import Scenario, load_scenario
 
 BASE = {
@@ -27,6 +28,11 @@ def make_scenario(**changes: Any) -> Scenario:
     return Scenario.model_validate({**BASE, **changes})
 
 
+def layout(lead_time: int, **changes: Any) -> ObservationLayout:
+    """The observation layout of a small scenario with this lead time (on hand, then the pipeline)."""
+    return ObservationLayout(make_scenario(lead_time=lead_time, **changes))
+
+
 @pytest.fixture
 def write_scenario(tmp_path: Path):
     """Write a scenario mapping to a YAML file and return its path."""
@@ -39,7 +45,7 @@ def write_scenario(tmp_path: Path):
     return write
 
 
-__all__ = ["BASE", "load_scenario", "make_scenario"]
+__all__ = ["BASE", "layout", "load_scenario", "make_scenario"]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from agents.exact import ss_average_cost, zheng_federgruen
 from agents.references import optimal_policy
 from envs.batch import evaluation_paths, run_batch
 from envs.scenario import load_scenario
-from tests.conftest import make_scenario
+from tests.conftest import layout, make_scenario
 
 # observation rows: on hand, arriving_in_0, arriving_in_1, then a feature the policies must ignore
 OBS = np.array(
@@ -29,23 +29,23 @@ OBS = np.array(
 
 
 def test_order_rules_on_the_inventory_position():
-    assert BaseStock(8, 2).act(OBS).tolist() == [2, 0, 11, 8]
-    assert CappedBaseStock(8, 5, 2).act(OBS).tolist() == [2, 0, 5, 5]
-    assert SSPolicy(5, 12, 2).act(OBS).tolist() == [0, 0, 15, 12]
-    assert SSPolicy(6, 12, 2).act(OBS).tolist() == [6, 0, 15, 12]
+    assert BaseStock(8, layout(2)).act(OBS).tolist() == [2, 0, 11, 8]
+    assert CappedBaseStock(8, 5, layout(2)).act(OBS).tolist() == [2, 0, 5, 5]
+    assert SSPolicy(5, 12, layout(2)).act(OBS).tolist() == [0, 0, 15, 12]
+    assert SSPolicy(6, 12, layout(2)).act(OBS).tolist() == [6, 0, 15, 12]
     # (r, Q): smallest multiple of Q that lifts the position above r
-    assert ReorderPointQuantity(6, 4, 2).act(OBS).tolist() == [4, 0, 12, 8]
+    assert ReorderPointQuantity(6, 4, layout(2)).act(OBS).tolist() == [4, 0, 12, 8]
 
 
 def test_parameters_can_be_one_per_row():
-    assert BaseStock(np.array([6, 12, 0, 1]), 2).act(OBS).tolist() == [0, 2, 3, 1]
+    assert BaseStock(np.array([6, 12, 0, 1]), layout(2)).act(OBS).tolist() == [0, 2, 3, 1]
 
 
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="S > s"):
-        SSPolicy(10, 8, 1)
+        SSPolicy(10, 8, layout(1))
     with pytest.raises(ValueError, match="Q >= 1"):
-        ReorderPointQuantity(3, 0, 1)
+        ReorderPointQuantity(3, 0, layout(1))
 
 
 def test_exact_s_S_on_backorder_K64_and_its_simulated_cost():

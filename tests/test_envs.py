@@ -10,9 +10,10 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-import envs  # registers Inventory-v0
+import envs  # registers Inventory-v1
 from envs import InventoryEnv
 from envs.vec_env import InventoryVecEnv
+from tests.conftest import layout
 
 SCENARIOS = ["lost_sales_L2_p9", "backorder_K64", "seasonal_promo", "csv_history"]
 
@@ -31,7 +32,8 @@ def test_a_constant_level_action_is_the_base_stock_policy(scenario):
     """Level actions on the VecEnv order what BaseStock orders in the batch runner, period by period."""
     from agents.classic import BaseStock
     from envs.batch import run_batch
-    from envs.kernel import ExogenousPaths, draw_paths
+    from envs.layout import ObservationLayout
+    from envs.paths import ExogenousPaths, draw_paths
 
     n, seed, level = 6, 21, 23
     vec = InventoryVecEnv(scenario, n, seed=seed, horizon=40, action_meaning="level")
@@ -42,12 +44,12 @@ def test_a_constant_level_action_is_the_base_stock_policy(scenario):
         _, rewards, _, _ = vec.step(np.full(n, level))
         costs -= rewards
     paths = ExogenousPaths.stack([draw_paths(vec.scenario, seeding.np_random(seed + i)[0], 1) for i in range(n)])
-    result = run_batch(BaseStock(level, vec.scenario.max_lead_time), vec.scenario, paths)
+    result = run_batch(BaseStock(level, ObservationLayout(vec.scenario)), vec.scenario, paths)
     np.testing.assert_allclose(costs / 40, result.kpis["avg_cost"], rtol=1e-5)
 
 
 def test_registered_with_gymnasium_and_overrides_apply():
-    env = gym.make("Inventory-v0", scenario="lost_sales_L2_p9", shortage_cost=19)
+    env = gym.make("Inventory-v1", scenario="lost_sales_L2_p9", shortage_cost=19)
     assert env.unwrapped.scenario.shortage_cost == 19
     assert env.unwrapped.observation_names == ["on_hand", "arriving_in_0", "arriving_in_1"]
     assert env.action_space == gym.spaces.Discrete(21)

@@ -19,6 +19,7 @@ from agents.evaluation import RECORD_KEYS, NamedPolicy, mean_ci
 from agents.evaluation import evaluate as evaluate_policies
 from envs.batch import evaluation_paths
 from envs.scenario import load_scenario
+from tests.conftest import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,8 +38,8 @@ def test_every_policy_faces_the_same_demand():
     scenario = load_scenario("lost_sales_L2_p9", horizon=40)
     paths = evaluation_paths(scenario, 30, 5)
     policies = [
-        NamedPolicy("a", BaseStock(15, 2), {"S": 15}, "classic"),
-        NamedPolicy("b", CappedBaseStock(19, 6, 2), {}, "classic"),
+        NamedPolicy("a", BaseStock(15, layout(2)), {"S": 15}, "classic"),
+        NamedPolicy("b", CappedBaseStock(19, 6, layout(2)), {}, "classic"),
     ]
     first, second = evaluate_policies(policies, scenario, paths, warmup=0, trace_rows=30)
     np.testing.assert_array_equal(first.batch.trace["demand"], second.batch.trace["demand"])

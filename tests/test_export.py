@@ -18,6 +18,7 @@ from agents.deploy.runtime import OnnxPolicy, sha256
 from agents.references import optimal_policy
 from envs.batch import evaluation_paths, run_batch
 from envs.scenario import load_scenario
+from tests.conftest import layout
 
 
 def onnx_policy(graph, obs_dim: int) -> OnnxPolicy:
@@ -37,12 +38,12 @@ def random_observations(rng: np.random.Generator, n: int, obs_dim: int, low: int
 @pytest.mark.parametrize(
     "make",
     [
-        lambda n: BaseStock(17, n),
-        lambda n: CappedBaseStock(17, 6, n),
-        lambda n: SSPolicy(4, 30, n),
-        lambda n: SSPolicy(-5, 12, n),
-        lambda n: ReorderPointQuantity(5, 7, n),
-        lambda n: ReorderPointQuantity(-3, 4, n),
+        lambda n: BaseStock(17, layout(n)),
+        lambda n: CappedBaseStock(17, 6, layout(n)),
+        lambda n: SSPolicy(4, 30, layout(n)),
+        lambda n: SSPolicy(-5, 12, layout(n)),
+        lambda n: ReorderPointQuantity(5, 7, layout(n)),
+        lambda n: ReorderPointQuantity(-3, 4, layout(n)),
     ],
 )
 def test_classic_graphs_equal_the_numpy_policies(make, lead_time):
@@ -92,7 +93,7 @@ def test_export_a_tuned_classic_policy_by_name(tmp_path):
     out = tmp_path / "base_stock"
     export.main(["base_stock", "--scenario", "lost_sales_L1_p4", "--out", str(out)])
     meta = json.loads((out / "policy.json").read_text())
-    assert meta["format"] == "inventory-policy/1" and meta["kind"] == "classic" and meta["name"] == "base_stock"
+    assert meta["format"] == "inventory-policy/2" and meta["kind"] == "classic" and meta["name"] == "base_stock"
     assert meta["hashes"]["policy.onnx"] == sha256((out / "policy.onnx").read_bytes())
     assert meta["parity"] == {**meta["parity"], "observations": PARITY_OBSERVATIONS, "mismatches": 0}
     assert [e["name"] for e in meta["observation"]] == ["on_hand", "arriving_in_0"]
@@ -105,7 +106,7 @@ def test_export_a_tuned_classic_policy_by_name(tmp_path):
     # the evaluator can run an exported policy; it acts as the policy it came from
     policy, scenario = load_exported(out)
     paths = evaluation_paths(scenario, 20, 7)
-    expected = run_batch(BaseStock(S, 1), scenario, paths).avg_cost
+    expected = run_batch(BaseStock(S, layout(1)), scenario, paths).avg_cost
     np.testing.assert_array_equal(run_batch(policy, scenario, paths).avg_cost, expected)
 
 

@@ -8,6 +8,7 @@ from scipy.stats import poisson
 
 from agents.exact import DPTooLarge, OptimalPolicy, dp, solve_dp
 from envs.policy import Policy
+from tests.conftest import layout
 
 
 def poisson_pmf(mean: float) -> np.ndarray:
@@ -56,7 +57,7 @@ def test_zipkin_lost_sales(lead_time, p):
 def test_backorders_published(mean, b, K, cost, s, S):
     result = solve_dp(poisson_pmf(mean), 0, False, 1.0, b, fixed_order_cost=K, max_order=100)
     assert result.average_cost == pytest.approx(cost, abs=1e-3 if K == 64 else 1e-4)
-    params = OptimalPolicy(result).params()
+    params = OptimalPolicy(result, layout(result.lead_time)).params()
     assert (params["s"], params["S"]) == (s, S)
 
 
@@ -68,7 +69,7 @@ def test_backorder_lead_time_and_unit_cost_shift_the_levels():
     d = np.arange(lead.size)
     G = [lead @ (np.maximum(y - d, 0) + 4.0 * np.maximum(d - y, 0)) for y in range(40)]
     assert result.average_cost == pytest.approx(min(G) + 2.0 * 6, abs=1e-6)
-    assert OptimalPolicy(result).params()["S"] == int(np.argmin(G))
+    assert OptimalPolicy(result, layout(result.lead_time)).params()["S"] == int(np.argmin(G))
 
 
 @pytest.mark.parametrize("lost_sales, lead_time", [(False, 0), (False, 2), (True, 0), (True, 2)])
@@ -125,7 +126,7 @@ def test_lost_sales_matches_brute_force_on_the_full_state():
 
 def test_act_matches_table_lost_sales():
     result = solve_dp(poisson_pmf(5), 3, True, 1.0, 9.0, max_order=20)
-    policy = OptimalPolicy(result)
+    policy = OptimalPolicy(result, layout(result.lead_time))
     assert isinstance(policy, Policy) and policy.name == "optimal"
     y, a1, a2 = result.states.T
     rng = np.random.default_rng(0)
@@ -140,7 +141,7 @@ def test_act_matches_table_lost_sales():
 
 def test_act_matches_table_backorders():
     result = solve_dp(poisson_pmf(10), 1, False, 1.0, 9.0, fixed_order_cost=64.0, max_order=100)
-    policy = OptimalPolicy(result)
+    policy = OptimalPolicy(result, layout(result.lead_time))
     s, S = policy.params()["s"], policy.params()["S"]
     position = result.states[:, 0]
     obs = np.column_stack([position - 3, np.full(position.size, 3.0)])
@@ -156,7 +157,7 @@ def test_act_reaches_the_dp_cost_in_simulation():
     """Run the table on the project's event order; its cost must be the DP's."""
     h, p, lead_time = 1.0, 9.0, 2
     result = solve_dp(poisson_pmf(5), lead_time, True, h, p, max_order=20)
-    policy = OptimalPolicy(result)
+    policy = OptimalPolicy(result, layout(result.lead_time))
     rng = np.random.default_rng(1)
     n, periods, burn_in = 2000, 600, 100
     on_hand = np.zeros(n)
@@ -244,4 +245,4 @@ def test_bad_input(change, match):
 def test_act_rejects_short_observations():
     result = solve_dp(poisson_pmf(5), 2, True, 1.0, 4.0, max_order=20)
     with pytest.raises(ValueError, match="shape"):
-        OptimalPolicy(result).act(np.zeros((3, 2)))
+        OptimalPolicy(result, layout(result.lead_time)).act(np.zeros((3, 2)))

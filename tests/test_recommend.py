@@ -24,8 +24,9 @@ from agents.deploy.orders import recommend as recommend_orders
 from agents.deploy.runtime import OnnxPolicy
 from agents.deploy.state import read_state
 from agents.references import optimal_policy
-from envs.kernel import observation_names
+from envs.layout import ObservationLayout
 from envs.scenario import load_scenario
+from tests.conftest import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "state.csv"
@@ -40,7 +41,7 @@ def policies(tmp_path_factory) -> dict[str, Path]:
     assert optimal is not None, reason
     table = ExportSource("optimal", "optimal", optimal, scenario, *table_graph(optimal, 3), optimal.params())
     export_policy(table, root / "optimal", 3000)
-    base_stock = BaseStock(19, 2)
+    base_stock = BaseStock(19, layout(2))
     graph, mapping = classic_graph(base_stock, 3, scenario.max_order)
     rule = ExportSource("base_stock", "classic", base_stock, scenario, graph, mapping, base_stock.params())
     export_policy(rule, root / "base_stock", 3000)
@@ -275,10 +276,10 @@ def test_trained_policy_explanations_report(policies, capsys):
 
 
 def test_explanation_groups_stay_few():
-    seasonal = observation_names(load_scenario("seasonal_promo"))
+    seasonal = ObservationLayout(load_scenario("seasonal_promo")).names
     keys = [g.key for g in explanation_groups(seasonal)]
     assert keys == ["on_hand", "arriving_in_0", "arriving_in_1", "recent_demand", "demand_features_ahead"]
-    history = observation_names(load_scenario("csv_history"))
+    history = ObservationLayout(load_scenario("csv_history")).names
     keys = [g.key for g in explanation_groups(history)]
     assert keys == ["on_hand", "arriving_in_0", "arriving_in_1", "arriving_in_2", "promotion_ahead"]
 
@@ -331,7 +332,7 @@ def test_recommend_runs_with_torch_and_sb3_unimportable(policies, tmp_path):
 
 # What importing the recommend path may not load: the training and export stacks, and scipy
 # (envs.scenario and envs.demand import scipy.stats). gymnasium is loaded: importing envs registers
-# Inventory-v0 with it, as it always has.
+# Inventory-v1 with it, as it always has.
 HEAVY_MODULES = ("torch", "stable_baselines3", "onnx", "ml_dtypes", "scipy", "envs.scenario", "envs.demand")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.kernel import inventory_position
+from envs.layout import ObservationLayout
 
 IntOrArray = int | np.ndarray
 
@@ -19,11 +19,11 @@ IntOrArray = int | np.ndarray
 class _OrderUpToPolicy:
     name = "classic"
 
-    def __init__(self, n_pipeline: int) -> None:
-        self.n_pipeline = n_pipeline
+    def __init__(self, layout: ObservationLayout) -> None:
+        self.columns = layout.position_columns()  # a single item's stock and pipeline entries
 
     def _position(self, obs: np.ndarray) -> np.ndarray:
-        return np.rint(inventory_position(obs, self.n_pipeline)).astype(np.int64)
+        return np.rint(obs[:, self.columns].sum(axis=1)).astype(np.int64)
 
 
 class BaseStock(_OrderUpToPolicy):
@@ -31,8 +31,8 @@ class BaseStock(_OrderUpToPolicy):
 
     name = "base_stock"
 
-    def __init__(self, S: IntOrArray, n_pipeline: int) -> None:
-        super().__init__(n_pipeline)
+    def __init__(self, S: IntOrArray, layout: ObservationLayout) -> None:
+        super().__init__(layout)
         self.S = S
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -47,8 +47,8 @@ class CappedBaseStock(_OrderUpToPolicy):
 
     name = "capped_base_stock"
 
-    def __init__(self, S: IntOrArray, cap: IntOrArray, n_pipeline: int) -> None:
-        super().__init__(n_pipeline)
+    def __init__(self, S: IntOrArray, cap: IntOrArray, layout: ObservationLayout) -> None:
+        super().__init__(layout)
         self.S, self.cap = S, cap
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -63,8 +63,8 @@ class SSPolicy(_OrderUpToPolicy):
 
     name = "s_S"
 
-    def __init__(self, s: IntOrArray, S: IntOrArray, n_pipeline: int) -> None:
-        super().__init__(n_pipeline)
+    def __init__(self, s: IntOrArray, S: IntOrArray, layout: ObservationLayout) -> None:
+        super().__init__(layout)
         if np.any(np.asarray(S) <= np.asarray(s)):
             raise ValueError(f"(s, S) needs S > s, got s={s}, S={S}")
         self.s, self.S = s, S
@@ -83,8 +83,8 @@ class ReorderPointQuantity(_OrderUpToPolicy):
 
     name = "eoq"
 
-    def __init__(self, r: IntOrArray, Q: IntOrArray, n_pipeline: int) -> None:
-        super().__init__(n_pipeline)
+    def __init__(self, r: IntOrArray, Q: IntOrArray, layout: ObservationLayout) -> None:
+        super().__init__(layout)
         if np.any(np.asarray(Q) < 1):
             raise ValueError(f"(r, Q) needs Q >= 1, got Q={Q}")
         self.r, self.Q = r, Q

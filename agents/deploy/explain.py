@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.deploy.runtime import CHUNK_ROWS
+from agents.deploy.runtime import CHUNK_ROWS, position_columns
 
 # Explanations use exact Shapley values over groups of observation entries: 2^groups model runs
 # per row. With more groups than this the demand features are explained as one group.
@@ -140,7 +140,7 @@ def shapley_attributions(
 
 
 def explanation_reference(
-    act: Callable[[np.ndarray], np.ndarray], settled: np.ndarray, whole_number: np.ndarray, n_pipeline: int
+    act: Callable[[np.ndarray], np.ndarray], settled: np.ndarray, whole_number: np.ndarray, position: slice
 ) -> dict[str, Any]:
     """What the explanations of a policy compare against, from the states it meets in simulation.
 
@@ -148,7 +148,7 @@ def explanation_reference(
         act: the policy (observations to orders).
         settled: float32 (n, obs_dim), observations of the policy's rollouts after a warm-up.
         whole_number: bool (obs_dim,), the entries that count units (rounded in the typical state).
-        n_pipeline: pipeline entries after the stock entry.
+        position: the columns whose sum is the inventory position (stock and pipeline entries).
 
     Returns:
         ``typical_state`` (the mean observation), ``typical_order`` (the order there),
@@ -160,7 +160,7 @@ def explanation_reference(
     typical = np.where(whole_number, np.rint(mean), mean).astype(np.float32)
     orders = act(settled)
     ordering = orders > 0
-    reached = settled[ordering, : 1 + n_pipeline].sum(axis=1) + orders[ordering]
+    reached = settled[ordering, position].sum(axis=1) + orders[ordering]
     return {
         "typical_state": typical.tolist(),
         "typical_order": int(act(typical[None])[0]),
@@ -226,14 +226,15 @@ def explain_orders(
     Returns:
         The sentences, one per row.
     """
-    n_pipeline = metadata["n_pipeline"]
+    columns = position_columns(metadata)
+    has_pipeline = columns.stop - columns.start > 1
     reference = np.asarray(metadata["explanation"]["typical_state"], dtype=np.float32)
     typical_level = metadata["explanation"]["order_up_to_level"]
     context = _demand_context(metadata["lead_time"], expected_demand_through_arrival(metadata))
     typical_text = "" if typical_level is None else f"; it typically orders up to {typical_level}"
     typical_order_text = format_number(typical_order)
     stock = "{} on hand" if metadata["observation"][0]["name"] == "on_hand" else "net inventory {}"
-    on_order = [f" + {text} on order" if n_pipeline else "" for text in format_numbers(position - obs[:, 0])]
+    on_order = [f" + {text} on order" if has_pipeline else "" for text in format_numbers(position - obs[:, 0])]
     stock_texts = format_numbers(obs[:, 0])
     position_texts, level_texts = format_numbers(position), format_numbers(order_up_to)
     reason_texts = []  # per group, per row: what the group did to the order, or "" when it did nothing

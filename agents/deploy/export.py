@@ -31,7 +31,8 @@ from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError
 from envs.files import check_output_directory, write_directory
-from envs.kernel import draw_paths, observation_names
+from envs.layout import ObservationLayout
+from envs.paths import draw_paths
 from envs.policy import Policy
 from envs.scenario import Scenario, format_validation_error, load_scenario
 
@@ -86,7 +87,7 @@ def classic_source(name: str, scenario: Scenario, tuning_episodes: int = 200, wa
     Raises:
         UserError: for an unknown name, or when the optimum cannot be computed for the scenario.
     """
-    obs_dim = len(observation_names(scenario))
+    obs_dim = ObservationLayout(scenario).dim
     if name == "optimal":
         policy, reason = optimal_policy(scenario)
         if policy is None:
@@ -117,7 +118,7 @@ def learned_source(path: str | Path) -> ExportSource:
     # the final model is named after its run; another one (best_model, a checkpoint's) gets a suffix
     label = model_file.parent.name if model_file.stem == "model" else model_file.stem
     suffix = "" if model_file == run.model_file else f"_{label}"
-    graph, mapping = sb3_graph(policy, len(observation_names(scenario)))
+    graph, mapping = sb3_graph(policy, ObservationLayout(scenario))
     params: dict[str, Any] = {**policy.params(), "run": run.path.name, "model": str(model_file.relative_to(run.path))}
     if policy.normalizer is not None and policy.normalizer.norm_obs:
         rms = policy.normalizer.obs_rms
@@ -161,22 +162,19 @@ class _ObservationRecorder:
         return self.policy.params()
 
 
-def observation_entries(scenario: Scenario) -> list[dict[str, Any]]:
-    """The observation layout with what a valid value of each entry is.
+def observation_entries(layout: ObservationLayout) -> list[dict[str, Any]]:
+    """Every observation entry with what a valid value of it is.
 
-    Stock, pipeline and demand entries are whole numbers, non-negative except the net inventory
-    under backorders; demand features are any numbers.
+    Stock, pipeline, awaited and demand entries are whole numbers, non-negative except net
+    inventories (a backlog makes them negative); demand features are any numbers.
     """
-    names = observation_names(scenario)
-    first_feature = len(names) - len(scenario.demand.feature_names) * scenario.feature_lookahead
-    return [
-        {
-            "name": name,
-            "whole_number": i < first_feature,
-            "min": 0 if i < first_feature and name != "net_inventory" else None,
-        }
-        for i, name in enumerate(names)
-    ]
+    entries = []
+    for block in layout.blocks:
+        counts_units = block.kind != "features"
+        for name in block.names:
+            negative = not counts_units or name.endswith("net_inventory")
+            entries.append({"name": name, "whole_number": counts_units, "min": None if negative else 0})
+    return entries
 
 
 def export_policy(
@@ -196,7 +194,8 @@ def export_policy(
     out_dir = check_output_directory(out_dir, _replaceable)
     scenario = source.scenario
     model_bytes = source.graph.SerializeToString()
-    entries = observation_entries(scenario)
+    layout = ObservationLayout(scenario)
+    entries = observation_entries(layout)
     onnx_policy = OnnxPolicy(model_bytes, {"name": source.name, "observation": entries})
 
     observations = rollout_observations(source.policy, scenario, parity_observations)
@@ -208,7 +207,7 @@ def export_policy(
     warmup = min(WARMUP, scenario.horizon // 2)
     settled = observations[:, warmup:].reshape(-1, observations.shape[-1])
     whole_number = np.array([e["whole_number"] for e in entries])
-    n_pipeline = scenario.max_lead_time
+    position = layout.position_columns()
     one_more_on_hand = checked.copy()
     one_more_on_hand[:, 0] += 1
 
@@ -221,7 +220,8 @@ def export_policy(
         "params": source.params,
         "scenario": scenario.model_dump(mode="json"),
         "observation": entries,
-        "n_pipeline": n_pipeline,
+        "layout": layout.to_dict(),
+        "position_columns": [position.start, position.stop],
         "action_mapping": source.mapping,
         "onnx": {"file": "policy.onnx", "input": "obs", "output": "order", "opset": OPSET},
         "max_order": scenario.max_order,
@@ -232,7 +232,7 @@ def export_policy(
             for key in ("holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "price", "lost_sales")
         },
         "explanation": {
-            **explanation_reference(onnx_policy.act, settled, whole_number, n_pipeline),
+            **explanation_reference(onnx_policy.act, settled, whole_number, position),
             "from": f"{len(settled):,} observations of the policy's rollouts after period {warmup}",
         },
         "parity": {
@@ -240,7 +240,7 @@ def export_policy(
             "mismatches": int(mismatch.sum()),
             "largest_difference": int(np.abs(expected - got).max(initial=0)),
             "against": (
-                "SB3 predict(deterministic=True) mapped by envs.kernel.orders_from_actions"
+                "SB3 predict(deterministic=True) mapped by envs.actions.ActionMap.orders"
                 if source.kind == "learned"
                 else f"{type(source.policy).__name__}.act, clipped to 0..max_order"
             ),

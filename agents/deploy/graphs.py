@@ -41,9 +41,9 @@ class _GraphBuilder:
         self.nodes.append(helper.make_node(op_type, list(inputs), [name], **attributes))
         return name
 
-    def columns(self, stop: int) -> str:
-        """``obs[:, :stop]``."""
-        return self.op("Slice", "obs", self.constant([0]), self.constant([stop]), self.constant([1]))
+    def columns(self, start: int, stop: int) -> str:
+        """``obs[:, start:stop]``."""
+        return self.op("Slice", "obs", self.constant([start]), self.constant([stop]), self.constant([1]))
 
     def row_sum(self, tensor: str) -> str:
         return self.op("ReduceSum", tensor, self.constant([1]), keepdims=0)
@@ -65,9 +65,9 @@ class _GraphBuilder:
         return model
 
 
-def _position(g: _GraphBuilder, n_pipeline: int) -> str:
+def _position(g: _GraphBuilder, columns: slice) -> str:
     """The rounded inventory position, as the classic policies compute it: rint(on hand + pipeline)."""
-    return g.op("Cast", g.op("Round", g.row_sum(g.columns(1 + n_pipeline))), to=TensorProto.INT64)
+    return g.op("Cast", g.op("Round", g.row_sum(g.columns(columns.start, columns.stop))), to=TensorProto.INT64)
 
 
 def classic_graph(policy: Any, obs_dim: int, max_order: int) -> tuple[onnx.ModelProto, str]:
@@ -83,7 +83,7 @@ def classic_graph(policy: Any, obs_dim: int, max_order: int) -> tuple[onnx.Model
         the model and the rule in words.
     """
     g = _GraphBuilder()
-    position = _position(g, policy.n_pipeline)
+    position = _position(g, policy.columns)
     zero = g.constant(0)
     if isinstance(policy, (BaseStock, CappedBaseStock)):
         order = g.op("Max", g.op("Sub", g.constant(policy.S), position), zero)
@@ -142,12 +142,12 @@ def table_graph(policy: OptimalPolicy, obs_dim: int) -> tuple[onnx.ModelProto, s
         )
     grid = low + np.indices((side,) * width).reshape(width, -1).T
     canonical = np.zeros((len(grid), obs_dim), dtype=np.float32)
-    canonical[:, combine.argmax(axis=0)] = grid  # each coordinate in the first column that feeds it
+    canonical[:, policy.columns.start + combine.argmax(axis=0)] = grid  # each coordinate in the first column feeding it
     table = policy.act(canonical)
     dtype = next(t for t in (np.int8, np.int16, np.int32) if table.max() <= np.iinfo(t).max)
 
     g = _GraphBuilder()
-    columns = g.op("Round", g.columns(1 + L))
+    columns = g.op("Round", g.columns(policy.columns.start, policy.columns.stop))
     if result.lost_sales:
         columns = g.op("Max", columns, g.constant(0.0, np.float32))
     coordinates = g.op("Cast", g.op("MatMul", columns, g.constant(combine, np.float32)), to=TensorProto.INT64)

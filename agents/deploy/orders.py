@@ -22,7 +22,7 @@ from agents.deploy.explain import (
     format_numbers,
     shapley_attributions,
 )
-from agents.deploy.runtime import OnnxPolicy
+from agents.deploy.runtime import OnnxPolicy, position_columns
 from agents.deploy.state import StateRows
 from envs.files import atomic_write
 
@@ -77,7 +77,7 @@ def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = No
     groups = explanation_groups(policy.observation_names)
     reference = np.asarray(explanation["typical_state"], dtype=np.float32)
     orders, attributions, typical_order = shapley_attributions(policy.act, obs, reference, groups)
-    position = obs[:, : 1 + meta["n_pipeline"]].sum(axis=1, dtype=np.float64)
+    position = obs[:, position_columns(meta)].sum(axis=1, dtype=np.float64)
     typical_level = explanation["order_up_to_level"]
     order_up_to = np.where(orders > 0, position + orders, np.nan if typical_level is None else typical_level)
     review_above = explanation["review_above"] if review_above is None else review_above

@@ -21,7 +21,7 @@ import onnxruntime as ort
 
 from envs.errors import UserError
 
-FORMAT = "inventory-policy/1"
+FORMAT = "inventory-policy/2"  # /2: the observation layout replaced n_pipeline
 # Keys of policy.json the deployment side reads.
 REQUIRED_METADATA = (
     "name",
@@ -29,13 +29,19 @@ REQUIRED_METADATA = (
     "hashes",
     "params",
     "explanation",
-    "n_pipeline",
+    "position_columns",
     "lead_time",
     "mean_demand",
     "scenario",
 )
 # Rows per onnxruntime call: bounds the memory of the hidden layers on large batches.
 CHUNK_ROWS = 1 << 18
+
+
+def position_columns(metadata: dict[str, Any]) -> slice:
+    """The observation columns whose sum is the inventory position (stock and pipeline entries), from policy.json."""
+    start, stop = metadata["position_columns"]
+    return slice(start, stop)
 
 
 def sha256(data: bytes) -> str:

@@ -18,23 +18,29 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from agents.deploy.graphs import OPSET
+from envs.layout import ObservationLayout
 
 
-def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
+def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, str]:
     """An :class:`agents.rl.policy.SB3Policy` as an ONNX graph, and its action mapping in words.
 
     The graph computes what ``SB3Policy.act`` does: VecNormalize's
     ``clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs)`` in float64, cast to float32
     as VecNormalize does, then the network's deterministic action -- PPO: the actor's mean
-    ``a`` clipped to [-1, 1] and mapped as ``envs.kernel.orders_from_actions`` does,
+    ``a`` clipped to [-1, 1] and mapped as ``envs.actions.ActionMap`` does,
     ``round((a + 1) / 2 * R)`` in float32, half to even (numpy's rint and ONNX Round agree);
     PPO with a discrete action or DQN: the argmax of the logits or Q-values (the first on
-    ties, as torch). With order-up-to actions the value is a level and the order is the level
-    minus the inventory position of the raw observation.
+    ties, as torch; for a network, of each stock point's block of logits). With order-up-to
+    actions the value is a level and the order is the level minus the (echelon) inventory
+    position of the raw observation. Output: (n,) orders for one stock point, (n, J) for a network.
     """
     network, scenario, normalizer = policy.model.policy, policy.scenario, policy.normalizer
-    max_order, action_range, n_pipeline = scenario.max_order, scenario.action_range, scenario.max_lead_time
+    system = layout.system
+    max_order = torch.as_tensor(system.max_order)
+    ranges = torch.as_tensor(system.action_ranges, dtype=torch.float32)
+    segments = (system.action_ranges + 1).tolist()
     levels = scenario.action_meaning == "level"
+    echelon = torch.as_tensor(layout.position_matrix(echelon=True))
     continuous = isinstance(network.action_space, spaces.Box)
     if isinstance(network, ActorCriticPolicy):
 
@@ -42,15 +48,17 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
             features = cast(torch.Tensor, network.extract_features(x, network.pi_features_extractor))  # a Box
             return network.action_net(network.mlp_extractor.forward_actor(features))
 
+        range_text = system.action_ranges.tolist() if len(segments) > 1 else int(system.action_ranges[0])
         mapping = (
-            f"a = actor mean clipped to [-1, 1]; value = round((a + 1) / 2 * {action_range})"
+            f"a = actor mean clipped to [-1, 1]; value = round((a + 1) / 2 * {range_text})"
             if continuous
             else "value = argmax of the actor's logits"
         )
     else:
         head = network.q_net
         mapping = "value = argmax of the Q-values"
-    mapping += "; order = value - inventory position (on hand + on order, rounded)" if levels else "; order = value"
+    position = "echelon inventory position" if len(segments) > 1 else "inventory position (on hand + on order)"
+    mapping += f"; order = value - {position}, rounded" if levels else "; order = value"
     normalize = normalizer is not None and normalizer.norm_obs
     if normalize:
         mapping = "obs scaled as VecNormalize: clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs); " + mapping
@@ -75,12 +83,13 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
                 )
             out = head(scaled)
             if continuous:
-                value = torch.round((out[:, 0].clamp(-1.0, 1.0) + 1.0) / 2.0 * action_range).long()
+                value = torch.round((out[:, : len(segments)].clamp(-1.0, 1.0) + 1.0) / 2.0 * ranges).long()
             else:
-                value = out.argmax(dim=1)
+                value = torch.stack([block.argmax(dim=1) for block in out.split(segments, dim=1)], dim=1)
             if levels:
-                value = value - torch.round(obs[:, : 1 + n_pipeline].sum(dim=1)).long()
-            return value.clamp(0, max_order)
+                value = value - torch.round(obs @ echelon).long()
+            orders = torch.minimum(value.clamp(min=0), max_order)
+            return orders[:, 0] if len(segments) == 1 else orders
 
     module = DeterministicOrders().eval()
     buffer = io.BytesIO()
@@ -88,7 +97,7 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated; the dynamo one needs onnxscript
         torch.onnx.export(
             module,
-            (torch.zeros(2, obs_dim),),
+            (torch.zeros(2, layout.dim),),
             buffer,  # type: ignore[arg-type]  # the TorchScript exporter writes to a file object too
             input_names=["obs"],
             output_names=["order"],
@@ -98,4 +107,5 @@ def sb3_graph(policy: Any, obs_dim: int) -> tuple[onnx.ModelProto, str]:
         )
     model = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(model, full_check=True)
-    return model, f"{mapping}; clipped to 0..{max_order}"
+    capacity = system.max_order.tolist() if len(segments) > 1 else int(system.max_order[0])
+    return model, f"{mapping}; clipped to 0..{capacity}"

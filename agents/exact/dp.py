@@ -53,6 +53,7 @@ from agents.exact.formulas import (
     lead_time_demand_pmf,
     truncate_tail,
 )
+from envs.layout import ObservationLayout
 
 # Stationary probability above which reaching a truncation bound counts as binding.
 BINDING_MASS = 1e-9
@@ -248,12 +249,18 @@ class OptimalPolicy:
 
     Args:
         result: a solution from :func:`solve_dp`.
+        layout: the observation layout of the scenario it was solved for (its stock and pipeline
+            entries are the DP's state).
     """
 
     name = "optimal"
 
-    def __init__(self, result: DPResult) -> None:
+    def __init__(self, result: DPResult, layout: ObservationLayout) -> None:
         self.result = result
+        self.columns = layout.position_columns()
+        if self.columns.stop - self.columns.start != 1 + result.lead_time:
+            pipeline = self.columns.stop - self.columns.start - 1
+            raise ValueError(f"the layout has {pipeline} pipeline entries, the DP's lead time is {result.lead_time}")
         L = result.lead_time
         self._lo, self._hi = result.bounds
         if result.lost_sales:
@@ -264,8 +271,8 @@ class OptimalPolicy:
         """Optimal order quantities for a batch of observations.
 
         Args:
-            obs: float array (n, obs_dim): on hand (net inventory under backorders), then
-                the pipeline ``a_0 .. a_{L-1}``; further columns are ignored.
+            obs: float array (n, obs_dim) in the layout given at construction: its on hand (net
+                inventory under backorders) and pipeline ``a_0 .. a_{L-1}`` entries are read.
 
         Returns:
             int64 array (n,), the order quantities.
@@ -273,9 +280,9 @@ class OptimalPolicy:
         r = self.result
         L = r.lead_time
         obs = np.asarray(obs, dtype=float)
-        if obs.ndim != 2 or obs.shape[1] < 1 + L:
-            raise ValueError(f"obs must have shape (n, >= {1 + L}) for lead time {L}, got {obs.shape}")
-        cols = np.rint(obs[:, : 1 + L]).astype(np.int64)
+        if obs.ndim != 2 or obs.shape[1] < self.columns.stop:
+            raise ValueError(f"obs must have shape (n, >= {self.columns.stop}) for lead time {L}, got {obs.shape}")
+        cols = np.rint(obs[:, self.columns]).astype(np.int64)
         if not r.lost_sales:
             position = cols.sum(axis=1)
             index = np.clip(position, self._lo, self._hi) - self._lo

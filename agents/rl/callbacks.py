@@ -20,7 +20,8 @@ from agents.rl.config import RunConfig
 from agents.rl.policy import SB3Policy
 from agents.rl.run_directory import Checkpoint, RunDirectory, save_model
 from envs.batch import evaluation_paths, run_batch
-from envs.kernel import KPI_NAMES, ExogenousPaths
+from envs.kpis import KPI_NAMES
+from envs.paths import ExogenousPaths
 from envs.scenario import Scenario
 
 # Seed of the paths every evaluation during training runs on: fixed, so evaluations are comparable;

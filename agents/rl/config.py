@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from agents.rl.hyperparameters import ALGOS, Algorithm, Hyperparameters
 from envs.errors import UserError
-from envs.scenario import Scenario, format_validation_error, load_scenario
+from envs.scenario import AnyScenario, NetworkScenario, format_validation_error, load_scenario
 
 # The shipped algo configs: package data of `configs`, in a checkout and when installed.
 ALGO_DIR = Path(str(files("configs") / "algos"))
@@ -103,7 +103,7 @@ class RunConfig:
     """Everything that defines a training run."""
 
     algo: str
-    scenario: Scenario  # with the config's env overrides applied
+    scenario: AnyScenario  # with the config's env overrides applied
     seed: int
     hyperparameters: Hyperparameters
 
@@ -145,7 +145,17 @@ def resolve_config(
         if value is not None:
             overrides[key] = value
     base_scenario = load_scenario(scenario)
+    if isinstance(base_scenario, NetworkScenario) and not ALGOS[algo].networks:
+        points = len(base_scenario.stock_points)
+        able = " or ".join(name for name, a in ALGOS.items() if a.networks)
+        raise UserError(
+            f"--algo {algo}: learns for one stock point; {base_scenario.name} is a network of {points} "
+            f"(use {able}, which orders for every stock point at once)"
+        )
     hyperparameters = load_hyperparameters(ALGO_DIR / f"{algo}.yaml", algo, base_scenario.name, overrides)
+    unknown = sorted(set(hyperparameters.env) - set(type(base_scenario).model_fields))
+    if unknown:
+        raise UserError(f"{algo}: env.{unknown[0]}: not a key of {base_scenario.name} (a {type(base_scenario).__name__})")
     # nested keys (-p env.demand.mean=7) change one entry of a mapping, not the whole mapping
     merged = _merged(base_scenario.model_dump(), hyperparameters.env)
     trained_on = load_scenario(base_scenario, **{key: merged[key] for key in hyperparameters.env})

@@ -26,7 +26,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from torch import nn
 
-from envs.scenario import Scenario
+from envs.scenario import NetworkScenario, Scenario
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
@@ -83,7 +83,7 @@ class RunSettings(_Strict):
     @field_validator("env")
     @classmethod
     def _scenario_keys(cls, env: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(env) - set(Scenario.model_fields))
+        unknown = sorted(set(env) - set(Scenario.model_fields) - set(NetworkScenario.model_fields))
         if unknown:
             raise ValueError(f"{unknown[0]} is not a scenario key")
         return env
@@ -163,14 +163,16 @@ class DQNHyperparameters(Hyperparameters):
 
 @dataclass(frozen=True)
 class Algorithm:
-    """An SB3 algorithm, the model of its config and the action spaces it can learn."""
+    """An SB3 algorithm, the model of its config, the action spaces it can learn, and whether it can
+    order for every stock point of a network at once (a Box or MultiDiscrete action: DQN's is one Discrete)."""
 
     sb3_class: type[BaseAlgorithm]
     hyperparameters: type[Hyperparameters]
     actions: tuple[str, ...]
+    networks: bool
 
 
 ALGOS: dict[str, Algorithm] = {
-    "ppo": Algorithm(PPO, PPOHyperparameters, ("continuous", "discrete")),
-    "dqn": Algorithm(DQN, DQNHyperparameters, ("discrete",)),
+    "ppo": Algorithm(PPO, PPOHyperparameters, ("continuous", "discrete"), networks=True),
+    "dqn": Algorithm(DQN, DQNHyperparameters, ("discrete",), networks=False),
 }

@@ -11,8 +11,9 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.rl.run_directory import RunDirectory, stats_file
 from envs.errors import UserError
-from envs.kernel import orders_from_actions
-from envs.scenario import Scenario
+from envs.actions import ActionMap
+from envs.layout import ObservationLayout
+from envs.scenario import AnyScenario
 from envs.vec_env import InventoryVecEnv
 
 
@@ -30,20 +31,21 @@ class SB3Policy:
     """
 
     def __init__(
-        self, model: BaseAlgorithm, scenario: Scenario, normalizer: VecNormalize | None, name: str = "rl"
+        self, model: BaseAlgorithm, scenario: AnyScenario, normalizer: VecNormalize | None, name: str = "rl"
     ) -> None:
         self.model, self.scenario, self.normalizer, self.name = model, scenario, normalizer, name
+        self.action_map = ActionMap(scenario, ObservationLayout(scenario))
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         scaled = self.normalizer.normalize_obs(obs) if self.normalizer is not None else obs
         actions, _ = self.model.predict(scaled, deterministic=True)
-        return orders_from_actions(self.scenario, actions, obs)
+        return self.action_map.orders(actions, obs)
 
     def params(self) -> dict[str, Any]:
         return {"algo": type(self.model).__name__, "timesteps": self.model.num_timesteps}
 
 
-def load_run(path: str | Path) -> tuple[SB3Policy, Scenario]:
+def load_run(path: str | Path) -> tuple[SB3Policy, AnyScenario]:
     """A trained policy and the scenario it was trained on.
 
     Args:
