@@ -32,13 +32,14 @@ import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agents.classic.echelon import EchelonBaseStock  # noqa: E402
-from agents.classic.policies import BaseStock  # noqa: E402
-from envs.batch import run_batch  # noqa: E402
-from envs.layout import ObservationLayout  # noqa: E402
-from envs.paths import PathSampler  # noqa: E402
-from envs.scenario import load_scenario  # noqa: E402
-from envs.vec_env import InventoryVecEnv  # noqa: E402
+from agents.classic.echelon import EchelonBaseStock
+
+from agents.classic.policies import BaseStock
+from envs.batch import run_batch
+from envs.layout import ObservationLayout
+from envs.paths import PathSampler
+from envs.scenario import load_scenario
+from envs.vec_env import InventoryVecEnv
 
 RESULTS = Path(__file__).resolve().parent / "results" / "kernel_speed.md"
 
@@ -178,7 +179,9 @@ def measure(name: str, levels: list[int], systems: int, repeats: int) -> list[tu
     assert np.isclose(vec_episode(), expected, rtol=1e-4), name  # float32 rewards: summed to 1e-4
     rows = [("compiled reference loop (numba, this system only)", best_of(reference, repeats))]
     rows.append(("InventoryVecEnv, with resets and demand draws", best_of(vec_episode, repeats)))
-    rows.append(("run_batch (evaluator), pre-drawn paths", best_of(lambda: run_batch(policy, scenario, paths), repeats)))
+    rows.append(
+        ("run_batch (evaluator), pre-drawn paths", best_of(lambda: run_batch(policy, scenario, paths), repeats))
+    )
     cells = systems * horizon
     return [(label, cells / seconds, rows[0][1] / seconds) for label, seconds in rows]
 

@@ -47,7 +47,20 @@ _MODULES = {
     "run_batch": "envs.batch",
 }
 
-__all__ = sorted(_MODULES)
+__all__ = [
+    "ExogenousPaths",
+    "InventoryBatch",
+    "InventoryEnv",
+    "InventoryKernel",
+    "InventoryVecEnv",
+    "NetworkScenario",
+    "ObservationLayout",
+    "Scenario",
+    "UserError",
+    "draw_paths",
+    "load_scenario",
+    "run_batch",
+]
 
 
 def __getattr__(name: str) -> Any:

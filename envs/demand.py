@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
@@ -336,14 +336,12 @@ class CsvDemand(_Demand):
 
 
 DemandConfig = Annotated[
-    Union[
-        PoissonDemand,
-        NegativeBinomialDemand,
-        NormalDemand,
-        UniformDemand,
-        DeterministicDemand,
-        SeasonalDemand,
-        CsvDemand,
-    ],
+    PoissonDemand
+    | NegativeBinomialDemand
+    | NormalDemand
+    | UniformDemand
+    | DeterministicDemand
+    | SeasonalDemand
+    | CsvDemand,
     Field(discriminator="dist"),
 ]

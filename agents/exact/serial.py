@@ -27,16 +27,14 @@ this project's own transit and unit costs: mean x sum_j (transit_holding_cost_j 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
+from agents.exact.formulas import lead_time_demand_pmf
 from envs.scenario import NetworkScenario
 from envs.system import compile_system
-
-# Probability mass left out of each lead-time demand distribution.
-TAIL = 1e-12
-
 
 @dataclass(frozen=True)
 class SerialOptimum:
@@ -95,22 +93,14 @@ def why_not_exact(scenario: NetworkScenario) -> str | None:
         if point.unfilled_order_cost > 0:
             return f"stock point '{point.name}' has an unfilled_order_cost"
     local = [points[system.names[j]].holding_cost for j in chain]
-    if any(below < above for below, above in zip(local, local[1:], strict=False)):
+    if any(below < above for below, above in itertools.pairwise(local)):
         return "a stock point holds stock more cheaply than its supplier (negative echelon holding cost)"
     return None
 
 
-def _lead_time_pmf(pmf: np.ndarray, periods: int) -> np.ndarray:
-    """The pmf of demand over ``periods`` periods (a point mass at 0 for none), tail below TAIL cut."""
-    total = np.array([1.0])
-    for _ in range(periods):
-        total = np.convolve(total, pmf)
-    keep = np.flatnonzero(np.cumsum(total) < 1.0 - TAIL)
-    return total[: (keep[-1] + 2 if len(keep) else 1)]
-
-
-def serial_optimum(scenario: NetworkScenario) -> SerialOptimum:
-    """The exact optimal echelon base-stock levels and cost (see the module docstring).
+def serial_optimum(scenario: NetworkScenario, levels: dict[str, int] | None = None) -> SerialOptimum:
+    """The exact optimal echelon base-stock levels and their cost (see the module docstring), or, given
+    ``levels``, the exact cost of those echelon levels (the same recursion with S_j fixed).
 
     Raises:
         ValueError: when the scenario is not a system the recursion covers (:func:`why_not_exact`).
@@ -128,27 +118,27 @@ def serial_optimum(scenario: NetworkScenario) -> SerialOptimum:
     mean = float(np.arange(len(pmf)) @ pmf)
     local = [s.holding_cost for s in stages] + [0.0]
     echelon = [local[j] - local[j + 1] for j in range(len(stages))]
-    lead = [stages[0].lead_time + 1] + [s.lead_time for s in stages[1:]]  # type: ignore[operator]
+    lead = [int(stages[0].lead_time) + 1] + [int(s.lead_time) for s in stages[1:]]  # deterministic here
     p = stages[0].shortage_cost
-    demand_pmfs = [_lead_time_pmf(pmf, periods) for periods in lead]
-    reach = sum(len(d) for d in demand_pmfs) + 10
+    demand_pmfs = [lead_time_demand_pmf(pmf, periods) for periods in lead]
+    reach = sum(len(d) for d in demand_pmfs) + 10 + max([0, *(levels or {}).values()])  # the grid covers the levels
     x = np.arange(-reach, reach + 1)
     g_below = (p + local[0]) * np.maximum(-x, 0.0)
-    levels, valid_from = [], 0  # g is exact from index valid_from on: y - D stays on the grid
-    for j in range(len(stages)):
+    found, valid_from = [], 0  # g is exact from index valid_from on: y - D stays on the grid
+    for j, stage in enumerate(stages):
         g_hat = echelon[j] * x + g_below
         spread = len(demand_pmfs[j]) - 1
         g = np.full(len(x), np.inf)
         g[valid_from + spread :] = np.convolve(g_hat[valid_from:], demand_pmfs[j])[spread : len(x) - valid_from]
         valid_from += spread
-        best = int(np.argmin(g))
-        levels.append(int(x[best]))
+        best = int(np.argmin(g)) if levels is None else int(levels[stage.name]) + reach
+        found.append(int(x[best]))
         g_below = np.where(x < x[best], g, g[best])
     source_cost = float(g[best])
     in_transit_upstream = mean * sum(local[j + 1] * lead[j] for j in range(len(stages)))
-    own = mean * sum(s.transit_holding_cost * s.lead_time + s.unit_cost for s in stages)  # type: ignore[operator]
+    own = mean * sum(s.transit_holding_cost * int(s.lead_time) + s.unit_cost for s in stages)
     return SerialOptimum(
-        levels={s.name: level for s, level in zip(stages, levels, strict=True)},
+        levels={s.name: level for s, level in zip(stages, found, strict=True)},
         cost=source_cost - in_transit_upstream + own,
         source_cost=source_cost,
         source_lead_times=tuple(lead),

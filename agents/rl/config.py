@@ -155,7 +155,9 @@ def resolve_config(
     hyperparameters = load_hyperparameters(ALGO_DIR / f"{algo}.yaml", algo, base_scenario.name, overrides)
     unknown = sorted(set(hyperparameters.env) - set(type(base_scenario).model_fields))
     if unknown:
-        raise UserError(f"{algo}: env.{unknown[0]}: not a key of {base_scenario.name} (a {type(base_scenario).__name__})")
+        raise UserError(
+            f"{algo}: env.{unknown[0]}: not a key of {base_scenario.name} (a {type(base_scenario).__name__})"
+        )
     # nested keys (-p env.demand.mean=7) change one entry of a mapping, not the whole mapping
     merged = _merged(base_scenario.model_dump(), hyperparameters.env)
     trained_on = load_scenario(base_scenario, **{key: merged[key] for key in hyperparameters.env})
