@@ -1,20 +1,42 @@
-"""Reference costs a learned policy is held against: the best base-stock policy and the optimum."""
+"""Reference policies a learned policy is held against: the best base-stock policy and the optimum.
+
+For a single item: the tuned base-stock level and the optimum of the dynamic programme. For a
+network: echelon base-stock levels optimised by simulation (:mod:`agents.classic.meio`) and, for
+a serial system with backorders, the exact optimal echelon levels (Clark and Scarf).
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from agents.classic import tune_base_stock
+from agents.classic.echelon import NetworkBaseStock
+from agents.classic.meio import optimise_base_stock
 from agents.exact import DPTooLarge, OptimalPolicy, solve_dp
+from agents.exact.serial import serial_optimum, why_not_exact
 from envs.batch import evaluation_paths, run_batch
 from envs.layout import ObservationLayout
 from envs.paths import ExogenousPaths
-from envs.scenario import Scenario
+from envs.policy import Policy
+from envs.scenario import AnyScenario, NetworkScenario
 
 # Seed of the paths classic policies are tuned on; evaluation seeds must differ from it.
 TUNING_SEED = 1_000_003
 
 
-def optimal_policy(scenario: Scenario) -> tuple[OptimalPolicy | None, str]:
-    """The DP-optimal policy of a scenario, or None and the reason it is out of reach."""
+def optimal_policy(scenario: AnyScenario) -> tuple[Policy | None, str]:
+    """The optimal policy of a scenario, or None and the reason it is out of reach.
+
+    A single item: the DP's optimal table. A network: the exact optimal echelon base-stock levels
+    of a serial system with backorders (:func:`agents.exact.serial.serial_optimum`).
+    """
+    layout = ObservationLayout(scenario)
+    if isinstance(scenario, NetworkScenario):
+        reason = why_not_exact(scenario)
+        if reason is not None:
+            return None, reason
+        levels = serial_optimum(scenario).levels
+        return NetworkBaseStock(np.array([levels[p] for p in layout.system.names]), layout, "echelon"), ""
     if not scenario.demand.stationary:
         return None, f"demand '{scenario.demand.dist}' is not stationary"
     if not isinstance(scenario.lead_time, int):
@@ -32,20 +54,26 @@ def optimal_policy(scenario: Scenario) -> tuple[OptimalPolicy | None, str]:
         )
     except (DPTooLarge, ValueError, RuntimeError) as error:  # too large, max_order too small, no convergence
         return None, str(error)
-    return OptimalPolicy(result, ObservationLayout(scenario)), ""
+    return OptimalPolicy(result, layout), ""
 
 
 def reference_costs(
-    scenario: Scenario, paths: ExogenousPaths, warmup: int = 0, tuning_episodes: int = 200
+    scenario: AnyScenario, paths: ExogenousPaths, warmup: int = 0, tuning_episodes: int = 200
 ) -> dict[str, float]:
     """Average cost per period of the reference policies on ``paths``.
 
-    The base-stock level is tuned on separate paths (seed ``TUNING_SEED``) and then run on
-    ``paths``, so the reference faces the same demand as the policy compared with it.
-    Keys: ``base_stock`` always, ``optimal`` when the DP is tractable for the scenario.
+    The base-stock levels are tuned on separate paths (seed ``TUNING_SEED``) and then run on
+    ``paths``, so the reference faces the same demand as the policy compared with it. Keys:
+    ``base_stock`` (a single item) or ``echelon_base_stock`` (a network) always, ``optimal``
+    where the optimum is known.
     """
-    tuned = tune_base_stock(scenario, evaluation_paths(scenario, tuning_episodes, TUNING_SEED), warmup)
-    costs = {"base_stock": float(run_batch(tuned.policy, scenario, paths, warmup=warmup).avg_cost.mean())}
+    if isinstance(scenario, NetworkScenario):
+        tuned = optimise_base_stock(scenario, seed=TUNING_SEED, warmup=warmup, final_episodes=tuning_episodes)
+        name = "echelon_base_stock"
+    else:
+        tuned = tune_base_stock(scenario, evaluation_paths(scenario, tuning_episodes, TUNING_SEED), warmup)
+        name = "base_stock"
+    costs = {name: float(run_batch(tuned.policy, scenario, paths, warmup=warmup).avg_cost.mean())}
     optimal, _ = optimal_policy(scenario)
     if optimal is not None:
         costs["optimal"] = float(run_batch(optimal, scenario, paths, warmup=warmup).avg_cost.mean())

@@ -32,12 +32,13 @@ import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agents.classic.echelon import EchelonBaseStock
+from agents.classic.echelon import NetworkBaseStock
 
 from agents.classic.policies import BaseStock
 from envs.batch import run_batch
 from envs.layout import ObservationLayout
 from envs.paths import PathSampler
+from envs.policy import Policy
 from envs.scenario import load_scenario
 from envs.vec_env import InventoryVecEnv
 
@@ -45,7 +46,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "kernel_speed.md"
 
 
 @numba.njit(cache=True)
-def reference_single(uniforms, cdf, guide, level, lead, holding, shortage, initial):  # type: ignore[no-untyped-def]
+def reference_single(uniforms, cdf, guide, level, lead, holding, shortage, initial):
     """One stock point, lost sales, fixed lead time, base-stock ``level``: total cost of every episode."""
     n, horizon = uniforms.shape
     m = guide.shape[0]
@@ -73,7 +74,7 @@ def reference_single(uniforms, cdf, guide, level, lead, holding, shortage, initi
 
 
 @numba.njit(cache=True)
-def reference_serial(uniforms, cdf, guide, levels, leads, holding, transit, shortage, initial):  # type: ignore[no-untyped-def]
+def reference_serial(uniforms, cdf, guide, levels, leads, holding, transit, shortage, initial):
     """A serial system (stage 0 orders from outside, the last stage faces backordered demand), echelon
     base-stock ``levels``, internal backorders: total cost of every episode."""
     n, horizon = uniforms.shape
@@ -149,17 +150,19 @@ def measure(name: str, levels: list[int], systems: int, repeats: int) -> list[tu
     paths = sampler.draw_each(generators)
     uniforms = np.stack([np.random.default_rng(seed).random(sampler.uniforms) for seed in seeds])
     horizon = scenario.horizon
-    if system.single:
-        args = (uniforms, cdf, guide, levels[0], int(system.max_lead_time[0]), system.costs[0, 0], system.costs[0, 2],
-                int(system.initial_on_hand[0]))  # fmt: skip
-        reference = lambda: reference_single(*args)  # noqa: E731
-        policy = BaseStock(levels[0], layout)
-    else:
-        costs = system.costs
-        args = (uniforms, cdf, guide, np.array(levels), system.max_lead_time, costs[:, 0].copy(), costs[:, 1].copy(),
-                costs[-1, 2], system.initial_on_hand.copy())  # fmt: skip
-        reference = lambda: reference_serial(*args)  # noqa: E731
-        policy = EchelonBaseStock(np.array(levels), layout)
+    costs = system.costs
+    policy: Policy
+
+    def reference() -> float:
+        if system.single:
+            lead, initial = int(system.max_lead_time[0]), int(system.initial_on_hand[0])
+            return reference_single(uniforms, cdf, guide, levels[0], lead, costs[0, 0], costs[0, 2], initial)
+        return reference_serial(
+            uniforms, cdf, guide, np.array(levels), system.max_lead_time, costs[:, 0].copy(), costs[:, 1].copy(),
+            costs[-1, 2], system.initial_on_hand.copy(),
+        )  # fmt: skip
+
+    policy = BaseStock(levels[0], layout) if system.single else NetworkBaseStock(np.array(levels), layout)
     expected = reference()
 
     batch_total = run_batch(policy, scenario, paths).avg_cost.sum() * horizon

@@ -78,7 +78,7 @@ class ActionMap:
 
 
 @numba.njit(cache=True)
-def _map_actions(actions, continuous, ranges, levels, start, columns, obs, max_order, out):  # type: ignore[no-untyped-def]
+def _map_actions(actions, continuous, ranges, levels, start, columns, obs, max_order, out):
     n, points = out.shape
     one, two = np.float32(1.0), np.float32(2.0)
     for i in range(n):

@@ -253,7 +253,13 @@ class SeasonalDemand(_Demand):
         week_angle = 2 * np.pi * (day % 7) / 7.0
         year_angle = 2 * np.pi * (day % 365) / 365.0
         features = np.stack(
-            [np.sin(week_angle), np.cos(week_angle), np.sin(year_angle), np.cos(year_angle), promotion.astype(float)],
+            [
+                np.sin(week_angle),
+                np.cos(week_angle),
+                np.sin(year_angle),
+                np.cos(year_angle),
+                np.asarray(promotion, dtype=float),
+            ],
             axis=-1,
         ).astype(np.float32)
         return demand.astype(np.int64), features

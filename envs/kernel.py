@@ -82,7 +82,7 @@ PROPORTIONAL, PRIORITY, RANDOM = range(3)
 
 
 @numba.njit(cache=True)
-def _share(available, requests, count, rule, order, weights, shipped):  # type: ignore[no-untyped-def]
+def _share(available, requests, count, rule, order, weights, shipped):
     """Add to ``shipped[:count]`` a share of ``available`` units among ``requests[:count]`` (their sum exceeds it).
 
     proportional: floor(available * r / total) each, the units left over one by one by largest
@@ -114,7 +114,7 @@ def _share(available, requests, count, rule, order, weights, shipped):  # type: 
 
 
 @numba.njit(cache=True)
-def apply_period(  # type: ignore[no-untyped-def]
+def apply_period(
     supplier, child_start, children, demand_column, lost_sales, costs, overtaking, allocation, internal_backorders,
     on_hand, backlog, awaiting, pipeline, latest,
     orders, demand, lead, keys,
@@ -262,7 +262,7 @@ def apply_period(  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def positions(supplier, child_start, children, on_hand, backlog, awaiting, pipeline, echelon, out):  # type: ignore[no-untyped-def]
+def positions(supplier, child_start, children, on_hand, backlog, awaiting, pipeline, echelon, out):
     """Inventory positions of every point (``echelon``: of every echelon) into ``out`` (N, J).
 
     The inventory position of j is its net inventory (on hand - customer backlog - what it owes

@@ -148,7 +148,7 @@ class ObservationLayout:
 
 
 @numba.njit(cache=True)
-def _observe(kind, a, b, child_start, children, on_hand, backlog, awaiting, pipeline, demand, features, now, out):  # type: ignore[no-untyped-def]
+def _observe(kind, a, b, child_start, children, on_hand, backlog, awaiting, pipeline, demand, features, now, out):
     n = out.shape[0]
     for c in range(kind.shape[0]):  # column by column: one kind of entry per inner loop
         k, x, y = kind[c], a[c], b[c]

@@ -37,7 +37,7 @@ class DiscreteInverse:
 
 
 @numba.njit(cache=True)
-def _invert(cdf, guide, values, uniforms, out):  # type: ignore[no-untyped-def]
+def _invert(cdf, guide, values, uniforms, out):
     m = guide.shape[0]
     for k in range(uniforms.shape[0]):
         u = uniforms[k]

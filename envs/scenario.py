@@ -342,6 +342,15 @@ def load_scenario(name_or_path: str | Path | AnyScenario, **overrides: Any) -> A
     return scenario
 
 
+def single_item(scenario: AnyScenario, what: str) -> Scenario:
+    """``scenario`` if it is a single item; else a :class:`UserError` saying that ``what`` needs one."""
+    if isinstance(scenario, NetworkScenario):
+        raise UserError(
+            f"{scenario.name}: {what} is for a single stock point; this is a network of {len(scenario.stock_points)}"
+        )
+    return scenario
+
+
 def demand_processes(scenario: AnyScenario) -> list[Any]:
     """The demand process of every stock point that faces customers, in stock-point order."""
     if isinstance(scenario, Scenario):

@@ -90,7 +90,7 @@ class System:
         return np.array(sorted(members), dtype=np.int64)
 
 
-def _points(scenario: AnyScenario) -> tuple[list[StockPoint] | list[Scenario], list[int]]:
+def _points(scenario: AnyScenario) -> tuple[list[StockPoint | Scenario], list[int]]:
     if isinstance(scenario, Scenario):
         return [scenario], [-1]
     names = [p.name for p in scenario.stock_points]
@@ -118,7 +118,8 @@ def compile_system(scenario: AnyScenario) -> System:
         for j in range(len(points))
     ]
     child_start = np.cumsum([0] + [len(c) for c in children_of])
-    demands, demand_column = [], []
+    demands: list[Any] = []
+    demand_column: list[int] = []
     for point in points:
         demand_column.append(len(demands) if point.demand is not None else -1)
         if point.demand is not None:
@@ -144,7 +145,7 @@ def compile_system(scenario: AnyScenario) -> System:
     else:
         ranges, allocation, internal_backorders = [scenario.action_range], 0, True
     return System(
-        names=("item",) if isinstance(scenario, Scenario) else tuple(p.name for p in points),  # type: ignore[union-attr]
+        names=tuple("item" if isinstance(p, Scenario) else p.name for p in points),
         supplier=supplier.astype(np.int64),
         depth=np.array([depth_listed[j] for j in order], dtype=np.int64),
         child_start=child_start.astype(np.int64),

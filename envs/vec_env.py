@@ -78,6 +78,8 @@ class InventoryVecEnv(VecEnv):
         self._actions = actions
 
     def step_wait(self) -> VecEnvStepReturn:
+        if self._actions is None:
+            raise RuntimeError("step_wait() before step_async(actions)")
         outcome = self._batch.step(self._action_map.orders(self._actions, self._obs), record=self.record)
         self.last_outcome = outcome if self.record else None
         rewards = outcome.reward.astype(np.float32)

@@ -35,7 +35,9 @@ def starting_levels(scenario: NetworkScenario, system: System, kind: str) -> np.
     for echelon levels, the longest chain of expected lead times below it, plus one period)."""
     means = np.array([d.mean_demand() for d in system.demands])
     served = np.zeros(system.n_points)  # mean customer demand each point's subtree serves
-    lead = np.array([float(values @ probs) for values, probs in zip(system.lead_values, system.lead_probs, strict=True)])
+    lead = np.array(
+        [float(values @ probs) for values, probs in zip(system.lead_values, system.lead_probs, strict=True)]
+    )
     below = np.zeros(system.n_points)  # longest chain of expected lead times below each point
     for j in range(system.n_points - 1, -1, -1):
         if system.demand_column[j] >= 0:

@@ -36,6 +36,7 @@ from agents.exact.formulas import lead_time_demand_pmf
 from envs.scenario import NetworkScenario
 from envs.system import compile_system
 
+
 @dataclass(frozen=True)
 class SerialOptimum:
     """The optimal echelon base-stock levels of a serial system and their long-run cost per period.
@@ -118,7 +119,7 @@ def serial_optimum(scenario: NetworkScenario, levels: dict[str, int] | None = No
     mean = float(np.arange(len(pmf)) @ pmf)
     local = [s.holding_cost for s in stages] + [0.0]
     echelon = [local[j] - local[j + 1] for j in range(len(stages))]
-    lead = [int(stages[0].lead_time) + 1] + [int(s.lead_time) for s in stages[1:]]  # deterministic here
+    lead = [stages[0].max_lead_time + 1] + [s.max_lead_time for s in stages[1:]]  # deterministic here
     p = stages[0].shortage_cost
     demand_pmfs = [lead_time_demand_pmf(pmf, periods) for periods in lead]
     reach = sum(len(d) for d in demand_pmfs) + 10 + max([0, *(levels or {}).values()])  # the grid covers the levels
@@ -136,7 +137,7 @@ def serial_optimum(scenario: NetworkScenario, levels: dict[str, int] | None = No
         g_below = np.where(x < x[best], g, g[best])
     source_cost = float(g[best])
     in_transit_upstream = mean * sum(local[j + 1] * lead[j] for j in range(len(stages)))
-    own = mean * sum(s.transit_holding_cost * int(s.lead_time) + s.unit_cost for s in stages)
+    own = mean * sum(s.transit_holding_cost * s.max_lead_time + s.unit_cost for s in stages)
     return SerialOptimum(
         levels={s.name: level for s, level in zip(stages, found, strict=True)},
         cost=source_cost - in_transit_upstream + own,
