@@ -33,7 +33,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agents.classic.echelon import NetworkBaseStock
-
 from agents.classic.policies import BaseStock
 from envs.batch import run_batch
 from envs.layout import ObservationLayout

@@ -84,10 +84,8 @@ def _map_actions(actions, continuous, ranges, levels, start, columns, obs, max_o
     for i in range(n):
         for j in range(points):
             a = actions[i, j]
-            if continuous:
-                value = np.int64(np.rint((min(max(a, -one), one) + one) / two * ranges[j]))
-            else:
-                value = np.int64(a)
+            # a continuous action in float32, as the exported graphs compute it
+            value = np.int64(np.rint((min(max(a, -one), one) + one) / two * ranges[j])) if continuous else np.int64(a)
             if levels:
                 position = np.float32(0.0)
                 for k in range(start[j], start[j + 1]):

@@ -268,9 +268,9 @@ class SeasonalDemand(_Demand):
 class CsvDemand(_Demand):
     """Demand replayed from a history in a CSV file.
 
-    ``path`` is relative to the scenario file (stored absolute once loaded). The ``column`` holds non-negative integer demands;
-    ``features`` name optional numeric columns given to the agent. ``mode: window`` replays a
-    random contiguous window of the history; ``mode: bootstrap`` glues random blocks of
+    ``path`` is relative to the scenario file (stored absolute once loaded). The ``column`` holds
+    non-negative integer demands; ``features`` name optional numeric columns given to the agent.
+    ``mode: window`` replays a random contiguous window of the history; ``mode: bootstrap`` glues random blocks of
     ``block_length`` periods (circular block bootstrap), so paths longer than the history exist.
     """
 

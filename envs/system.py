@@ -134,7 +134,7 @@ def compile_system(scenario: AnyScenario) -> System:
                 p.unit_cost,
                 p.price,
                 getattr(p, "unfilled_order_cost", 0.0),
-            ]  # fmt: skip
+            ]
             for p in points
         ],
         dtype=np.float64,

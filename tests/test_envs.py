@@ -13,7 +13,6 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 import envs  # registers Inventory-v1
 from envs import InventoryEnv
 from envs.vec_env import InventoryVecEnv
-from tests.conftest import layout
 
 SCENARIOS = ["lost_sales_L2_p9", "backorder_K64", "seasonal_promo", "csv_history"]
 

@@ -10,8 +10,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.rl.run_directory import RunDirectory, stats_file
-from envs.errors import UserError
 from envs.actions import ActionMap
+from envs.errors import UserError
 from envs.layout import ObservationLayout
 from envs.scenario import AnyScenario
 from envs.vec_env import InventoryVecEnv
