@@ -17,8 +17,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from agents.evaluation import (
+    NETWORK_POLICY_NAMES,
     POLICY_NAMES,
     evaluate,
+    point_table,
+    policy_names,
     resolve_policies,
     text_table,
     tuning_and_evaluation_paths,
@@ -39,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="P",
-        help=f"one of {', '.join(POLICY_NAMES)}, a run directory / model zip, or an exported policy directory "
+        help=f"one of {', '.join(POLICY_NAMES)} (a network: {', '.join(NETWORK_POLICY_NAMES)}), "
+        "a run directory / model zip, or an exported policy directory "
         "(repeatable); "
         "default: every classic policy and the optimum where tractable",
     )
@@ -88,7 +92,12 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"--warmup must be in 0..{scenario.horizon - 1} (the scenario's horizon), got {args.warmup}")
     tuning_paths, paths = tuning_and_evaluation_paths(scenario, args.episodes, args.seed, args.tuning_episodes)
     policies, notes = resolve_policies(
-        scenario, args.policy or list(POLICY_NAMES), tuning_paths, args.warmup, load_learned, args.service_level
+        scenario,
+        args.policy or list(policy_names(scenario)),
+        tuning_paths,
+        args.warmup,
+        load_learned,
+        args.service_level,
     )
 
     with tqdm(total=len(policies) * scenario.horizon, desc="evaluating", unit="period", file=sys.stderr) as bar:
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
         f"first {args.warmup} periods left out, evaluation seed {args.seed}\n"
     )
-    print(text_table(results))
+    print(text_table(results) + point_table(results, markdown=False))
     for note in notes:
         print(f"note: {note}")
     print(f"results written to {args.out}/")

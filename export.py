@@ -16,7 +16,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from agents.deploy.export import PARITY_OBSERVATIONS, POLICY_NAMES, classic_source, export_policy, learned_source
+from agents.deploy.export import (
+    NETWORK_POLICY_NAMES,
+    PARITY_OBSERVATIONS,
+    POLICY_NAMES,
+    classic_source,
+    export_policy,
+    learned_source,
+)
 from agents.evaluation import format_params
 from envs.errors import UserError, exit_on_user_error
 from envs.scenario import load_scenario
@@ -27,7 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "source",
         metavar="RUN_DIR_OR_MODEL",
-        help=f"a run directory, a model zip in one, or one of {', '.join(POLICY_NAMES)}",
+        help=f"a run directory, a model zip in one, or one of {', '.join(POLICY_NAMES)} "
+        f"(a network: {', '.join(NETWORK_POLICY_NAMES)})",
     )
     parser.add_argument("--scenario", help="scenario name or YAML path (for a classic policy or the optimum)")
     parser.add_argument("--out", help="the policy directory to write (default: policies/NAME, NAME from the source)")
@@ -48,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.parity_observations <= 0 or args.tuning_episodes <= 0:
         raise UserError("--parity-observations and --tuning-episodes must be positive")
-    if args.source in POLICY_NAMES:
+    if args.source in {*POLICY_NAMES, *NETWORK_POLICY_NAMES}:
         if not args.scenario:
             raise UserError(f"{args.source}: --scenario is needed to tune or solve a policy")
         source = classic_source(args.source, load_scenario(args.scenario), args.tuning_episodes)
@@ -60,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         default_out = Path("policies") / source.name
     else:
         raise UserError(
-            f"{args.source}: no such run directory or model, and not a policy name ({', '.join(POLICY_NAMES)})"
+            f"{args.source}: no such run directory or model, and not a policy name "
+            f"({', '.join(dict.fromkeys((*POLICY_NAMES, *NETWORK_POLICY_NAMES)))})"
         )
 
     out = Path(args.out) if args.out else default_out
@@ -74,10 +83,11 @@ def main(argv: list[str] | None = None) -> None:
         f"  parity on {parity['observations']:,} rollout observations: {equal:,} orders equal, "
         f"{parity['mismatches']:,} differ (largest difference {parity['largest_difference']})"
     )
-    print(
-        f"  one more unit on hand does not raise the order in "
-        f"{100 * meta['sanity']['share_where_one_more_on_hand_does_not_raise_the_order']:.2f}% of them"
-    )
+    if "sanity" in meta:  # one item: a monotonicity check
+        print(
+            f"  one more unit on hand does not raise the order in "
+            f"{100 * meta['sanity']['share_where_one_more_on_hand_does_not_raise_the_order']:.2f}% of them"
+        )
     print(f"  policy.onnx sha256 {meta['hashes']['policy.onnx']}")
     if parity["mismatches"]:
         print(

@@ -9,6 +9,10 @@ arriving_in_0 arrives this period). Only policy.onnx and policy.json are read, w
 no torch, no stable-baselines3, no pickle. One line per valid SKU is written (zero orders too, so
 the explanation of every SKU is there), atomically.
 
+For a network policy (exported for a network scenario) a row is one item stocked across the
+network: `sku` and the entries named as in policy.json (`warehouse.on_hand`, `retailer_1.arriving_in_0`...);
+one line is written per row and stock point (agents/deploy/network.py).
+
 Exit codes: 0 every row was used; 3 partial success: some rows were skipped (each reported on stderr
 with its line number) and the others written; 2 bad input (missing file or column, not a policy
 directory, no valid row), one line on stderr.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from agents.deploy.network import recommend_network, write_network_orders
 from agents.deploy.orders import recommend, write_orders
 from agents.deploy.runtime import OnnxPolicy
 from agents.deploy.state import read_state
@@ -65,9 +70,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped {args.state} line {line}: {problem}", file=sys.stderr)
     if not state.skus:
         raise UserError(f"{args.state}: no valid row to recommend an order for")
+    skipped = f"; {len(state.problems):,} rows skipped" if state.problems else ""
+    if "stock_points" in policy.metadata:  # a network: one line per row and stock point
+        network = recommend_network(policy, state.obs, args.review_above)
+        write_network_orders(out, args.format, policy, state, network, args.state)
+        flagged = int((network.orders > network.review_above).sum())
+        print(
+            f"{out}: {len(state.skus):,} networks of {len(network.points)} stock points, "
+            f"{int((network.orders > 0).sum()):,} orders of {int(network.orders.sum()):,} units ({policy.name}), "
+            f"{flagged:,} flagged for review{skipped}",
+            file=sys.stderr,
+        )
+        return PARTIAL_SUCCESS if state.problems else 0
     recs = recommend(policy, state.obs, args.review_above)
     write_orders(out, args.format, policy, state, recs, args.state)
-    skipped = f"; {len(state.problems):,} rows skipped" if state.problems else ""
     print(
         f"{out}: {len(state.skus):,} SKUs, {int((recs.orders > 0).sum()):,} orders of {int(recs.orders.sum()):,} "
         f"units ({policy.name}), {int(recs.needs_review.sum()):,} above {recs.review_above} flagged for review"

@@ -23,16 +23,27 @@ import numpy as np
 from scipy import stats
 
 from agents.classic import TUNERS
+from agents.classic.meio import NETWORK_POLICIES, optimise_base_stock
+from agents.exact.serial import serial_optimum
 from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import BatchResult, evaluation_paths, run_batch
 from envs.errors import UserError
 from envs.files import Content, write_files
 from envs.layout import ObservationLayout
 from envs.paths import ExogenousPaths
-from envs.scenario import Scenario
+from envs.scenario import AnyScenario, NetworkScenario, Scenario
 
+# The classic policies of a single item, and of a network (Monte Carlo optimised base-stock levels).
 CLASSIC_NAMES = tuple(TUNERS)
 POLICY_NAMES = (*CLASSIC_NAMES, "optimal")
+NETWORK_POLICY_NAMES = (*NETWORK_POLICIES, "optimal")
+
+
+def policy_names(scenario: AnyScenario) -> tuple[str, ...]:
+    """The policies evaluate.py knows by name for this kind of scenario."""
+    return NETWORK_POLICY_NAMES if isinstance(scenario, NetworkScenario) else POLICY_NAMES
+
+
 RECORD_KEYS = (
     "policy",
     "params",
@@ -80,11 +91,11 @@ def mean_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float, flo
 
 
 def resolve_policies(
-    scenario: Scenario,
+    scenario: AnyScenario,
     specs: list[str],
     tuning_paths: ExogenousPaths,
     warmup: int,
-    load_learned: Callable[[str], tuple[Any, Scenario]],
+    load_learned: Callable[[str], tuple[Any, AnyScenario]],
     eoq_service_level: float | None = None,
 ) -> tuple[list[NamedPolicy], list[str]]:
     """Turn policy names and paths into ready policies; also return notes for the user.
@@ -93,15 +104,19 @@ def resolve_policies(
     a model for another observation layout is a :class:`UserError`. ``eoq_service_level``
     sets the (r, Q) reorder point for that cycle service level instead of by cost.
     """
-    if eoq_service_level is not None and not (scenario.demand.stationary and scenario.deterministic_lead_time):
-        raise UserError(f"{scenario.name}: a service-level reorder point needs iid demand and a fixed lead time")
+    names = policy_names(scenario)
+    if eoq_service_level is not None and not (
+        isinstance(scenario, Scenario) and scenario.demand.stationary and scenario.deterministic_lead_time
+    ):
+        raise UserError(f"{scenario.name}: a service-level reorder point needs one item, iid demand, a fixed lead time")
     learned = []
     for spec in specs:
-        if spec in POLICY_NAMES:
+        if spec in names:
             continue
         if not Path(spec).exists():
+            kind = "a network" if isinstance(scenario, NetworkScenario) else "one item"
             raise UserError(
-                f"{spec}: unknown policy (names: {', '.join(POLICY_NAMES)}; or a run directory or model path)"
+                f"{spec}: unknown policy for {kind} (names: {', '.join(names)}; or a run directory or model path)"
             )
         policy, trained_on = load_learned(spec)
         expected, got = ObservationLayout(scenario).names, ObservationLayout(trained_on).names
@@ -114,15 +129,24 @@ def resolve_policies(
 
     notes, policies = [], []
     for spec in specs:
-        if spec in CLASSIC_NAMES:
+        if spec in CLASSIC_NAMES and isinstance(scenario, Scenario):
             options = {"service_level": eoq_service_level} if spec == "eoq" and eoq_service_level is not None else {}
             tuned = TUNERS[spec](scenario, tuning_paths, warmup, **options)
             details = {"tuning": tuned.method, "tuning_cost": tuned.expected_cost, **tuned.details}
+            policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
+        elif spec in NETWORK_POLICIES and isinstance(scenario, NetworkScenario):
+            tuned = optimise_base_stock(scenario, NETWORK_POLICIES[spec], seed=TUNING_SEED, warmup=warmup)
+            details = {"tuning": "Monte Carlo optimisation", "tuning_cost": tuned.expected_cost, **tuned.details}
             policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
         elif spec == "optimal":
             policy, reason = optimal_policy(scenario)
             if policy is None:
                 notes.append(f"optimal: not computed ({reason})")
+            elif isinstance(scenario, NetworkScenario):
+                exact = serial_optimum(scenario)
+                shown = {"exact_cost": round(exact.cost, 4), **exact.levels}
+                details = {"method": "Clark-Scarf / Chen-Zheng exact echelon levels", "exact_cost": exact.cost}
+                policies.append(NamedPolicy("optimal", policy, shown, "optimal", details))
             else:
                 dp = policy.params()
                 shown = {"exact_cost": round(dp["average_cost"], 4), "states": dp["n_states"]}
@@ -143,7 +167,7 @@ def _learned_label(spec: str) -> str:
 
 def evaluate(
     policies: list[NamedPolicy],
-    scenario: Scenario,
+    scenario: AnyScenario,
     paths: ExogenousPaths,
     warmup: int,
     progress: Callable[[int], None] | None = None,
@@ -176,6 +200,13 @@ def evaluate(
             "turnover": float(np.nanmean(kpis["turnover"])) if np.isfinite(kpis["turnover"]).any() else math.nan,
             "order_frequency": float(kpis["order_frequency"].mean()),
         }
+        if isinstance(scenario, NetworkScenario):
+            names = ObservationLayout(scenario).system.names
+            record["stock_points"] = {
+                point: {kpi: float(np.nanmean(values[:, j])) if np.isfinite(values[:, j]).any() else math.nan
+                        for kpi, values in result.batch.point_kpis.items()}
+                for j, point in enumerate(names)
+            }  # fmt: skip
         if best_classic is not None and result is not best_classic:
             diff_mean, diff_low, diff_high = mean_ci(costs - best_classic.batch.avg_cost)
             record["paired_vs_best_classic"] = {
@@ -284,7 +315,7 @@ def text_table(results: list[PolicyResult]) -> str:
 
 
 def write_results(
-    results: list[PolicyResult], scenario: Scenario, out_dir: str | Path, meta: dict[str, Any], warmup: int
+    results: list[PolicyResult], scenario: AnyScenario, out_dir: str | Path, meta: dict[str, Any], warmup: int
 ) -> None:
     """Write results.json (a list of records), meta.json (the run's settings), results.csv, results.md
     and the plots into ``out_dir``, keeping what else is there; none of them is replaced until all
@@ -311,11 +342,43 @@ def write_results(
         "results.json": json.dumps(records, indent=2) + "\n",
         "meta.json": json.dumps(_json_ready(meta), indent=2) + "\n",
         "results.csv": table.getvalue(),
-        "results.md": header + markdown_table(results),
+        "results.md": header + markdown_table(results) + point_table(results, markdown=True),
         "cost.png": lambda path: _plot_costs(results, path),
         "sample_paths.png": lambda path: _plot_sample_paths(results, scenario, path, warmup),
     }
     write_files(out_dir, files)
+
+
+# Per-stock-point KPIs shown for a network, and their headings.
+POINT_COLUMNS = {
+    "avg_cost": "cost/period",
+    "fill_rate": "fill rate",
+    "avg_on_hand": "on hand",
+    "avg_backlog": "backlog",
+    "avg_echelon_stock": "echelon stock",
+    "order_frequency": "orders/period",
+}
+
+
+def point_table(results: list[PolicyResult], markdown: bool) -> str:
+    """Each policy's KPIs per stock point of a network (fill rate at the customer-facing points,
+    stock by echelon); empty for a single item."""
+    if not results or "stock_points" not in results[0].record:
+        return ""
+    header = ["policy", "stock point", *POINT_COLUMNS.values()]
+    rows = [
+        [r.record["policy"], point, *("-" if v != v else f"{v:.3f}" for v in (kpis[k] for k in POINT_COLUMNS))]
+        for r in results
+        for point, kpis in r.record["stock_points"].items()
+    ]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * len(POINT_COLUMNS)]
+        return "\n" + "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)]) + "\n"
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+             for row in [header, *rows]]  # fmt: skip
+    lines.insert(1, "-" * len(lines[0]))
+    return "\nper stock point:\n" + "\n".join(lines) + "\n"
 
 
 def _plot_costs(results: list[PolicyResult], path: Path) -> None:
@@ -377,7 +440,7 @@ def _plot_sample_paths(
 
 
 def tuning_and_evaluation_paths(
-    scenario: Scenario, episodes: int, seed: int, tuning_episodes: int
+    scenario: AnyScenario, episodes: int, seed: int, tuning_episodes: int
 ) -> tuple[ExogenousPaths, ExogenousPaths]:
     """Separate paths for tuning and for judging (a seed equal to the tuning seed is refused)."""
     if seed == TUNING_SEED:

@@ -20,13 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from agents.classic.echelon import NetworkBaseStock
+from agents.classic.echelon import KINDS, NetworkBaseStock
 from agents.classic.tuning import TunedPolicy, simulated_costs
 from envs.batch import run_batch
 from envs.layout import ObservationLayout
 from envs.paths import draw_paths
 from envs.scenario import NetworkScenario
 from envs.system import System, compile_system
+
+# The network base-stock policies by name, and the kind of levels each has.
+NETWORK_POLICIES = {f"{kind}_base_stock": kind for kind in KINDS}
 
 
 def starting_levels(scenario: NetworkScenario, system: System, kind: str) -> np.ndarray:

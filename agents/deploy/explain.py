@@ -139,6 +139,12 @@ def shapley_attributions(
     return orders[-1].astype(np.int64), attributions, float(orders[0, 0]) if n else math.nan
 
 
+def typical_state(settled: np.ndarray, whole_number: np.ndarray) -> np.ndarray:
+    """The mean of the observations a policy meets, entries that count units rounded (float32)."""
+    mean = settled.mean(axis=0)
+    return np.where(whole_number, np.rint(mean), mean).astype(np.float32)
+
+
 def explanation_reference(
     act: Callable[[np.ndarray], np.ndarray], settled: np.ndarray, whole_number: np.ndarray, position: slice
 ) -> dict[str, Any]:
@@ -156,8 +162,7 @@ def explanation_reference(
         to; None if it never orders) and ``review_above`` (the :data:`REVIEW_QUANTILE` quantile
         of its orders), as policy.json's ``explanation`` holds them.
     """
-    mean = settled.mean(axis=0)
-    typical = np.where(whole_number, np.rint(mean), mean).astype(np.float32)
+    typical = typical_state(settled, whole_number)
     orders = act(settled)
     ordering = orders > 0
     reached = settled[ordering, position].sum(axis=1) + orders[ordering]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,9 +24,13 @@ import onnx
 from pydantic import ValidationError
 
 from agents.classic import TUNERS
+from agents.classic.echelon import NetworkBaseStock
+from agents.classic.meio import NETWORK_POLICIES, optimise_base_stock
 from agents.deploy.explain import explanation_reference
-from agents.deploy.graphs import OPSET, classic_graph, table_graph
+from agents.deploy.graphs import OPSET, classic_graph, network_graph, table_graph
+from agents.deploy.network import network_metadata
 from agents.deploy.runtime import FORMAT, OnnxPolicy, sha256
+from agents.exact import OptimalPolicy
 from agents.provenance import package_versions
 from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import evaluation_paths, run_batch
@@ -34,9 +39,10 @@ from envs.files import check_output_directory, write_directory
 from envs.layout import ObservationLayout
 from envs.paths import draw_paths
 from envs.policy import Policy
-from envs.scenario import Scenario, format_validation_error, load_scenario
+from envs.scenario import AnyScenario, NetworkScenario, Scenario, format_validation_error, load_scenario
 
 POLICY_NAMES = (*TUNERS, "optimal")
+NETWORK_POLICY_NAMES = (*NETWORK_POLICIES, "optimal")
 PARITY_OBSERVATIONS = 10_000
 # Seed of the rollouts an export is checked on (differs from the tuning and training-evaluation seeds).
 ROLLOUT_SEED = 3_000_017
@@ -81,21 +87,35 @@ class ExportSource:
     source_file: Path | None = None
 
 
-def classic_source(name: str, scenario: Scenario, tuning_episodes: int = 200, warmup: int = WARMUP) -> ExportSource:
-    """A classic policy tuned on the scenario (as ``evaluate.py`` tunes it), or the DP optimum.
+def classic_source(name: str, scenario: AnyScenario, tuning_episodes: int = 200, warmup: int = WARMUP) -> ExportSource:
+    """A classic policy tuned on the scenario (as ``evaluate.py`` tunes it), or the optimum (the DP's
+    table for one item, the exact echelon levels of a serial network).
 
     Raises:
         UserError: for an unknown name, or when the optimum cannot be computed for the scenario.
     """
-    obs_dim = ObservationLayout(scenario).dim
+    layout = ObservationLayout(scenario)
     if name == "optimal":
         policy, reason = optimal_policy(scenario)
         if policy is None:
             raise UserError(f"optimal: cannot be computed for {scenario.name} ({reason})")
-        graph, mapping = table_graph(policy, obs_dim)
+        if isinstance(policy, NetworkBaseStock):
+            graph, mapping = network_graph(policy, layout)
+        else:
+            assert isinstance(policy, OptimalPolicy)
+            graph, mapping = table_graph(policy, layout.dim)
         return ExportSource("optimal", "optimal", policy, scenario, graph, mapping, policy.params())
+    if isinstance(scenario, NetworkScenario):
+        if name not in NETWORK_POLICIES:
+            known = ", ".join((*NETWORK_POLICIES, "optimal"))
+            raise UserError(f"{name}: unknown policy for a network (names: {known}; or a run directory or model zip)")
+        found = optimise_base_stock(scenario, NETWORK_POLICIES[name], seed=TUNING_SEED, warmup=warmup)
+        graph, mapping = network_graph(found.policy, layout)
+        params = {**found.policy.params(), "tuning": "Monte Carlo optimisation", "tuned_cost": found.expected_cost}
+        return ExportSource(name, "classic", found.policy, scenario, graph, mapping, params)
     if name not in TUNERS:
         raise UserError(f"{name}: unknown policy (names: {', '.join(POLICY_NAMES)}; or a run directory or model zip)")
+    obs_dim = layout.dim
     tuning_paths = evaluation_paths(scenario, tuning_episodes, TUNING_SEED)
     tuned = TUNERS[name](scenario, tuning_paths, min(warmup, scenario.horizon // 2))
     graph, mapping = classic_graph(tuned.policy, obs_dim, scenario.max_order)
@@ -200,19 +220,15 @@ def export_policy(
 
     observations = rollout_observations(source.policy, scenario, parity_observations)
     checked = observations.reshape(-1, observations.shape[-1])[:parity_observations]
-    expected = np.clip(source.policy.act(checked), 0, scenario.max_order)
+    max_order = layout.system.max_order if isinstance(scenario, NetworkScenario) else scenario.max_order
+    expected = np.clip(source.policy.act(checked), 0, max_order)
     got = onnx_policy.act(checked)
     mismatch = expected != got
 
     warmup = min(WARMUP, scenario.horizon // 2)
     settled = observations[:, warmup:].reshape(-1, observations.shape[-1])
     whole_number = np.array([e["whole_number"] for e in entries])
-    position = layout.position_columns()
-    one_more_on_hand = checked.copy()
-    one_more_on_hand[:, 0] += 1
-
-    lead = scenario.lead_time_values
-    probs = np.ones(1) if isinstance(scenario.lead_time, int) else np.asarray(scenario.lead_time.probs)
+    described = {"from": f"{len(settled):,} observations of the policy's rollouts after period {warmup}"}
     meta: dict[str, Any] = {
         "format": FORMAT,
         "name": source.name,
@@ -221,20 +237,13 @@ def export_policy(
         "scenario": scenario.model_dump(mode="json"),
         "observation": entries,
         "layout": layout.to_dict(),
-        "position_columns": [position.start, position.stop],
         "action_mapping": source.mapping,
         "onnx": {"file": "policy.onnx", "input": "obs", "output": "order", "opset": OPSET},
-        "max_order": scenario.max_order,
-        "lead_time": {"values": lead.tolist(), "probs": probs.tolist(), "mean": float(lead @ probs)},
-        "mean_demand": scenario.demand.mean_demand(),
-        "costs": {
-            key: getattr(scenario, key)
-            for key in ("holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "price", "lost_sales")
-        },
-        "explanation": {
-            **explanation_reference(onnx_policy.act, settled, whole_number, position),
-            "from": f"{len(settled):,} observations of the policy's rollouts after period {warmup}",
-        },
+        **(
+            network_metadata(layout, onnx_policy.act, settled, whole_number, described)
+            if isinstance(scenario, NetworkScenario)
+            else _item_metadata(scenario, layout, onnx_policy.act, settled, whole_number, checked, got, described)
+        ),
         "parity": {
             "observations": len(checked),
             "mismatches": int(mismatch.sum()),
@@ -245,11 +254,6 @@ def export_policy(
                 else f"{type(source.policy).__name__}.act, clipped to 0..max_order"
             ),
             "rollout_seed": ROLLOUT_SEED,
-        },
-        "sanity": {
-            "share_where_one_more_on_hand_does_not_raise_the_order": float(
-                (onnx_policy.act(one_more_on_hand) <= got).mean()
-            ),
         },
         "hashes": {"policy.onnx": sha256(model_bytes)},
         "versions": package_versions(PACKAGES),
@@ -263,16 +267,52 @@ def export_policy(
     return meta
 
 
+def _item_metadata(
+    scenario: Scenario,
+    layout: ObservationLayout,
+    act: Callable[[np.ndarray], np.ndarray],
+    settled: np.ndarray,
+    whole_number: np.ndarray,
+    checked: np.ndarray,
+    orders: np.ndarray,
+    described: dict[str, Any],
+) -> dict[str, Any]:
+    """What recommend.py reads for one item: where the inventory position is, the lead time, the
+    demand, the costs, the explanation reference, and a sanity check (one more unit on hand
+    should not raise the order)."""
+    position = layout.position_columns()
+    one_more_on_hand = checked.copy()
+    one_more_on_hand[:, 0] += 1
+    lead = scenario.lead_time_values
+    probs = np.ones(1) if isinstance(scenario.lead_time, int) else np.asarray(scenario.lead_time.probs)
+    return {
+        "position_columns": [position.start, position.stop],
+        "max_order": scenario.max_order,
+        "lead_time": {"values": lead.tolist(), "probs": probs.tolist(), "mean": float(lead @ probs)},
+        "mean_demand": scenario.demand.mean_demand(),
+        "costs": {
+            key: getattr(scenario, key)
+            for key in ("holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "price", "lost_sales")
+        },
+        "explanation": {**explanation_reference(act, settled, whole_number, position), **described},
+        "sanity": {
+            "share_where_one_more_on_hand_does_not_raise_the_order": float((act(one_more_on_hand) <= orders).mean()),
+        },
+    }
+
+
 def _replaceable(out_dir: Path) -> bool:
     """Only an empty directory or an earlier export may be replaced by an export."""
     return (out_dir / "policy.json").is_file() or not any(out_dir.iterdir())
 
 
-def load_exported(directory: str | Path) -> tuple[OnnxPolicy, Scenario]:
+def load_exported(directory: str | Path) -> tuple[OnnxPolicy, AnyScenario]:
     """An exported policy and the scenario it was exported for (for the evaluator)."""
     policy = OnnxPolicy.load(directory)
+    raw = policy.metadata["scenario"]
+    model: type[Scenario] | type[NetworkScenario] = NetworkScenario if "stock_points" in raw else Scenario
     try:
-        scenario = Scenario.model_validate(policy.metadata["scenario"])
+        scenario = model.model_validate(raw)
     except ValidationError as error:
         raise UserError(format_validation_error(f"{directory}/policy.json: scenario", error)) from None
     return policy, load_scenario(scenario)

@@ -15,8 +15,10 @@ import onnx
 from onnx import TensorProto, helper
 
 from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
+from agents.classic.echelon import NetworkBaseStock
 from agents.exact import OptimalPolicy
 from envs.errors import UserError
+from envs.layout import ObservationLayout
 
 OPSET = 17
 IR_VERSION = 8  # the IR version of opset 17, which onnxruntime has read since 1.13
@@ -48,14 +50,23 @@ class _GraphBuilder:
     def row_sum(self, tensor: str) -> str:
         return self.op("ReduceSum", tensor, self.constant([1]), keepdims=0)
 
-    def model(self, raw_order: str, obs_dim: int, max_order: int, doc: str) -> onnx.ModelProto:
-        """The checked model whose output ``order`` is ``raw_order`` clipped to 0..max_order."""
-        self.nodes.append(helper.make_node("Clip", [raw_order, self.constant(0), self.constant(max_order)], ["order"]))
+    def model(self, raw_order: str, obs_dim: int, max_order: Any, doc: str) -> onnx.ModelProto:
+        """The checked model whose output ``order`` is ``raw_order`` clipped to 0..max_order: [n] for one
+        stock point (a scalar max_order), [n, J] for a network (one max_order per point)."""
+        per_point = np.ndim(max_order) > 0
+        if per_point:  # Clip takes scalar bounds: a network's orders go through Max and Min instead
+            floored = self.op("Max", raw_order, self.constant(0))
+            self.nodes.append(helper.make_node("Min", [floored, self.constant(max_order)], ["order"]))
+        else:
+            self.nodes.append(
+                helper.make_node("Clip", [raw_order, self.constant(0), self.constant(max_order)], ["order"])
+            )
+        shape = ["n", len(max_order)] if per_point else ["n"]
         graph = helper.make_graph(
             self.nodes,
             "policy",
             [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["n", obs_dim])],
-            [helper.make_tensor_value_info("order", TensorProto.INT64, ["n"])],
+            [helper.make_tensor_value_info("order", TensorProto.INT64, shape)],
             self.initializers,
             doc_string=doc,
         )
@@ -109,6 +120,22 @@ def classic_graph(policy: Any, obs_dim: int, max_order: int) -> tuple[onnx.Model
         raise TypeError(f"no ONNX rule for {type(policy).__name__}")
     mapping = f"position = round(on hand + pipeline); order = {rule}; clipped to 0..{max_order}"
     return g.model(order, obs_dim, max_order, mapping), mapping
+
+
+def network_graph(policy: NetworkBaseStock, layout: ObservationLayout) -> tuple[onnx.ModelProto, str]:
+    """Echelon or installation base-stock levels of a network as an ONNX graph, and the rule in words:
+    positions = round(obs @ M) (M sums each point's position entries), order = max(S - position, 0)."""
+    g = _GraphBuilder()
+    positions = g.op(
+        "Cast", g.op("Round", g.op("MatMul", "obs", g.constant(policy.matrix, np.float32))), to=TensorProto.INT64
+    )
+    order = g.op("Sub", g.constant(policy.levels.reshape(-1)), positions)
+    levels = ", ".join(f"{p}={v}" for p, v in policy.params().items())
+    mapping = (
+        f"position = round({policy.kind} inventory position of each stock point); order = max(S - position, 0) "
+        f"with S: {levels}; clipped to 0..max_order ({', '.join(map(str, layout.system.max_order.tolist()))})"
+    )
+    return g.model(order, layout.dim, layout.system.max_order, mapping), mapping
 
 
 def table_graph(policy: OptimalPolicy, obs_dim: int) -> tuple[onnx.ModelProto, str]:

@@ -22,18 +22,10 @@ import onnxruntime as ort
 from envs.errors import UserError
 
 FORMAT = "inventory-policy/2"  # /2: the observation layout replaced n_pipeline
-# Keys of policy.json the deployment side reads.
-REQUIRED_METADATA = (
-    "name",
-    "observation",
-    "hashes",
-    "params",
-    "explanation",
-    "position_columns",
-    "lead_time",
-    "mean_demand",
-    "scenario",
-)
+# Keys of policy.json the deployment side reads: of every policy, of one item's, of a network's.
+REQUIRED_METADATA = ("name", "observation", "hashes", "params", "explanation", "scenario", "layout")
+ITEM_METADATA = ("position_columns", "lead_time", "mean_demand")
+NETWORK_METADATA = ("stock_points",)
 # Rows per onnxruntime call: bounds the memory of the hidden layers on large batches.
 CHUNK_ROWS = 1 << 18
 
@@ -85,7 +77,8 @@ class OnnxPolicy:
             raise UserError(f"{meta_file}: not valid JSON ({error})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise UserError(f"{meta_file}: not a policy description of format {FORMAT}")
-        missing = [key for key in REQUIRED_METADATA if key not in meta]
+        kind_keys = NETWORK_METADATA if isinstance(meta, dict) and "stock_points" in meta else ITEM_METADATA
+        missing = [key for key in (*REQUIRED_METADATA, *kind_keys) if key not in meta]
         if missing or not isinstance(meta["hashes"], dict) or "policy.onnx" not in meta["hashes"]:
             raise UserError(
                 f"{meta_file}: incomplete policy description (missing: {', '.join(missing) or 'hashes.policy.onnx'})"
