@@ -404,7 +404,7 @@ def _plot_costs(results: list[PolicyResult], path: Path) -> None:
 
 
 def _plot_sample_paths(
-    results: list[PolicyResult], scenario: Scenario, path: Path, warmup: int, periods: int = 60
+    results: list[PolicyResult], scenario: AnyScenario, path: Path, warmup: int, periods: int = 60
 ) -> None:
     import matplotlib
 

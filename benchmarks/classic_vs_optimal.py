@@ -25,7 +25,7 @@ from agents.references import TUNING_SEED, optimal_policy
 from benchmarks.dp_solve_time import ZIPKIN
 from envs.batch import evaluation_paths, run_batch
 from envs.files import atomic_write
-from envs.scenario import load_scenario
+from envs.scenario import load_scenario, single_item
 
 # Zipkin (2008), Table 3: best base-stock cost, by p, for L = 1..4.
 ZIPKIN_BASE_STOCK = {
@@ -55,7 +55,7 @@ def main() -> None:
     for lead_time in (1, 2, 3, 4):
         for p in (4, 9, 19, 39):
             start = time.perf_counter()
-            scenario = load_scenario(f"lost_sales_L{lead_time}_p{p}")
+            scenario = single_item(load_scenario(f"lost_sales_L{lead_time}_p{p}"), "the grid")
             tuning = evaluation_paths(scenario, args.tuning_episodes, TUNING_SEED)
             paths = evaluation_paths(scenario, args.episodes, args.seed)
             optimal, reason = optimal_policy(scenario)

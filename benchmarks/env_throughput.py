@@ -23,6 +23,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from envs import InventoryEnv
 from envs.files import atomic_write
+from envs.scenario import single_item
 from envs.vec_env import InventoryVecEnv
 
 RESULTS = Path(__file__).resolve().parent / "results" / "env_throughput.md"
@@ -49,7 +50,7 @@ def main() -> None:
     rows = []
     env = InventoryEnv(args.scenario)
     env.reset(seed=0)
-    max_order = env.scenario.max_order
+    max_order = single_item(env.scenario, "this benchmark").max_order
 
     def single_step(actions: np.ndarray) -> None:
         _, _, _, truncated, _ = env.step(actions[0])

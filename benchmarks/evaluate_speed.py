@@ -23,7 +23,7 @@ from agents.classic import TUNERS
 from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import evaluation_paths, run_batch
 from envs.files import atomic_write
-from envs.scenario import load_scenario
+from envs.scenario import load_scenario, single_item
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "evaluate_speed.md"
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10_000)
     args = parser.parse_args()
 
-    scenario = load_scenario(args.scenario)
+    scenario = single_item(load_scenario(args.scenario), "this benchmark")
     start = time.perf_counter()
     paths = evaluation_paths(scenario, args.episodes, 0)
     draw_seconds = time.perf_counter() - start

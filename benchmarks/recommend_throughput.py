@@ -34,7 +34,7 @@ from agents.deploy.orders import recommend, write_orders  # noqa: E402
 from agents.deploy.runtime import OnnxPolicy  # noqa: E402
 from agents.deploy.state import read_state  # noqa: E402
 from envs.files import atomic_write  # noqa: E402
-from envs.scenario import load_scenario  # noqa: E402
+from envs.scenario import load_scenario, single_item  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "recommend_throughput.md"
 SCENARIO = "lost_sales_L2_p9"
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--run", help="a PPO run directory to benchmark (default: train a short one)")
     args = parser.parse_args()
 
-    scenario = load_scenario(SCENARIO)
+    scenario = single_item(load_scenario(SCENARIO), "this benchmark")
     load_before = os.getloadavg()[0]
     imports = median_seconds(
         lambda: subprocess.run([sys.executable, "-c", "import recommend"], cwd=ROOT, check=True), args.repeat

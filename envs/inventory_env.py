@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -94,7 +94,7 @@ class InventoryEnv(gym.Env):
     - v0: a single item (numpy kernel).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"]}  # noqa: RUF012  (gymnasium declares it an instance attribute)
 
     def __init__(
         self, scenario: str | AnyScenario = "lost_sales_L2_p9", render_mode: str | None = None, **overrides: Any

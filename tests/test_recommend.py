@@ -23,9 +23,10 @@ from agents.deploy.orders import ORDER_COLUMNS
 from agents.deploy.orders import recommend as recommend_orders
 from agents.deploy.runtime import OnnxPolicy
 from agents.deploy.state import read_state
+from agents.exact import OptimalPolicy
 from agents.references import optimal_policy
 from envs.layout import ObservationLayout
-from envs.scenario import load_scenario
+from envs.scenario import load_scenario, single_item
 from tests.conftest import layout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,9 +37,9 @@ EXAMPLE = ROOT / "examples" / "state.csv"
 def policies(tmp_path_factory) -> dict[str, Path]:
     """lost_sales_L2_p9 exported three ways: the DP optimum, base stock S = 19, and a tiny PPO run."""
     root = tmp_path_factory.mktemp("policies")
-    scenario = load_scenario("lost_sales_L2_p9")
+    scenario = single_item(load_scenario("lost_sales_L2_p9"), "this test")
     optimal, reason = optimal_policy(scenario)
-    assert optimal is not None, reason
+    assert isinstance(optimal, OptimalPolicy), reason
     table = ExportSource("optimal", "optimal", optimal, scenario, *table_graph(optimal, 3), optimal.params())
     export_policy(table, root / "optimal", 3000)
     base_stock = BaseStock(19, layout(2))
@@ -232,7 +233,7 @@ def test_json_with_review_cap_and_atomic_replacement(policies, tmp_path):
 
 def rollout_states(policy: OnnxPolicy, n: int = 5000) -> np.ndarray:
     """States a policy meets, widened by random ones (empty pipelines, overstock)."""
-    scenario = load_scenario("lost_sales_L2_p9")
+    scenario = single_item(load_scenario("lost_sales_L2_p9"), "this test")
     seen = rollout_observations(policy, scenario, n, seed=11).reshape(-1, 3)[:n]
     wide = np.random.default_rng(4).integers(0, 30, size=(n, 3)).astype(np.float32)
     return np.concatenate([seen, wide])

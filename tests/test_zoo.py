@@ -18,7 +18,7 @@ from agents.evaluation import mean_ci
 from agents.references import TUNING_SEED, optimal_policy
 from agents.rl import load_run
 from envs.batch import evaluation_paths, run_batch
-from envs.scenario import load_scenario
+from envs.scenario import load_scenario, single_item
 
 ZOO = Path(__file__).resolve().parent.parent / "zoo"
 ENTRIES = sorted(path.relative_to(ZOO).as_posix() for path in ZOO.glob("*/*") if (path / "model.zip").is_file())
@@ -34,7 +34,7 @@ CLASSIC = ("base_stock", "capped_base_stock", "s_S")
 def reference_costs(scenario_name: str) -> dict[str, np.ndarray]:
     """Per-episode costs of the optimum and, on the grid, the tuned base-stock; where no optimum
     can be computed, of every tuned stationary classic policy."""
-    scenario = load_scenario(scenario_name)
+    scenario = single_item(load_scenario(scenario_name), "the zoo")
     paths = evaluation_paths(scenario, EPISODES, SEED)
     costs = {}
     optimal, _ = optimal_policy(scenario)
@@ -58,7 +58,7 @@ def test_the_zoo_is_not_empty():
 def test_zoo_policy_keeps_its_claims(entry, single_threaded_torch):
     algo, scenario_name = entry.split("/")
     policy, trained_on = load_run(ZOO / entry)
-    scenario = load_scenario(scenario_name)
+    scenario = single_item(load_scenario(scenario_name), "the zoo")
     assert trained_on.name == scenario.name
     costs = run_batch(policy, scenario, evaluation_paths(scenario, EPISODES, SEED), warmup=WARMUP).avg_cost
     references = reference_costs(scenario_name)

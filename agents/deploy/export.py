@@ -80,7 +80,7 @@ class ExportSource:
     name: str
     kind: str
     policy: Policy
-    scenario: Scenario
+    scenario: AnyScenario
     graph: onnx.ModelProto
     mapping: str
     params: dict[str, Any]
@@ -153,7 +153,7 @@ def learned_source(path: str | Path) -> ExportSource:
 
 
 def rollout_observations(
-    policy: Policy, scenario: Scenario, n_observations: int, seed: int = ROLLOUT_SEED
+    policy: Policy, scenario: AnyScenario, n_observations: int, seed: int = ROLLOUT_SEED
 ) -> np.ndarray:
     """The observations a policy meets in enough whole episodes to give ``n_observations``.
 

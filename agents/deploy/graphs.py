@@ -61,7 +61,7 @@ class _GraphBuilder:
             self.nodes.append(
                 helper.make_node("Clip", [raw_order, self.constant(0), self.constant(max_order)], ["order"])
             )
-        shape = ["n", len(max_order)] if per_point else ["n"]
+        shape: list[str | int] = ["n", len(max_order)] if per_point else ["n"]
         graph = helper.make_graph(
             self.nodes,
             "policy",

@@ -19,6 +19,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -178,7 +179,7 @@ def recommend_network(policy: OnnxPolicy, obs: np.ndarray, review_above: int | N
 
 
 def write_network_orders(
-    path: str, fmt: str, policy: OnnxPolicy, state: StateRows, recs: NetworkRecommendations, state_file: str
+    path: str | Path, fmt: str, policy: OnnxPolicy, state: StateRows, recs: NetworkRecommendations, state_file: str
 ) -> None:
     """One line per network row and stock point, as CSV or JSON (with the attributions), atomically."""
     meta = policy.metadata["stock_points"]
