@@ -84,6 +84,10 @@ class _IidDemand(_Demand):
         """Demands for uniforms in [0, 1): the smallest d with cdf(d) > u (int64, same shape)."""
         return self._inverse(uniforms)
 
+    def invert_transposed(self, uniforms: np.ndarray, out: np.ndarray) -> None:
+        """Demands for rows of uniforms (episode, period) into ``out`` (period, episode)."""
+        self._inverse.transposed_into(uniforms, out)
+
     def _draw(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
         return self.invert(rng.random(shape))
 

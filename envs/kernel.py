@@ -118,61 +118,69 @@ def apply_period(
     supplier, child_start, children, demand_column, lost_sales, costs, overtaking, allocation, internal_backorders,
     on_hand, backlog, awaiting, pipeline, latest,
     orders, demand, lead, keys,
-    record, flows, money, reward, totals,
+    record, flows, money, reward, totals, shipped_in, unfilled,
 ):  # fmt: skip
     """Apply one period to every system (event order in the module docstring).
 
+    Stock points are taken one at a time in supply order, each for all systems at once (the inner
+    loop runs over systems with the point's parameters fixed, so it compiles to straight-line code).
     Adds to ``totals`` and writes ``reward``; with ``record``, also every flow and cost into
-    ``flows`` and ``money``. One loop, no calls in the common path: a compiled call with array
-    arguments costs more than the period of a single item.
+    ``flows`` and ``money``. ``shipped_in`` and ``unfilled`` (N, J) are scratch space. No calls in
+    the common path: a compiled call with array arguments costs more than the period of a single item.
     """
     n, points = orders.shape
     slots = pipeline.shape[2]
-    shipped_in = np.zeros(points, dtype=np.int64)
-    unfilled = np.zeros(points, dtype=np.int64)  # of each point's order, what its supplier could not ship
     shipped = np.zeros(points, dtype=np.int64)  # to each child of the point being supplied
     requests = np.zeros(points, dtype=np.int64)
     weights = np.zeros(points, dtype=np.int64)
     order = np.zeros(points, dtype=np.int64)
-    for i in range(n):
-        for j in range(points):
-            shipped_in[j] = 0
-            unfilled[j] = 0
-        system_reward = 0.0
-        for j in range(points):
+    shipped_in[:] = 0
+    unfilled[:] = 0
+    reward[:] = 0.0
+    for j in range(points):
+        from_outside = supplier[j] < 0
+        column = demand_column[j]
+        lost_sales_j = lost_sales[j]
+        backorders_j = column >= 0 and not lost_sales_j
+        overtaking_j = overtaking[j]
+        first, count = child_start[j], child_start[j + 1] - child_start[j]
+        c_fixed, c_unit, c_holding = costs[j, C_FIXED], costs[j, C_UNIT], costs[j, C_HOLDING]
+        c_transit, c_shortage, c_price, c_unfilled = (
+            costs[j, C_TRANSIT],
+            costs[j, C_SHORTAGE],
+            costs[j, C_PRICE],
+            costs[j, C_UNFILLED],
+        )
+        for i in range(n):
             q = orders[i, j]
             # a. the outside supplier ships the whole order now
-            if supplier[j] < 0 and q > 0:
+            if from_outside and q > 0:
                 arrival = lead[i, j]
-                if not overtaking[j]:  # not before an earlier shipment
+                if not overtaking_j:  # not before an earlier shipment
                     arrival = max(arrival, latest[i, j])
                     latest[i, j] = arrival
                 pipeline[i, j, arrival] += q
-                shipped_in[j] += q
+                shipped_in[i, j] += q
             # b. the shipment due now arrives
             arrived = pipeline[i, j, 0]
             stock = on_hand[i, j] + arrived
             # c. customers: the backlog first, then this period's demand
-            column = demand_column[j]
             d = 0
             filled = 0
             if column >= 0:
                 d = demand[i, column]
-                if not lost_sales[j]:
+                if backorders_j:
                     filled = min(backlog[i, j], stock)
                     stock -= filled
                     backlog[i, j] -= filled
             sales = min(stock, d)
             stock -= sales
             unmet = d - sales
-            lost = 0
-            if lost_sales[j]:
-                lost = unmet
-            else:
+            lost = unmet if lost_sales_j else 0
+            if backorders_j:
                 backlog[i, j] += unmet
             # d. downstream: what is owed from earlier periods first, then this period's orders
             sent = 0
-            first, count = child_start[j], child_start[j + 1] - child_start[j]
             if count > 0:
                 for k in range(count):
                     shipped[k] = 0
@@ -197,36 +205,34 @@ def apply_period(
                         sent = stock
                 for k in range(count):
                     c, units = children[first + k], shipped[k]
-                    unfilled[c] = awaiting[i, c] + orders[i, c] - units
-                    awaiting[i, c] = unfilled[c] if internal_backorders else 0
+                    unfilled[i, c] = awaiting[i, c] + orders[i, c] - units
+                    awaiting[i, c] = unfilled[i, c] if internal_backorders else 0
                     if units > 0:
                         arrival = lead[i, c]
                         if not overtaking[c]:
                             arrival = max(arrival, latest[i, c])
                             latest[i, c] = arrival
                         pipeline[i, c, arrival] += units
-                        shipped_in[c] += units
+                        shipped_in[i, c] += units
                 stock -= sent
             on_hand[i, j] = stock
             # the pipeline moves one period on
             transit = 0
             for k in range(1, slots):
                 transit += pipeline[i, j, k]
-            for k in range(slots - 1):
-                pipeline[i, j, k] = pipeline[i, j, k + 1]
+                pipeline[i, j, k - 1] = pipeline[i, j, k]
             pipeline[i, j, slots - 1] = 0
             if latest[i, j] > 0:
                 latest[i, j] -= 1
 
             # costs; unit costs are paid on what was shipped to the point (its supplier came before it)
-            ordering = costs[j, C_FIXED] * (q > 0) + costs[j, C_UNIT] * shipped_in[j]
-            holding = costs[j, C_HOLDING] * stock
-            transit_cost = costs[j, C_TRANSIT] * transit
-            shortage = costs[j, C_SHORTAGE] * (lost if lost_sales[j] else backlog[i, j])
-            shortage += costs[j, C_UNFILLED] * unfilled[j]
-            revenue = costs[j, C_PRICE] * (sales + filled)
+            ordering = c_fixed * (q > 0) + c_unit * shipped_in[i, j]
+            holding = c_holding * stock
+            transit_cost = c_transit * transit
+            shortage = c_shortage * (lost if lost_sales_j else backlog[i, j]) + c_unfilled * unfilled[i, j]
+            revenue = c_price * (sales + filled)
             cost = ordering + holding + transit_cost + shortage
-            system_reward += revenue - cost
+            reward[i] += revenue - cost
             totals[i, j, T_COST] += cost
             totals[i, j, T_REVENUE] += revenue
             totals[i, j, T_DEMAND] += d
@@ -240,7 +246,7 @@ def apply_period(
             totals[i, j, T_ORDERS] += q > 0
             if record:
                 flows[i, j, ORDERED] = q
-                flows[i, j, SHIPPED_IN] = shipped_in[j]
+                flows[i, j, SHIPPED_IN] = shipped_in[i, j]
                 flows[i, j, ARRIVED] = arrived
                 flows[i, j, DEMAND] = d
                 flows[i, j, SALES] = sales
@@ -258,7 +264,6 @@ def apply_period(
                 money[i, j, SHORTAGE_COST] = shortage
                 money[i, j, REVENUE] = revenue
                 money[i, j, COST] = cost
-        reward[i] = system_reward
 
 
 @numba.njit(cache=True)
@@ -360,6 +365,7 @@ class InventoryKernel:
         self._money = np.zeros((n, points, len(MONEY)))
         self._reward = np.zeros(n)
         self._no_keys = np.zeros((n, points))
+        self._scratch = (np.zeros((n, points), dtype=np.int64), np.zeros((n, points), dtype=np.int64))
 
     def reset(self) -> None:
         """Put every system back in the starting state (initial on hand, nothing on order or owed)."""
@@ -401,7 +407,7 @@ class InventoryKernel:
             s.allocation, s.internal_backorders,
             self.on_hand, self.backlog, self.awaiting, self.pipeline, self.latest_arrival,
             orders, demand, lead_times, self._no_keys if keys is None else keys,
-            record, self._flows, self._money, self._reward, self.totals,
+            record, self._flows, self._money, self._reward, self.totals, *self._scratch,
         )  # fmt: skip
         self.periods += 1
         return PeriodOutcome(self._flows, self._money, self._reward, s.names, record)

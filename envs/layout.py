@@ -166,7 +166,7 @@ def _observe(kind, a, b, child_start, children, on_hand, backlog, awaiting, pipe
                 out[i, c] = awaiting[i, x]
         elif k == DEMAND_LAG:
             for i in range(n):
-                out[i, c] = demand[i, now - y, x]
+                out[i, c] = demand[now - y, i, x]
         else:
             for i in range(n):
-                out[i, c] = features[i, now + y, x]
+                out[i, c] = features[now + y, i, x]

@@ -30,32 +30,34 @@ class ExogenousPaths:
 
     The timeline has ``history + horizon + lookahead`` periods: the first ``history`` demands
     are the ones observed before the episode starts, the last ``lookahead`` periods only supply
-    features the policy can see ahead.
+    features the policy can see ahead. Arrays are time-major (period, episode, ...), so that one
+    period of every episode is one contiguous block for the kernel.
     """
 
-    demand: np.ndarray  # int64 (n, timeline, demand points)
-    features: np.ndarray  # float32 (n, timeline, features)
-    lead_times: np.ndarray  # int64 (n, horizon, stock points): the lead time a shipment to the point would get
-    keys: np.ndarray  # float64 (n, horizon, stock points) under random allocation, else (n, horizon, 0)
+    demand: np.ndarray  # int64 (timeline, n, demand points)
+    features: np.ndarray  # float32 (timeline, n, features)
+    lead_times: np.ndarray  # int64 (horizon, n, stock points): the lead time a shipment to the point would get
+    keys: np.ndarray  # float64 (horizon, n, stock points) under random allocation, else (horizon, n, 0)
 
     @property
     def n(self) -> int:
-        return len(self.demand)
+        """Episodes."""
+        return self.demand.shape[1]
 
     @staticmethod
     def stack(parts: list[ExogenousPaths]) -> ExogenousPaths:
         """One batch from several (e.g. one per separately seeded environment)."""
-        return ExogenousPaths(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ExogenousPaths)))
+        return ExogenousPaths(
+            *(np.concatenate([getattr(p, f.name) for p in parts], axis=1) for f in fields(ExogenousPaths))
+        )
 
     def subset(self, rows: slice | np.ndarray) -> ExogenousPaths:
         """The episodes ``rows``."""
-        return ExogenousPaths(*(getattr(self, f.name)[rows] for f in fields(self)))
+        return ExogenousPaths(*(np.ascontiguousarray(getattr(self, f.name)[:, rows]) for f in fields(self)))
 
     def tile(self, copies: int) -> ExogenousPaths:
-        """The whole batch ``copies`` times over (candidate k runs on rows k*n .. (k+1)*n - 1)."""
-        return ExogenousPaths(
-            *(np.tile(getattr(self, f.name), (copies, *([1] * (getattr(self, f.name).ndim - 1)))) for f in fields(self))
-        )
+        """The whole batch ``copies`` times over (candidate k runs on episodes k*n .. (k+1)*n - 1)."""
+        return ExogenousPaths(*(np.tile(getattr(self, f.name), (1, copies, 1)) for f in fields(self)))
 
 
 class PathSampler:
@@ -84,8 +86,8 @@ class PathSampler:
         if self.uniform_driven:
             return self.from_uniforms(rng.random((n, self.uniforms)))
         parts = [d.sample(rng, n, self.timeline) for d in self.demands]
-        demand = np.stack([p[0] for p in parts], axis=-1).astype(np.int64)
-        features = np.concatenate([p[1] for p in parts], axis=-1).astype(np.float32)
+        demand = np.stack([p[0].T for p in parts], axis=-1).astype(np.int64)
+        features = np.concatenate([p[1].transpose(1, 0, 2) for p in parts], axis=-1).astype(np.float32)
         rest = rng.random((n, self.uniforms - self.timeline * len(self.demands)))
         return self._with_supply(demand, features, rest)
 
@@ -101,25 +103,25 @@ class PathSampler:
     def from_uniforms(self, uniforms: np.ndarray) -> ExogenousPaths:
         """The paths that rows of uniforms in [0, 1) stand for (iid demand only)."""
         n, span = len(uniforms), self.timeline * len(self.demands)
-        demand = np.empty((n, self.timeline, len(self.demands)), dtype=np.int64)
+        demand = np.empty((self.timeline, n, len(self.demands)), dtype=np.int64)
         for d, process in enumerate(self.demands):
-            demand[:, :, d] = process.invert(uniforms[:, d * self.timeline : (d + 1) * self.timeline])
-        features = np.zeros((n, self.timeline, 0), dtype=np.float32)
+            process.invert_transposed(uniforms[:, d * self.timeline : (d + 1) * self.timeline], demand[:, :, d])
+        features = np.zeros((self.timeline, n, 0), dtype=np.float32)
         return self._with_supply(demand, features, uniforms[:, span:])
 
     def _with_supply(self, demand: np.ndarray, features: np.ndarray, uniforms: np.ndarray) -> ExogenousPaths:
-        n, points = len(demand), self.system.n_points
-        lead_times = np.empty((n, self.horizon, points), dtype=np.int64)
+        n, points = demand.shape[1], self.system.n_points
+        lead_times = np.empty((self.horizon, n, points), dtype=np.int64)
         for j, values in enumerate(self.system.lead_values):
             lead_times[:, :, j] = values[0]
         for k, j in enumerate(self.stochastic):
             block = uniforms[:, k * self.horizon : (k + 1) * self.horizon]
-            lead_times[:, :, j] = self.lead_times[k](block)
+            self.lead_times[k].transposed_into(block, lead_times[:, :, j])
         used = len(self.stochastic) * self.horizon
         if self.random_keys:
-            keys = uniforms[:, used : used + self.horizon * points].reshape(n, self.horizon, points)
+            keys = uniforms[:, used : used + self.horizon * points].reshape(n, self.horizon, points).transpose(1, 0, 2)
         else:
-            keys = np.zeros((n, self.horizon, 0))
+            keys = np.zeros((self.horizon, n, 0))
         return ExogenousPaths(demand, features, lead_times, np.ascontiguousarray(keys))
 
 

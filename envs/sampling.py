@@ -32,16 +32,22 @@ class DiscreteInverse:
         """The values for an array of uniforms (int64, same shape)."""
         uniforms = np.ascontiguousarray(uniforms, dtype=np.float64)
         out = np.empty(uniforms.shape, dtype=np.int64)
-        _invert(self.cdf, self.guide, self.values, uniforms.reshape(-1), out.reshape(-1))
+        self.transposed_into(uniforms.reshape(1, -1), out.reshape(-1, 1))
         return out
+
+    def transposed_into(self, uniforms: np.ndarray, out: np.ndarray) -> None:
+        """``out[t, i]`` = the value for ``uniforms[i, t]``: rows of draws (one per episode) into a
+        time-major array, without an intermediate copy. Both may be strided views."""
+        _invert(self.cdf, self.guide, self.values, uniforms, out)
 
 
 @numba.njit(cache=True)
 def _invert(cdf, guide, values, uniforms, out):
     m = guide.shape[0]
-    for k in range(uniforms.shape[0]):
-        u = uniforms[k]
-        x = guide[int(u * m)]
-        while cdf[x] <= u:
-            x += 1
-        out[k] = values[x]
+    for i in range(uniforms.shape[0]):
+        for t in range(uniforms.shape[1]):
+            u = uniforms[i, t]
+            x = guide[int(u * m)]
+            while cdf[x] <= u:
+                x += 1
+            out[t, i] = values[x]

@@ -43,7 +43,7 @@ def test_every_policy_faces_the_same_demand():
     ]
     first, second = evaluate_policies(policies, scenario, paths, warmup=0, trace_rows=30)
     np.testing.assert_array_equal(first.batch.trace["demand"], second.batch.trace["demand"])
-    np.testing.assert_array_equal(first.batch.trace["demand"], paths.demand)
+    np.testing.assert_array_equal(first.batch.trace["demand"], paths.demand.transpose(1, 0, 2))
     assert not np.array_equal(first.batch.trace["ordered"], second.batch.trace["ordered"])
     # same seed, same paths; another seed, other paths
     np.testing.assert_array_equal(evaluation_paths(scenario, 30, 5).demand, paths.demand)

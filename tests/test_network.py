@@ -126,8 +126,8 @@ def test_units_are_conserved_in_a_network(rule, backorders):
     for _ in range(periods):
         paths = sampler.draw(rng, n)
         orders = rng.integers(0, 9, (n, 3))
-        keys = paths.keys[:, 0] if paths.keys.shape[2] else None
-        out = kernel.step(orders, paths.demand[:, 0], paths.lead_times[:, 0], keys)
+        keys = paths.keys[0] if paths.keys.shape[2] else None
+        out = kernel.step(orders, paths.demand[0], paths.lead_times[0], keys)
         assert (out.on_hand >= 0).all() and (out.awaiting >= 0).all()
         # a supplier never ships more than it has, and what it ships is what its children receive
         assert (out.shipped_out[:, 0] == out.shipped_in[:, 1] + out.shipped_in[:, 2]).all()
@@ -151,8 +151,8 @@ def test_a_one_point_network_is_the_single_item():
     ka, kb = kernel_for(single, 16), kernel_for(one, 16)
     orders = np.random.default_rng(0).integers(0, 12, (50, 16))
     for t in range(50):
-        a = ka.step(orders[t], paths_a.demand[:, t], paths_a.lead_times[:, t]).flows.copy()
-        b = kb.step(orders[t], paths_b.demand[:, t], paths_b.lead_times[:, t]).flows.copy()
+        a = ka.step(orders[t], paths_a.demand[t], paths_a.lead_times[t]).flows.copy()
+        b = kb.step(orders[t], paths_b.demand[t], paths_b.lead_times[t]).flows.copy()
         np.testing.assert_array_equal(a, b)
 
 

@@ -130,7 +130,7 @@ def _demand_scale(scenario: Scenario, paths: ExogenousPaths) -> tuple[int, int]:
     (an order-up-to level above it never pays) and the largest one-period demand, from the paths."""
     periods = scenario.max_lead_time + 1
     demand = paths.demand[:, :, 0].astype(np.float64)
-    window = np.lib.stride_tricks.sliding_window_view(demand, periods, axis=1).sum(axis=-1)
+    window = np.lib.stride_tricks.sliding_window_view(demand, periods, axis=0).sum(axis=-1)
     return int(window.max()) + 1, int(demand.max()) + 1
 
 
