@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from agents.classic import TUNERS
+from agents.classic import TUNERS, RandomOrders
 from agents.classic.meio import NETWORK_POLICIES, optimise_base_stock
 from agents.exact.serial import serial_optimum
 from agents.references import TUNING_SEED, optimal_policy
@@ -39,8 +39,12 @@ POLICY_NAMES = (*CLASSIC_NAMES, "optimal")
 NETWORK_POLICY_NAMES = (*NETWORK_POLICIES, "optimal")
 
 
+# Accepted by name for every scenario, not evaluated unless asked for: uniformly random orders.
+BASELINE_NAMES = ("random",)
+
+
 def policy_names(scenario: AnyScenario) -> tuple[str, ...]:
-    """The policies evaluate.py knows by name for this kind of scenario."""
+    """The policies evaluated by default for this kind of scenario (``random`` is asked for by name)."""
     return NETWORK_POLICY_NAMES if isinstance(scenario, NetworkScenario) else POLICY_NAMES
 
 
@@ -67,7 +71,7 @@ class NamedPolicy:
     label: str
     policy: Any
     params: dict[str, Any]  # shown in tables
-    kind: str  # "classic", "optimal" or "learned"
+    kind: str  # "classic", "optimal", "learned" or "baseline"
     details: dict[str, Any] = field(default_factory=dict)  # kept in results.json only
 
 
@@ -104,7 +108,7 @@ def resolve_policies(
     a model for another observation layout is a :class:`UserError`. ``eoq_service_level``
     sets the (r, Q) reorder point for that cycle service level instead of by cost.
     """
-    names = policy_names(scenario)
+    names = (*policy_names(scenario), *BASELINE_NAMES)
     if eoq_service_level is not None and not (
         isinstance(scenario, Scenario) and scenario.demand.stationary and scenario.deterministic_lead_time
     ):
@@ -138,6 +142,10 @@ def resolve_policies(
             tuned = optimise_base_stock(scenario, NETWORK_POLICIES[spec], seed=TUNING_SEED, warmup=warmup)
             details = {"tuning": "Monte Carlo optimisation", "tuning_cost": tuned.expected_cost, **tuned.details}
             policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
+        elif spec == "random":
+            system = ObservationLayout(scenario).system
+            random = RandomOrders(system.max_order, TUNING_SEED, system.single)
+            policies.append(NamedPolicy("random", random, random.params(), "baseline"))
         elif spec == "optimal":
             policy, reason = optimal_policy(scenario)
             if policy is None:

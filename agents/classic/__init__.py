@@ -4,7 +4,7 @@
 - :mod:`agents.classic.tuning`: their parameters for a scenario, exact or by simulation search.
 """
 
-from agents.classic.policies import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
+from agents.classic.policies import BaseStock, CappedBaseStock, RandomOrders, ReorderPointQuantity, SSPolicy
 from agents.classic.tuning import (
     TUNERS,
     TunedPolicy,
@@ -20,6 +20,7 @@ __all__ = [
     "TUNERS",
     "BaseStock",
     "CappedBaseStock",
+    "RandomOrders",
     "ReorderPointQuantity",
     "SSPolicy",
     "TunedPolicy",

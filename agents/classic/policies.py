@@ -98,3 +98,27 @@ class ReorderPointQuantity(_OrderUpToPolicy):
 
     def params(self) -> dict[str, Any]:
         return {"r": int(self.r), "Q": int(self.Q)}
+
+
+class RandomOrders:
+    """Orders drawn uniformly from 0..max_order for every stock point, every period: the floor any
+    policy worth running must clear. Seeded: the same seed gives the same orders.
+
+    Args:
+        max_order: the capacity of each stock point (J,).
+        seed: seed of the orders.
+        single: return (n,) orders (one stock point) instead of (n, J).
+    """
+
+    name = "random"
+
+    def __init__(self, max_order: np.ndarray, seed: int, single: bool) -> None:
+        self.max_order, self.seed, self.single = np.asarray(max_order), seed, single
+        self._rng = np.random.default_rng(seed)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        orders = self._rng.integers(0, self.max_order + 1, size=(len(obs), len(self.max_order)))
+        return orders[:, 0] if self.single else orders
+
+    def params(self) -> dict[str, Any]:
+        return {"seed": self.seed}
