@@ -129,7 +129,11 @@ def resolve_policies(
                 f"{spec}: trained on scenario '{trained_on.name}' whose observation layout {got} "
                 f"does not match '{scenario.name}' {expected}"
             )
-        learned.append(NamedPolicy(_learned_label(spec), policy, {"trained_on": trained_on.name}, "learned"))
+        learned.append(NamedPolicy(spec, policy, {"trained_on": trained_on.name}, "learned"))
+    for named, label in zip(
+        learned, learned_labels([n.label for n in learned], [n.policy for n in learned]), strict=True
+    ):
+        named.label = label
 
     notes, policies = [], []
     for spec in specs:
@@ -165,12 +169,26 @@ def resolve_policies(
     return policies + learned, notes
 
 
-def _learned_label(spec: str) -> str:
-    """The run or export directory's name; a model file other than model.zip adds its stem."""
-    path = Path(spec)
-    if path.suffix != ".zip":
-        return path.name
-    return path.parent.name if path.name == "model.zip" else f"{path.parent.name}/{path.stem}"
+def learned_labels(specs: list[str], policies: list[Any]) -> list[str]:
+    """Table labels of learned policies: the algorithm, then the run or export directory's name (a
+    model file other than model.zip adds its stem); where two would read the same, as many parent
+    directories as tell them apart."""
+
+    def label(spec: str, depth: int) -> str:
+        path = Path(spec).resolve()
+        if path.suffix == ".zip":  # a model file: its run directory, and its stem unless it is model.zip
+            path, depth = (path.parent, depth) if path.name == "model.zip" else (path.with_suffix(""), depth + 1)
+        return "/".join(path.parts[-depth:])
+
+    algos = [str(policy.params().get("algo", "")).lower() for policy in policies]
+    depths = [1] * len(specs)
+    while True:
+        labels = [label(spec, depth) for spec, depth in zip(specs, depths, strict=True)]
+        clashes = {text for text in labels if labels.count(text) > 1}
+        if not clashes or all(depths[i] >= len(Path(s).resolve().parts) for i, s in enumerate(specs)):
+            break
+        depths = [depth + (text in clashes) for depth, text in zip(depths, labels, strict=True)]
+    return [f"{algo} {text}" if algo else text for algo, text in zip(algos, labels, strict=True)]
 
 
 def evaluate(

@@ -15,7 +15,7 @@ from scipy import stats
 
 import evaluate
 from agents.classic import BaseStock, CappedBaseStock
-from agents.evaluation import RECORD_KEYS, NamedPolicy, mean_ci
+from agents.evaluation import RECORD_KEYS, NamedPolicy, learned_labels, mean_ci
 from agents.evaluation import evaluate as evaluate_policies
 from envs.batch import evaluation_paths
 from envs.scenario import load_scenario
@@ -133,7 +133,7 @@ def test_command_line_exit_code_and_message():
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: nonsense: unknown policy (names: eoq, s_S, base_stock, capped_base_stock, optimal; "
+        "error: nonsense: unknown policy for one item (names: eoq, s_S, base_stock, capped_base_stock, optimal, random; "
         "or a run directory or model path)"
     )
 
@@ -166,3 +166,18 @@ def test_eoq_reorder_point_by_service_level(tmp_path):
     (record,) = json.loads((out / "results.json").read_text())
     assert record["details"]["tuning"] == "service level" and record["details"]["service_level"] == 0.9
     assert record["params"]["Q"] == 36 and record["cycle_service_level"] >= 0.9
+
+
+def test_learned_policies_with_the_same_directory_name_get_different_labels(tmp_path):
+    class Learned:
+        def __init__(self, algo: str) -> None:
+            self.algo = algo
+
+        def params(self) -> dict[str, str]:
+            return {"algo": self.algo}
+
+    runs = [tmp_path / "a" / "L2_ppo_seed0", tmp_path / "b" / "L2_ppo_seed0", tmp_path / "c" / "L2_dqn_seed0"]
+    labels = learned_labels([str(r) for r in runs], [Learned("PPO"), Learned("PPO"), Learned("DQN")])
+    assert labels == ["ppo a/L2_ppo_seed0", "ppo b/L2_ppo_seed0", "dqn L2_dqn_seed0"]
+    best = str(runs[0] / "best_model.zip")
+    assert learned_labels([best], [Learned("PPO")]) == ["ppo L2_ppo_seed0/best_model"]
