@@ -133,8 +133,8 @@ def test_command_line_exit_code_and_message():
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: nonsense: unknown policy for one item (names: eoq, s_S, base_stock, capped_base_stock, optimal, random; "
-        "or a run directory or model path)"
+        "error: nonsense: unknown policy for one item (names: eoq, s_S, base_stock, capped_base_stock, optimal, "
+        "random; or a run directory or model path)"
     )
 
 
