@@ -13,9 +13,12 @@ demand, replayed histories), then the lead times and keys from uniforms.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
+import numba
 import numpy as np
+from numba import typed
 
 from envs.sampling import DiscreteInverse
 from envs.scenario import AnyScenario, demand_processes
@@ -91,13 +94,20 @@ class PathSampler:
         rest = rng.random((n, self.uniforms - self.timeline * len(self.demands)))
         return self._with_supply(demand, features, rest)
 
-    def draw_each(self, generators: list[np.random.Generator]) -> ExogenousPaths:
-        """One episode from each generator: row i equals ``draw(generators[i], 1)``."""
+    def draw_each(self, generators: Sequence[np.random.Generator]) -> ExogenousPaths:
+        """One episode from each generator: row i equals ``draw(generators[i], 1)``.
+
+        Given a numba typed List of generators (what the VecEnv keeps), the uniforms are drawn in
+        one compiled loop; numba's generators continue numpy's streams, so the draws are the same.
+        """
         if not self.uniform_driven:
             return ExogenousPaths.stack([self.draw(g, 1) for g in generators])
         uniforms = np.empty((len(generators), self.uniforms))
-        for row, generator in zip(uniforms, generators, strict=True):
-            generator.random(out=row)
+        if isinstance(generators, typed.List):
+            _fill_uniforms(generators, uniforms)
+        else:
+            for row, generator in zip(uniforms, generators, strict=True):
+                generator.random(out=row)
         return self.from_uniforms(uniforms)
 
     def from_uniforms(self, uniforms: np.ndarray) -> ExogenousPaths:
@@ -123,6 +133,14 @@ class PathSampler:
         else:
             keys = np.zeros((self.horizon, n, 0))
         return ExogenousPaths(demand, features, lead_times, np.ascontiguousarray(keys))
+
+
+@numba.njit(cache=True)
+def _fill_uniforms(generators, out):
+    for i in range(len(generators)):
+        generator = generators[i]
+        for k in range(out.shape[1]):
+            out[i, k] = generator.random()
 
 
 def draw_paths(scenario: AnyScenario, rng: np.random.Generator, n: int) -> ExogenousPaths:

@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.utils import seeding
+from numba import typed
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from envs.actions import ActionMap, observation_space
@@ -51,7 +52,8 @@ class InventoryVecEnv(VecEnv):
         self._action_map = ActionMap(self.scenario, self._batch.layout)
         super().__init__(num_envs, observation_space(self._batch.layout), self._action_map.space)
         self._sampler = PathSampler(self.scenario, self._batch.system)
-        self._generators: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(num_envs)]
+        # in a numba typed List, so that the demand of every environment is drawn in one compiled loop
+        self._generators = typed.List([seeding.np_random(None)[0] for _ in range(num_envs)])
         self._empty_infos: list[Any] = [EMPTY_INFO] * num_envs
         self._actions: np.ndarray | None = None
         self._obs = np.zeros((num_envs, self._batch.layout.dim), dtype=np.float32)  # what the pending actions saw

@@ -12,6 +12,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import envs  # registers Inventory-v1
 from envs import InventoryEnv
+from envs.scenario import load_scenario
 from envs.vec_env import InventoryVecEnv
 
 SCENARIOS = ["lost_sales_L2_p9", "backorder_K64", "seasonal_promo", "csv_history"]
@@ -176,3 +177,22 @@ def test_the_package_names_load_on_first_use():
     assert envs.InventoryVecEnv is InventoryVecEnv
     with pytest.raises(AttributeError, match="no attribute 'InventoryVecenv'"):
         envs.InventoryVecenv  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "scenario", ["lost_sales_L2_p9", "owmr_4_identical_lost_sales", "csv_history", "seasonal_promo"]
+)
+def test_each_environment_draws_what_its_own_generator_would(scenario):
+    """The VecEnv's draws (one compiled loop over a typed List of generators) equal one draw per generator."""
+    from numba import typed
+
+    from envs.paths import PathSampler
+
+    sampler = PathSampler(load_scenario(scenario))
+    plain = sampler.draw_each([np.random.default_rng(seed) for seed in range(5)])
+    compiled = sampler.draw_each(typed.List([np.random.default_rng(seed) for seed in range(5)]))
+    one_by_one = [sampler.draw(np.random.default_rng(seed), 1) for seed in range(5)]
+    for field in ("demand", "features", "lead_times", "keys"):
+        expected = np.concatenate([getattr(p, field) for p in one_by_one], axis=1)
+        np.testing.assert_array_equal(getattr(plain, field), expected)
+        np.testing.assert_array_equal(getattr(compiled, field), expected)
