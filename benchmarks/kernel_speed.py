@@ -11,12 +11,14 @@ For one stock point (lost_sales_L2_p9, base-stock level 19) and a 3-stage serial
 - the evaluator's batch runner (run_batch) with the library's base-stock policy object, on
   pre-drawn paths of N episodes.
 
-The reference is one numba loop written for this system alone: the same uniforms (drawn before
-timing), inverted to the same demands in the loop, the policy inlined, the same dynamics and the
-same outputs (the cost of every system and period, summed). Each face must reproduce the
-reference's total cost exactly before it is timed. Ratio = reference time / face time for the
-same number of system-periods (1.0 would be as fast as the hand-written loop). Results go to
-benchmarks/results/kernel_speed.md.
+The reference is one numba loop written for this system alone: the same uniforms, inverted to
+the same demands in the loop, the policy inlined, the same dynamics and the same outputs (the cost
+of every system and period, summed). Against the VecEnv, which draws its own demand at every
+reset, the reference draws each uniform from the episode's generator in the loop (numba's
+generators continue numpy's streams); against the batch runner, which runs on pre-drawn paths,
+it reads pre-drawn uniforms. Each face must reproduce the reference's total cost before it is
+timed. Ratio = reference time / face time for the same number of system-periods (1.0 would be
+as fast as the hand-written loop). Results go to benchmarks/results/kernel_speed.md.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import argparse
 import platform
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import numba
 import numpy as np
+from numba import typed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agents.classic.echelon import NetworkBaseStock
@@ -45,16 +49,18 @@ RESULTS = Path(__file__).resolve().parent / "results" / "kernel_speed.md"
 
 
 @numba.njit(cache=True)
-def reference_single(uniforms, cdf, guide, level, lead, holding, shortage, initial):
-    """One stock point, lost sales, fixed lead time, base-stock ``level``: total cost of every episode."""
+def reference_single(generators, draw, uniforms, cdf, guide, level, lead, holding, shortage, initial):
+    """One stock point, lost sales, fixed lead time, base-stock ``level``: total cost of every episode.
+    Each period's uniform comes from the episode's generator (``draw``) or from ``uniforms``."""
     n, horizon = uniforms.shape
     m = guide.shape[0]
     total = 0.0
     for i in range(n):
+        generator = generators[i]
         on_hand = initial
         pipeline = np.zeros(lead + 1, dtype=np.int64)
         for t in range(horizon):
-            u = uniforms[i, t]
+            u = generator.random() if draw else uniforms[i, t]
             demand = guide[int(u * m)]
             while cdf[demand] <= u:
                 demand += 1
@@ -73,9 +79,9 @@ def reference_single(uniforms, cdf, guide, level, lead, holding, shortage, initi
 
 
 @numba.njit(cache=True)
-def reference_serial(uniforms, cdf, guide, levels, leads, holding, transit, shortage, initial):
+def reference_serial(generators, draw, uniforms, cdf, guide, levels, leads, holding, transit, shortage, initial):
     """A serial system (stage 0 orders from outside, the last stage faces backordered demand), echelon
-    base-stock ``levels``, internal backorders: total cost of every episode."""
+    base-stock ``levels``, internal backorders: total cost of every episode (uniforms as reference_single)."""
     n, horizon = uniforms.shape
     stages = levels.shape[0]
     m = guide.shape[0]
@@ -87,8 +93,9 @@ def reference_serial(uniforms, cdf, guide, levels, leads, holding, transit, shor
         pipeline = np.zeros((stages, slots), dtype=np.int64)
         backlog = 0
         orders = np.zeros(stages, dtype=np.int64)
+        generator = generators[i]
         for t in range(horizon):
-            u = uniforms[i, t]
+            u = generator.random() if draw else uniforms[i, t]
             demand = guide[int(u * m)]
             while cdf[demand] <= u:
                 demand += 1
@@ -126,12 +133,14 @@ def reference_serial(uniforms, cdf, guide, levels, leads, holding, transit, shor
     return total
 
 
-def best_of(run, repeats: int) -> float:
-    """The fastest of ``repeats`` timed runs (the least disturbed by other work on the machine)."""
+def best_of(run: Callable[..., object], repeats: int, setup: Callable[[], tuple] = tuple) -> float:
+    """The fastest of ``repeats`` timed runs of ``run(*setup())`` (the least disturbed by other work on the
+    machine); ``setup`` runs before each, untimed."""
     times = []
     for _ in range(repeats):
+        arguments = setup()
         start = time.perf_counter()
-        run()
+        run(*arguments)
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -152,17 +161,25 @@ def measure(name: str, levels: list[int], systems: int, repeats: int) -> list[tu
     costs = system.costs
     policy: Policy
 
-    def reference() -> float:
+    def fresh_generators() -> tuple[typed.List]:
+        return (typed.List([np.random.default_rng(seed) for seed in seeds]),)
+
+    def reference(draw: bool, generators: typed.List) -> float:
+        """The reference loop: drawing every uniform from the episode's generator (as the VecEnv must),
+        or reading the pre-drawn ones (as the batch runner does)."""
         if system.single:
             lead, initial = int(system.max_lead_time[0]), int(system.initial_on_hand[0])
-            return reference_single(uniforms, cdf, guide, levels[0], lead, costs[0, 0], costs[0, 2], initial)
+            return reference_single(
+                generators, draw, uniforms, cdf, guide, levels[0], lead, costs[0, 0], costs[0, 2], initial
+            )
         return reference_serial(
-            uniforms, cdf, guide, np.array(levels), system.max_lead_time, costs[:, 0].copy(), costs[:, 1].copy(),
-            costs[-1, 2], system.initial_on_hand.copy(),
+            generators, draw, uniforms, cdf, guide, np.array(levels), system.max_lead_time, costs[:, 0].copy(),
+            costs[:, 1].copy(), costs[-1, 2], system.initial_on_hand.copy(),
         )  # fmt: skip
 
     policy = BaseStock(levels[0], layout) if system.single else NetworkBaseStock(np.array(levels), layout)
-    expected = reference()
+    expected = reference(False, *fresh_generators())
+    assert reference(True, *fresh_generators()) == expected, name  # the streams are the pre-drawn uniforms
 
     batch_total = run_batch(policy, scenario, paths).avg_cost.sum() * horizon
     assert np.isclose(batch_total, expected, rtol=1e-9), (name, batch_total, expected)
@@ -179,13 +196,17 @@ def measure(name: str, levels: list[int], systems: int, repeats: int) -> list[tu
         return total
 
     assert np.isclose(vec_episode(), expected, rtol=1e-4), name  # float32 rewards: summed to 1e-4
-    rows = [("compiled reference loop (numba, this system only)", best_of(reference, repeats))]
-    rows.append(("InventoryVecEnv, with resets and demand draws", best_of(vec_episode, repeats)))
-    rows.append(
-        ("run_batch (evaluator), pre-drawn paths", best_of(lambda: run_batch(policy, scenario, paths), repeats))
-    )
+    drawing = best_of(lambda generators: reference(True, generators), repeats, fresh_generators)
+    predrawn = best_of(lambda generators: reference(False, generators), repeats, fresh_generators)
+    vec = best_of(vec_episode, repeats)
+    batch = best_of(lambda: run_batch(policy, scenario, paths), repeats)
     cells = systems * horizon
-    return [(label, cells / seconds, rows[0][1] / seconds) for label, seconds in rows]
+    return [
+        ("reference loop, drawing each uniform from the episode's generator", cells / drawing, 1.0),
+        ("InventoryVecEnv, with resets and its own draws (against the above)", cells / vec, drawing / vec),
+        ("reference loop, on pre-drawn uniforms", cells / predrawn, 1.0),
+        ("run_batch (evaluator), pre-drawn paths (against the above)", cells / batch, predrawn / batch),
+    ]
 
 
 def main() -> None:
