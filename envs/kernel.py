@@ -3,14 +3,17 @@
 Event order in a period, for every system (a single item is a network of one stock point):
 
 1. **Order.** Every stock point places its order q (0..max_order), all at once, on the state
-   at the start of the period. Cost: fixed_order_cost if q > 0.
+   at the start of the period. Cost: fixed_order_cost if q > 0. Orders beyond a shared order
+   limit (a budget, a truck) are cut by its rule (``share_capacity``).
 2. Then the stock points are taken in supply order, every supplier before the points it
    supplies (from the top of the tree down). At stock point j:
 
    a. **Supply from outside.** If j's supplier is the outside supplier, the order q ships now
       in full. Every shipment enters j's pipeline with its lead time L: it arrives L periods
       later (L = 0: in this very period, in step b). unit_cost is paid per unit shipped.
-   b. **Arrival.** The shipment due now arrives and joins j's stock on hand.
+   b. **Arrival.** The shipment due now arrives and joins j's stock on hand. Arrivals from
+      outside that would overfill a shared storage limit (a warehouse's volume, counted on the
+      stock on hand of its members) are rejected by its rule, at overflow_cost per unit of weight.
    c. **Customers.** If j faces customers, demand D arrives. With backorders the customer
       backlog is served first; sales = min(on hand, D); the rest is lost (shortage_cost per
       unit) or backordered (shortage_cost per unit in backlog at the end of each period).
@@ -63,21 +66,25 @@ FLOWS = (
     "backlog",  # customer backlog at period end
     "awaiting",  # ordered by the point, not yet shipped by its supplier, at period end
     "in_transit",  # in the pipeline at period end
+    "cut",  # of the order, what a shared order limit cut (ordered is what was left)
+    "rejected",  # of the arrival, what a shared storage limit rejected
 )
 # Per-point money of a period (float64 array (N, J, len(MONEY))); cost = ordering + holding + transit + shortage.
-MONEY = ("ordering_cost", "holding_cost", "transit_holding_cost", "shortage_cost", "revenue", "cost")
+MONEY = ("ordering_cost", "holding_cost", "transit_holding_cost", "shortage_cost", "overflow_cost", "revenue", "cost")
 # Running sums per point from which the KPIs are computed (float64 array (N, J, len(TOTALS))).
 TOTALS = (
     "cost", "revenue", "demand", "sales", "shipped", "lost", "on_hand", "backlog", "in_transit", "stockouts", "orders",
 )  # fmt: skip
 
 (ORDERED, SHIPPED_IN, ARRIVED, DEMAND, SALES, FILLED, LOST, BACKORDERED, SHIPPED_OUT, ON_HAND, BACKLOG, AWAITING,
- IN_TRANSIT) = range(len(FLOWS))  # fmt: skip
-ORDERING, HOLDING_COST, TRANSIT_COST, SHORTAGE_COST, REVENUE, COST = range(len(MONEY))
+ IN_TRANSIT, CUT, REJECTED) = range(len(FLOWS))  # fmt: skip
+ORDERING, HOLDING_COST, TRANSIT_COST, SHORTAGE_COST, OVERFLOW_COST, REVENUE, COST = range(len(MONEY))
+STORAGE, ORDER_LIMIT = range(2)  # capacity kinds (envs.system.CAPACITY_KINDS)
+SHARE_PROPORTIONAL, SHARE_BY_VALUE = range(2)  # capacity rules (envs.system.CAPACITY_RULES)
 (T_COST, T_REVENUE, T_DEMAND, T_SALES, T_SHIPPED, T_LOST, T_ON_HAND, T_BACKLOG, T_IN_TRANSIT, T_STOCKOUTS,
  T_ORDERS) = range(len(TOTALS))  # fmt: skip
 # Columns of System.costs.
-C_HOLDING, C_TRANSIT, C_SHORTAGE, C_FIXED, C_UNIT, C_PRICE, C_UNFILLED = range(7)
+C_HOLDING, C_TRANSIT, C_SHORTAGE, C_FIXED, C_UNIT, C_PRICE, C_UNFILLED, C_OVERFLOW = range(8)
 PROPORTIONAL, PRIORITY, RANDOM = range(3)
 
 
@@ -114,11 +121,99 @@ def _share(available, requests, count, rule, order, weights, shipped):
 
 
 @numba.njit(cache=True)
+def share_capacity(quantities, weights, values, limit, rule, out):
+    """Whole units of ``quantities`` (m,) whose weighted sum fits ``limit``, into ``out`` (m,).
+
+    proportional: every quantity scaled by limit / (weighted total), rounded down, then one more
+    unit at a time to the largest remainders while the limit allows; value: members by ``values``
+    (value per unit of weight), highest first, each in full while the limit allows, the one that
+    no longer fits cut to what does. Also what plan.py calls, so a plan cuts as the simulation does.
+    """
+    m = quantities.shape[0]
+    total = 0.0
+    for k in range(m):
+        total += weights[k] * quantities[k]
+    if total <= limit:
+        for k in range(m):
+            out[k] = quantities[k]
+        return
+    left = limit
+    if rule == SHARE_PROPORTIONAL:
+        factor = limit / total
+        remainders = np.empty(m)
+        for k in range(m):
+            scaled = quantities[k] * factor
+            out[k] = int(np.floor(scaled))
+            remainders[k] = scaled - out[k]
+            left -= weights[k] * out[k]
+        for k in np.argsort(-remainders):
+            if out[k] < quantities[k] and weights[k] <= left + 1e-9:
+                out[k] += 1
+                left -= weights[k]
+    else:
+        for k in np.argsort(-values):
+            give = min(quantities[k], int(np.floor((left + 1e-9) / weights[k])))
+            out[k] = give
+            left -= weights[k] * give
+
+
+@numba.njit(cache=True)
+def _limit_orders(kind, limit, rule, start, members, weights, values, orders, effective, cut):
+    """Cut the orders of every system to each shared order limit (``effective``: what is left)."""
+    n = orders.shape[0]
+    for i in range(n):
+        for j in range(orders.shape[1]):
+            effective[i, j] = orders[i, j]
+            cut[i, j] = 0
+    for g in range(kind.shape[0]):
+        if kind[g] != ORDER_LIMIT:
+            continue
+        group = members[start[g] : start[g + 1]]
+        wanted = np.empty(group.shape[0], dtype=np.int64)
+        allowed = np.empty(group.shape[0], dtype=np.int64)
+        for i in range(n):
+            for k in range(group.shape[0]):
+                wanted[k] = effective[i, group[k]]
+            share_capacity(wanted, weights[start[g] : start[g + 1]], values[start[g] : start[g + 1]], limit[g],
+                           rule[g], allowed)  # fmt: skip
+            for k in range(group.shape[0]):
+                effective[i, group[k]] = allowed[k]
+                cut[i, group[k]] = wanted[k] - allowed[k]
+
+
+@numba.njit(cache=True)
+def _limit_storage(kind, limit, rule, start, members, weights, values, on_hand, pipeline, rejected):
+    """Reject the arrivals due now that would overfill a shared storage limit (what is left stays in slot 0)."""
+    n = on_hand.shape[0]
+    for i in range(n):
+        for j in range(on_hand.shape[1]):
+            rejected[i, j] = 0
+    for g in range(kind.shape[0]):
+        if kind[g] != STORAGE:
+            continue
+        group = members[start[g] : start[g + 1]]
+        w = weights[start[g] : start[g + 1]]
+        arriving = np.empty(group.shape[0], dtype=np.int64)
+        admitted = np.empty(group.shape[0], dtype=np.int64)
+        for i in range(n):
+            stored = 0.0
+            for k in range(group.shape[0]):
+                stored += w[k] * on_hand[i, group[k]]
+                arriving[k] = pipeline[i, group[k], 0]
+            share_capacity(arriving, w, values[start[g] : start[g + 1]], max(limit[g] - stored, 0.0), rule[g],
+                           admitted)  # fmt: skip
+            for k in range(group.shape[0]):
+                pipeline[i, group[k], 0] = admitted[k]
+                rejected[i, group[k]] = arriving[k] - admitted[k]
+
+
+@numba.njit(cache=True)
 def apply_period(
     supplier, child_start, children, demand_column, lost_sales, costs, overtaking, allocation, internal_backorders,
+    capacity_kind, capacity_limit, capacity_rule, capacity_start, capacity_points, capacity_weights, capacity_values,
     on_hand, backlog, awaiting, pipeline, latest,
     orders, demand, lead, keys,
-    record, flows, money, reward, totals, shipped_in, unfilled,
+    record, flows, money, reward, totals, shipped_in, unfilled, effective, cut, rejected,
 ):  # fmt: skip
     """Apply one period to every system (event order in the module docstring).
 
@@ -127,41 +222,51 @@ def apply_period(
     Adds to ``totals`` and writes ``reward``; with ``record``, also every flow and cost into
     ``flows`` and ``money``. ``shipped_in`` and ``unfilled`` (N, J) are scratch space. No calls in
     the common path: a compiled call with array arguments costs more than the period of a single item.
+    ``effective``, ``cut`` and ``rejected`` (N, J) receive the orders after the shared order limits,
+    what those cut, and the arrivals the shared storage limits rejected.
     """
     n, points = orders.shape
     slots = pipeline.shape[2]
+    capacity = (capacity_kind, capacity_limit, capacity_rule, capacity_start, capacity_points, capacity_weights,
+                capacity_values)  # fmt: skip
+    # 1. the orders, cut to the shared order limits
+    _limit_orders(*capacity, orders, effective, cut)
+    # 2a. the outside supplier ships every order placed with it now
+    for j in range(points):
+        if supplier[j] >= 0:
+            continue
+        for i in range(n):
+            q = effective[i, j]
+            if q > 0:
+                arrival = lead[i, j]
+                if not overtaking[j]:  # not before an earlier shipment
+                    arrival = max(arrival, latest[i, j])
+                    latest[i, j] = arrival
+                pipeline[i, j, arrival] += q
+    # what is due now may not overfill a shared storage limit
+    _limit_storage(*capacity, on_hand, pipeline, rejected)
     shipped = np.zeros(points, dtype=np.int64)  # to each child of the point being supplied
     requests = np.zeros(points, dtype=np.int64)
     weights = np.zeros(points, dtype=np.int64)
     order = np.zeros(points, dtype=np.int64)
     shipped_in[:] = 0
+    for j in range(points):
+        if supplier[j] < 0:
+            for i in range(n):
+                shipped_in[i, j] = effective[i, j]
     unfilled[:] = 0
     reward[:] = 0.0
     for j in range(points):
-        from_outside = supplier[j] < 0
         column = demand_column[j]
         lost_sales_j = lost_sales[j]
         backorders_j = column >= 0 and not lost_sales_j
-        overtaking_j = overtaking[j]
         first, count = child_start[j], child_start[j + 1] - child_start[j]
         c_fixed, c_unit, c_holding = costs[j, C_FIXED], costs[j, C_UNIT], costs[j, C_HOLDING]
-        c_transit, c_shortage, c_price, c_unfilled = (
-            costs[j, C_TRANSIT],
-            costs[j, C_SHORTAGE],
-            costs[j, C_PRICE],
-            costs[j, C_UNFILLED],
-        )
+        c_transit, c_shortage, c_price = costs[j, C_TRANSIT], costs[j, C_SHORTAGE], costs[j, C_PRICE]
+        c_unfilled, c_overflow = costs[j, C_UNFILLED], costs[j, C_OVERFLOW]
         for i in range(n):
-            q = orders[i, j]
-            # a. the outside supplier ships the whole order now
-            if from_outside and q > 0:
-                arrival = lead[i, j]
-                if not overtaking_j:  # not before an earlier shipment
-                    arrival = max(arrival, latest[i, j])
-                    latest[i, j] = arrival
-                pipeline[i, j, arrival] += q
-                shipped_in[i, j] += q
-            # b. the shipment due now arrives
+            q = effective[i, j]
+            # b. the shipment due now arrives (a: shipped from outside above)
             arrived = pipeline[i, j, 0]
             stock = on_hand[i, j] + arrived
             # c. customers: the backlog first, then this period's demand
@@ -194,7 +299,7 @@ def apply_period(
                     wanted = 0
                     for k in range(count):
                         c = children[first + k]
-                        requests[k] = awaiting[i, c] if phase == 0 else orders[i, c]
+                        requests[k] = awaiting[i, c] if phase == 0 else effective[i, c]
                         wanted += requests[k]
                     if wanted <= stock - sent:
                         for k in range(count):
@@ -205,7 +310,7 @@ def apply_period(
                         sent = stock
                 for k in range(count):
                     c, units = children[first + k], shipped[k]
-                    unfilled[i, c] = awaiting[i, c] + orders[i, c] - units
+                    unfilled[i, c] = awaiting[i, c] + effective[i, c] - units
                     awaiting[i, c] = unfilled[i, c] if internal_backorders else 0
                     if units > 0:
                         arrival = lead[i, c]
@@ -230,8 +335,9 @@ def apply_period(
             holding = c_holding * stock
             transit_cost = c_transit * transit
             shortage = c_shortage * (lost if lost_sales_j else backlog[i, j]) + c_unfilled * unfilled[i, j]
+            overflow = c_overflow * rejected[i, j]
             revenue = c_price * (sales + filled)
-            cost = ordering + holding + transit_cost + shortage
+            cost = ordering + holding + transit_cost + shortage + overflow
             reward[i] += revenue - cost
             totals[i, j, T_COST] += cost
             totals[i, j, T_REVENUE] += revenue
@@ -258,6 +364,9 @@ def apply_period(
                 flows[i, j, BACKLOG] = backlog[i, j]
                 flows[i, j, AWAITING] = awaiting[i, j]
                 flows[i, j, IN_TRANSIT] = transit
+                flows[i, j, CUT] = cut[i, j]
+                flows[i, j, REJECTED] = rejected[i, j]
+                money[i, j, OVERFLOW_COST] = overflow
                 money[i, j, ORDERING] = ordering
                 money[i, j, HOLDING_COST] = holding
                 money[i, j, TRANSIT_COST] = transit_cost
@@ -365,7 +474,8 @@ class InventoryKernel:
         self._money = np.zeros((n, points, len(MONEY)))
         self._reward = np.zeros(n)
         self._no_keys = np.zeros((n, points))
-        self._scratch = (np.zeros((n, points), dtype=np.int64), np.zeros((n, points), dtype=np.int64))
+        # shipped_in, unfilled, effective orders, cut and rejected: per period, per system and point
+        self._scratch = tuple(np.zeros((n, points), dtype=np.int64) for _ in range(5))
 
     def reset(self) -> None:
         """Put every system back in the starting state (initial on hand, nothing on order or owed)."""
@@ -405,6 +515,8 @@ class InventoryKernel:
         apply_period(
             s.supplier, s.child_start, s.children, s.demand_column, s.lost_sales, s.costs, s.overtaking,
             s.allocation, s.internal_backorders,
+            s.capacity_kind, s.capacity_limit, s.capacity_rule, s.capacity_start, s.capacity_points,
+            s.capacity_weights, s.capacity_values,
             self.on_hand, self.backlog, self.awaiting, self.pipeline, self.latest_arrival,
             orders, demand, lead_times, self._no_keys if keys is None else keys,
             record, self._flows, self._money, self._reward, self.totals, *self._scratch,

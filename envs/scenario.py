@@ -166,6 +166,7 @@ class StockPoint(_Supply):
     unfilled_order_cost: float = Field(
         default=0.0, ge=0, description="per unit of its order its supplier could not ship (awaiting at period end)"
     )
+    volume: float = Field(default=1.0, gt=0, description="space one unit takes, for shared capacities")
 
     @model_validator(mode="after")
     def _customers(self) -> StockPoint:
@@ -178,6 +179,28 @@ class StockPoint(_Supply):
                 f"stock point '{self.name}': with backorders, holding_cost and shortage_cost must both be positive"
             )
         return self
+
+
+class Capacity(_Strict):
+    """A limit several stock points share each period, and how it is shared when it binds.
+
+    ``storage``: the weighted stock on hand after this period's arrivals may not exceed ``limit``
+    (a warehouse's volume); arrivals beyond it are rejected, at ``overflow_cost`` per unit of
+    weight, as in MABIM/ReplenishmentEnv. Its members must be supplied from outside.
+    ``orders``: the weighted orders placed in the period may not exceed ``limit`` (a purchasing
+    budget with weight ``unit_cost``, a truck with weight ``volume``); orders beyond it are cut.
+    ``rule``: ``proportional`` (every member's quantity scaled by the same factor, the units left
+    over by largest remainder) or ``value`` (members by shortage cost per unit of weight, highest
+    first, each served in full while the limit allows).
+    """
+
+    name: str = Field(min_length=1)
+    kind: Literal["storage", "orders"]
+    limit: float = Field(gt=0)
+    weight: Literal["volume", "unit_cost", "units"] = "volume"
+    members: tuple[str, ...] | None = Field(default=None, description="stock points sharing it; none: all")
+    rule: Literal["proportional", "value"] = "proportional"
+    overflow_cost: float = Field(default=0.0, ge=0, description="storage: per unit of weight rejected")
 
 
 class NetworkScenario(_Options):
@@ -194,6 +217,29 @@ class NetworkScenario(_Options):
     stock_points: tuple[StockPoint, ...] = Field(min_length=1)
     allocation: Literal["proportional", "priority", "random"] = "proportional"
     internal_backorders: bool = True
+    capacities: tuple[Capacity, ...] = ()
+
+    @model_validator(mode="after")
+    def _capacities(self) -> NetworkScenario:
+        points = {p.name: p for p in self.stock_points}
+        claimed: dict[tuple[str, str], str] = {}
+        for capacity in self.capacities:
+            members = capacity.members if capacity.members is not None else tuple(points)
+            for member in members:
+                if member not in points:
+                    raise ValueError(f"capacities: '{capacity.name}': '{member}' is not a stock point")
+                if capacity.kind == "storage" and points[member].supplier is not None:
+                    raise ValueError(
+                        f"capacities: '{capacity.name}': storage limits stock points supplied from outside; "
+                        f"'{member}' has a supplier"
+                    )
+                if (capacity.kind, member) in claimed:
+                    raise ValueError(
+                        f"capacities: '{member}' is in two {capacity.kind} limits "
+                        f"('{claimed[capacity.kind, member]}' and '{capacity.name}')"
+                    )
+                claimed[capacity.kind, member] = capacity.name
+        return self
 
     @field_validator("stock_points")
     @classmethod

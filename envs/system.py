@@ -16,6 +16,8 @@ import numpy as np
 from envs.scenario import AnyScenario, NetworkScenario, Scenario, StockPoint
 
 ALLOCATION_RULES = ("proportional", "priority", "random")
+CAPACITY_KINDS = ("storage", "orders")
+CAPACITY_RULES = ("proportional", "value")
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,7 +33,8 @@ class System:
         demand_column: the column of the demand paths each point serves, -1 if it has no customers.
         demands: the demand process of each demand column.
         lost_sales: per point, whether unmet customer demand is lost (else backordered).
-        costs: float (J, 7): holding, transit holding, shortage, fixed order, unit, price, unfilled order.
+        costs: float (J, 8): holding, transit holding, shortage, fixed order, unit, price, unfilled order,
+            and overflow (per unit rejected by the point's shared storage limit: its cost x weight).
         max_order: the order capacity of each point.
         initial_on_hand: each point's stock at the start of an episode.
         lead_values, lead_probs: the lead-time distribution of each point (deterministic: one value).
@@ -39,6 +42,11 @@ class System:
         allocation: index into :data:`ALLOCATION_RULES`.
         internal_backorders: whether what a supplier cannot ship is backordered (else cancelled).
         action_ranges: the largest action value of each point.
+        capacity_kind, capacity_limit, capacity_rule, capacity_overflow: per shared capacity g, its
+            kind and rule (indices into :data:`CAPACITY_KINDS`, :data:`CAPACITY_RULES`), limit and
+            overflow cost; its members are ``capacity_points[capacity_start[g]:capacity_start[g + 1]]``
+            with weights ``capacity_weights`` and values (shortage cost per unit of weight, for the
+            ``value`` rule) ``capacity_values`` at the same positions.
     """
 
     names: tuple[str, ...]
@@ -58,6 +66,14 @@ class System:
     allocation: int
     internal_backorders: bool
     action_ranges: np.ndarray
+    capacity_kind: np.ndarray
+    capacity_limit: np.ndarray
+    capacity_rule: np.ndarray
+    capacity_overflow: np.ndarray
+    capacity_start: np.ndarray
+    capacity_points: np.ndarray
+    capacity_weights: np.ndarray
+    capacity_values: np.ndarray
 
     @property
     def n_points(self) -> int:
@@ -124,6 +140,22 @@ def compile_system(scenario: AnyScenario) -> System:
         demand_column.append(len(demands) if point.demand is not None else -1)
         if point.demand is not None:
             demands.append(point.demand)
+    if isinstance(scenario, NetworkScenario):
+        ranges = [scenario.action_ranges[order[j]] for j in range(len(points))]
+        allocation, internal_backorders = ALLOCATION_RULES.index(scenario.allocation), scenario.internal_backorders
+        capacities = scenario.capacities
+    else:
+        ranges, allocation, internal_backorders, capacities = [scenario.action_range], 0, True, ()
+    index = {getattr(p, "name", "item"): j for j, p in enumerate(points)}
+    members = [[index[m] for m in (c.members or index)] for c in capacities]
+    weights = [
+        [1.0 if c.weight == "units" else getattr(points[j], c.weight) for j in group]
+        for c, group in zip(capacities, members, strict=True)
+    ]
+    overflow = np.zeros(len(points))  # per unit rejected by the point's shared storage limit
+    for c, group, ws in zip(capacities, members, weights, strict=True):
+        if c.kind == "storage":
+            overflow[group] = c.overflow_cost * np.asarray(ws)
     costs = np.array(
         [
             [
@@ -134,16 +166,16 @@ def compile_system(scenario: AnyScenario) -> System:
                 p.unit_cost,
                 p.price,
                 getattr(p, "unfilled_order_cost", 0.0),
+                overflow[j],
             ]
-            for p in points
+            for j, p in enumerate(points)
         ],
         dtype=np.float64,
     )
-    if isinstance(scenario, NetworkScenario):
-        ranges = [scenario.action_ranges[order[j]] for j in range(len(points))]
-        allocation, internal_backorders = ALLOCATION_RULES.index(scenario.allocation), scenario.internal_backorders
-    else:
-        ranges, allocation, internal_backorders = [scenario.action_range], 0, True
+    values = [
+        [points[j].shortage_cost / w for j, w in zip(group, ws, strict=True)]
+        for group, ws in zip(members, weights, strict=True)
+    ]
     return System(
         names=tuple("item" if isinstance(p, Scenario) else p.name for p in points),
         supplier=supplier.astype(np.int64),
@@ -162,4 +194,12 @@ def compile_system(scenario: AnyScenario) -> System:
         allocation=allocation,
         internal_backorders=internal_backorders,
         action_ranges=np.array(ranges, dtype=np.int64),
+        capacity_kind=np.array([CAPACITY_KINDS.index(c.kind) for c in capacities], dtype=np.int64),
+        capacity_limit=np.array([c.limit for c in capacities], dtype=np.float64),
+        capacity_rule=np.array([CAPACITY_RULES.index(c.rule) for c in capacities], dtype=np.int64),
+        capacity_overflow=np.array([c.overflow_cost for c in capacities], dtype=np.float64),
+        capacity_start=np.cumsum([0] + [len(group) for group in members]).astype(np.int64),
+        capacity_points=np.array([j for group in members for j in group], dtype=np.int64),
+        capacity_weights=np.array([w for group in weights for w in group], dtype=np.float64),
+        capacity_values=np.array([v for group in values for v in group], dtype=np.float64),
     )

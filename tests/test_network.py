@@ -176,3 +176,78 @@ def test_malformed_networks_are_refused_in_one_line(write_scenario, points, mess
         load_scenario(str(path))
     text = str(caught.value)
     assert "\n" not in text and text.startswith(str(path)) and "stock_points" in text and message in text
+
+
+def test_sharing_a_capacity_by_proportion_and_by_value():
+    from envs.kernel import SHARE_BY_VALUE, SHARE_PROPORTIONAL, share_capacity
+
+    out = np.zeros(3, dtype=np.int64)
+    quantities, weights, values = np.array([6, 3, 0]), np.array([1.0, 2.0, 1.0]), np.array([1.0, 5.0, 9.0])
+    share_capacity(quantities, weights, values, 20.0, SHARE_PROPORTIONAL, out)
+    assert out.tolist() == [6, 3, 0]  # 12 fits in 20: nothing cut
+    # 12 of weight into 8: factor 2/3 -> 4 and 2 (8 of weight), nothing left for the remainders
+    share_capacity(quantities, weights, values, 8.0, SHARE_PROPORTIONAL, out)
+    assert out.tolist() == [4, 2, 0]
+    # 12 into 9: 4.5 -> 4 and 2.25 -> 2 use 8; the unit left goes to the larger remainder that fits
+    share_capacity(quantities, weights, values, 9.0, SHARE_PROPORTIONAL, out)
+    assert out.tolist() == [5, 2, 0]
+    # by value per unit of weight: the second first (2.5 per unit of weight), in full (6), then 3 of the first
+    share_capacity(quantities, weights, values / weights, 9.0, SHARE_BY_VALUE, out)
+    assert out.tolist() == [3, 3, 0]
+
+
+def assortment(kind, limit, rule="proportional", overflow=0.0, weight="volume"):
+    item = {"lead_time": 0, "holding_cost": 1, "max_order": 50, "demand": {"dist": "poisson", "mean": 3},
+            "shortage_cost": 9}  # fmt: skip
+    return network(
+        [
+            {"name": "a", "volume": 1.0, "unit_cost": 10, "initial_on_hand": 2, **item},
+            {"name": "b", "volume": 2.0, "unit_cost": 20, "initial_on_hand": 1, **item, "shortage_cost": 30},
+        ],
+        capacities=[
+            {"name": "shared", "kind": kind, "limit": limit, "rule": rule, "overflow_cost": overflow, "weight": weight}
+        ],  # fmt: skip
+    )
+
+
+def test_a_storage_limit_rejects_arrivals_beyond_it_at_an_overflow_cost():
+    kernel = kernel_for(assortment("storage", 10.0, overflow=0.5))
+    # on hand 2 x 1 + 1 x 2 = 4 of volume; orders 5 and 5 arrive now (lead time 0): 15 more, 6 fit
+    out = kernel.step(np.array([[5, 5]]), np.array([[0, 0]]), np.array([[0, 0]])).row(0)["stock_points"]
+    # factor 6/15: 2 of a (2 of volume) and 2 of b (4): 6; the remainders (0.0, 0.0) add nothing
+    assert (out["a"]["arrived"], out["b"]["arrived"]) == (2, 2)
+    assert (out["a"]["rejected"], out["b"]["rejected"]) == (3, 3)
+    assert (out["a"]["on_hand"], out["b"]["on_hand"]) == (4, 3) and 4 * 1 + 3 * 2 == 10
+    # rejected units still cost their purchase (shipped), and overflow per unit of volume
+    assert out["a"]["overflow_cost"] == pytest.approx(0.5 * 3 * 1.0)
+    assert out["b"]["overflow_cost"] == pytest.approx(0.5 * 3 * 2.0)
+
+
+def test_an_order_budget_cuts_orders_beyond_it():
+    kernel = kernel_for(assortment("orders", 100.0, weight="unit_cost"))
+    out = kernel.step(np.array([[5, 5]]), np.array([[0, 0]]), np.array([[0, 0]])).row(0)["stock_points"]
+    # 5 x 10 + 5 x 20 = 150 > 100: factor 2/3 -> 3 and 3 (90), then one more unit of a (10) fits
+    assert (out["a"]["ordered"], out["b"]["ordered"]) == (4, 3)
+    assert (out["a"]["cut"], out["b"]["cut"]) == (1, 2)
+    assert out["a"]["ordering_cost"] + out["b"]["ordering_cost"] == pytest.approx(100.0)
+    by_value = kernel_for(assortment("orders", 100.0, rule="value", weight="unit_cost"))
+    out = by_value.step(np.array([[5, 5]]), np.array([[0, 0]]), np.array([[0, 0]])).row(0)["stock_points"]
+    # b's shortage cost per unit of weight 30/20 beats a's 9/10: b in full (100), nothing left for a
+    assert (out["a"]["ordered"], out["b"]["ordered"]) == (0, 5)
+
+
+@pytest.mark.parametrize(
+    ("capacity", "message"),
+    [
+        ({"members": ["a", "x"]}, "'x' is not a stock point"),
+        ({"kind": "storage", "members": ["b"]}, "storage limits stock points supplied from outside"),
+    ],
+)
+def test_malformed_capacities_are_refused(capacity, message):
+    from pydantic import ValidationError
+
+    points = [{"name": "a", "lead_time": 1, "holding_cost": 1, "max_order": 5},
+              {"name": "b", "supplier": "a", "lead_time": 1, "holding_cost": 1, "max_order": 5,
+               "demand": {"dist": "poisson", "mean": 1}}]  # fmt: skip
+    with pytest.raises(ValidationError, match=message):
+        network(points, capacities=[{"name": "c", "kind": "orders", "limit": 5, **capacity}])
