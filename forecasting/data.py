@@ -219,8 +219,9 @@ def _check_rows(frame: pd.DataFrame, value_columns: Sequence[str], with_demand: 
             )
     # only well-formed rows can be duplicates; the first of a repeated (sku, date) is kept
     good = pd.DataFrame({"sku": sku, "date": date.dt.normalize(), **values})
-    duplicate = good.duplicated(["sku", "date"]).to_numpy() & ~bad
-    first_line = good[~bad].drop_duplicates(["sku", "date"]).assign(line=lines[~bad]).set_index(["sku", "date"])
+    duplicate = np.zeros(len(good), dtype=bool)
+    duplicate[~bad] = good[~bad].duplicated(["sku", "date"]).to_numpy()
+    first_line = good.assign(line=lines)[~bad].drop_duplicates(["sku", "date"]).set_index(["sku", "date"])
     report(
         duplicate,
         lambda row: (
