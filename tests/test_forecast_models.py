@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,8 +53,8 @@ def forecaster_cases() -> list:
     return cases
 
 
-def small(name: str, horizon: int):
-    forecaster = make_forecaster(name, horizon)
+def small(name: str, horizon: int) -> Any:
+    forecaster: Any = make_forecaster(name, horizon)
     if name == "lightgbm":
         forecaster.params.update(n_estimators=20)
     if name == "lstm":
@@ -67,7 +68,7 @@ def test_rolling_forecasts_never_look_ahead(name):
     after t + h leaves the forecast made at origin t unchanged; changing earlier demand does not."""
     demand, features = paths()
     horizon, t = 3, 100
-    run = dict(horizon=horizon, levels=LEVELS, refit_every=14, first_origin=56)
+    run = {"horizon": horizon, "levels": LEVELS, "refit_every": 14, "first_origin": 56}
     base = rolling_forecasts(demand, features, NAMES, KNOWN, small(name, horizon), **run)
     later_demand, later_features = demand.copy(), features.copy()
     rng = np.random.default_rng(1)
