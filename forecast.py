@@ -5,13 +5,17 @@
                                 [--models seasonal_naive,auto_ets,lightgbm] [--cutoffs 4] [--horizon 14]
     python forecast.py predict --history history.csv.gz --known price,promotion,holiday --future future.csv
                                --model lightgbm --horizon 14 --out forecasts.csv
+    python forecast.py fit --history history.csv.gz --known price,promotion,holiday --model lightgbm --out models/lgbm
+    python forecast.py predict --model-dir models/lgbm --history newer.csv.gz --known ... --future future.csv --out f.csv
 
 The history is long format: sku, date (YYYY-MM-DD, daily), demand (integer >= 0), then any
 numeric signal columns; --known names those whose future values are known at forecast time (the
 others are used only as past values). Bad rows are reported with their line number and skipped
 (exit code 3 when any was); a day missing after an SKU's first row counts as zero demand.
-`predict` fits on the whole history and writes one row per SKU and day ahead: sku, cutoff, date,
-step, model, mean, q0.05, q0.1, q0.5, q0.9, q0.95. Models: seasonal_naive, moving_average,
+`predict` fits on the whole history (or loads a model saved by `fit`, which then conditions on the
+newer history without refitting) and writes one row per SKU and day ahead: sku, cutoff, date,
+step, model, mean, q0.05, q0.1, q0.5, q0.9, q0.95. `fit` saves the baselines, lightgbm and lstm
+(in formats that load without running code); statsforecast models only pickle and are not saved. Models: seasonal_naive, moving_average,
 auto_ets, auto_arima, croston_sba, tsb, adida, imapa (statsforecast), lightgbm (mlforecast),
 lstm (torch); the statsforecast and LightGBM ones need `pip install -e ".[forecast]"`.
 
@@ -29,6 +33,7 @@ from envs.errors import UserError, exit_on_user_error
 from envs.files import Content, atomic_write, write_directory
 from forecasting import LEVELS, MODELS, make_forecaster
 from forecasting.data import History, describe_problems, forecast_frame, read_future, read_history
+from forecasting.saved import load_forecaster, save_forecaster
 
 PARTIAL_SUCCESS = 3
 DEFAULT_MODELS = "seasonal_naive,moving_average,auto_ets,croston_sba,tsb,lightgbm"
@@ -60,7 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     for name, text in (
         ("backtest", "rolling-origin accuracy by model and demand class"),
-        ("predict", "fit on the whole history, forecast the next --horizon days"),
+        ("fit", "fit a model on the whole history and save it"),
+        ("predict", "forecast the next --horizon days"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--history", required=True, help="long-format CSV: sku, date, demand, signals")
@@ -73,8 +79,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     backtest.add_argument("--models", type=names, default=names(DEFAULT_MODELS), help=f"default {DEFAULT_MODELS}")
     backtest.add_argument("--cutoffs", type=positive_int, default=4)
     backtest.add_argument("--step", type=positive_int, help="days between cutoffs (default: the horizon)")
+    commands.choices["fit"].add_argument("--model", default="lightgbm", choices=MODELS)
     predict = commands.choices["predict"]
-    predict.add_argument("--model", default="lightgbm", choices=MODELS)
+    predict.add_argument("--model", default="lightgbm", choices=MODELS, help="fit this model now (default lightgbm)")
+    predict.add_argument("--model-dir", help="instead, a model saved by fit (same SKUs and signals)")
     predict.add_argument("--future", help="known signals of the --horizon days after the history (needed with --known)")
     return parser.parse_args(argv)
 
@@ -137,6 +145,18 @@ def backtest(args: argparse.Namespace) -> int:
     return PARTIAL_SUCCESS if history.problems else 0
 
 
+def fit(args: argparse.Namespace) -> int:
+    history = load(args)
+    forecaster = make_forecaster(args.model, args.horizon, args.n_jobs, args.seed)
+    forecaster.state()  # refuses a model that cannot be saved before the fit, not after
+    forecaster.fit(history.panel)
+    save_forecaster(forecaster, history.panel, args.out, args.seed)
+    print(
+        f"{args.out}: {args.model} fitted on {history.panel.n:,} SKUs x {history.panel.periods} days", file=sys.stderr
+    )
+    return PARTIAL_SUCCESS if history.problems else 0
+
+
 def predict(args: argparse.Namespace) -> int:
     history = load(args)
     panel = history.panel
@@ -144,12 +164,18 @@ def predict(args: argparse.Namespace) -> int:
         raise UserError("--future: needed with --known (the known signals of the days to forecast)")
     if args.future:
         panel = read_future(args.future, panel, args.horizon)
-    forecaster = make_forecaster(args.model, args.horizon, args.n_jobs, args.seed)
-    forecaster.fit(panel.cut(panel.periods))
-    forecast = forecaster.predict(panel.cut(panel.periods, args.horizon), args.horizon, LEVELS)
-    frame = forecast_frame(panel.cut(panel.periods), forecast.mean, forecast.quantiles, LEVELS, args.model)
+    if args.model_dir:
+        forecaster = load_forecaster(args.model_dir, panel)
+    else:
+        forecaster = make_forecaster(args.model, args.horizon, args.n_jobs, args.seed)
+        forecaster.fit(panel.cut(panel.periods))
+    try:
+        forecast = forecaster.predict(panel.cut(panel.periods, args.horizon), args.horizon, LEVELS)
+    except ValueError as error:  # e.g. a longer horizon than the saved model was fitted for
+        raise UserError(f"--horizon {args.horizon}: {error}") from None
+    frame = forecast_frame(panel.cut(panel.periods), forecast.mean, forecast.quantiles, LEVELS, forecaster.name)
     atomic_write(args.out, lambda path: frame.round(3).to_csv(path, index=False), "--out")
-    print(f"{args.out}: {panel.n:,} SKUs x {args.horizon} days ({args.model})", file=sys.stderr)
+    print(f"{args.out}: {panel.n:,} SKUs x {args.horizon} days ({forecaster.name})", file=sys.stderr)
     return PARTIAL_SUCCESS if history.problems else 0
 
 
@@ -158,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if Path(args.out).is_symlink():
         raise UserError(f"--out {args.out}: is a symbolic link; give another path")
-    return {"generate": generate, "backtest": backtest, "predict": predict}[args.command](args)
+    return {"generate": generate, "backtest": backtest, "fit": fit, "predict": predict}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -82,6 +83,24 @@ class Forecaster(ABC):
             horizon: periods ahead, h >= 1.
             levels: quantile levels, increasing, in (0, 1).
         """
+
+    def state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """What :meth:`restore` needs to forecast again without refitting: JSON settings and data files.
+
+        Only formats that load without running code (JSON, LightGBM's text models, tensors read
+        with ``torch.load(weights_only=True)``). Forecasters without one refuse.
+
+        Raises:
+            UserError: this forecaster has no safe saved form.
+        """
+        raise UserError(
+            f"model {self.name} cannot be saved without pickle; use predict --model {self.name}, "
+            "which fits and forecasts in one step"
+        )
+
+    def restore(self, settings: dict[str, Any], files: dict[str, bytes]) -> None:
+        """Load what :meth:`state` returned (the fitted state of the same series, in the same order)."""
+        raise UserError(f"model {self.name} cannot be loaded")
 
     def predict_origins(
         self, panel: Panel, origins: Sequence[int], horizon: int, levels: Sequence[float] = LEVELS

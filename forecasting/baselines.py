@@ -13,6 +13,7 @@ Both ignore the signals; every better model has to beat them. Their quantiles ar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,12 @@ class _Baseline(Forecaster):
 
     def fit(self, panel: Panel) -> Forecaster:
         return self
+
+    def state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        return {}, {}
+
+    def restore(self, settings: dict[str, Any], files: dict[str, bytes]) -> None:
+        pass
 
     def predict(self, panel: Panel, horizon: int, levels: Sequence[float] = LEVELS) -> Forecast:
         forecast = self.predict_origins(panel, [panel.periods], horizon, levels)

@@ -133,6 +133,19 @@ class LightGBMForecaster(Forecaster):
             model.fit(features, target)
         return self
 
+    def state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        settings = {"scale": self._scale.tolist(), "signal_means": self._signal_means.tolist()}
+        files = {f"{name}.txt": model.booster_.model_to_string().encode() for name, model in self._models.items()}
+        return settings, files
+
+    def restore(self, settings: dict[str, Any], files: dict[str, bytes]) -> None:
+        from lightgbm import Booster
+
+        self._scale = np.array(settings["scale"], dtype=float)
+        self._signal_means = np.array(settings["signal_means"], dtype=float)
+        names = ["mean", *(str(level) for level in self.levels)]
+        self._models = {name: Booster(model_str=files[f"{name}.txt"].decode()) for name in names}
+
     def _predict_days(self, panel: Panel, first: int, end: int) -> dict[str, np.ndarray]:
         features, _ = self._features(panel, first, end)
         return {name: model.predict(features).reshape(panel.n, end - first) for name, model in self._models.items()}

@@ -12,7 +12,9 @@ at random from every series' history, with Adam. CPU-friendly: hidden size 32, o
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -123,7 +125,8 @@ class LSTMForecaster(Forecaster):
             if not len(rows):
                 raise ValueError("no series has enough history to train the LSTM")
             probe_encoder, probe_decoder = self._inputs(panel, np.array([latest]), rows[:1])
-            self._net = self._network(probe_encoder.shape[-1], probe_decoder.shape[-1])
+            self._sizes = (probe_encoder.shape[-1], probe_decoder.shape[-1])
+            self._net = self._network(*self._sizes)
             optimizer = torch.optim.Adam(self._net.parameters(), lr=self.learning_rate)
             levels = torch.tensor(self.levels, dtype=torch.float32)
             for _ in range(self.epochs):
@@ -146,6 +149,30 @@ class LSTMForecaster(Forecaster):
         finally:
             torch.set_num_threads(threads)
         return self
+
+    def state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(self._net.state_dict(), buffer)
+        settings = {
+            "scale": self._scale.tolist(),
+            "signal_means": self._signal_means.tolist(),
+            "known": self._known.tolist(),
+            "sizes": list(self._sizes),
+        }
+        return settings, {"network.pt": buffer.getvalue()}
+
+    def restore(self, settings: dict[str, Any], files: dict[str, bytes]) -> None:
+        import torch
+
+        self._scale = np.array(settings["scale"], dtype=float)
+        self._signal_means = np.array(settings["signal_means"], dtype=float)
+        self._known = np.array(settings["known"], dtype=bool)
+        self._sizes = tuple(settings["sizes"])
+        self._net = self._network(*self._sizes)
+        # weights_only: tensors only, no code runs while loading
+        self._net.load_state_dict(torch.load(io.BytesIO(files["network.pt"]), weights_only=True))
 
     def predict(self, panel: Panel, horizon: int, levels: Sequence[float] = LEVELS) -> Forecast:
         forecast = self.predict_origins(panel, [panel.periods], horizon, levels)

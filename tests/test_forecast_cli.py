@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,40 @@ def test_shipped_history_is_the_documented_generator_output():
     assert len(shipped) == len(expected)
     np.testing.assert_array_equal(shipped["demand"].to_numpy(), expected["demand"].to_numpy())
     np.testing.assert_allclose(shipped["price"].to_numpy(), expected["price"].to_numpy())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["lightgbm", "lstm"])
+def test_a_saved_model_forecasts_as_the_fitted_one(files, model):
+    """fit + predict --model-dir gives what predict --model gives (same seed), and loads no pickle."""
+    if model == "lightgbm":
+        pytest.importorskip("mlforecast")
+    root = files["root"]
+    common = ["--history", str(files["history"]), "--known", "price,promotion,holiday", "--horizon", "7"]
+    assert forecast.main(["fit", *common, "--model", model, "--out", str(root / model)]) == 0
+    manifest = json.loads((root / model / "forecaster.json").read_text())
+    assert manifest["model"] == model and len(manifest["skus"]) == 40 and manifest["fitted_periods"] == 200
+    future = ["--future", str(files["future"])]
+    assert (
+        forecast.main(["predict", *common, *future, "--model-dir", str(root / model), "--out", str(root / "a.csv")])
+        == 0
+    )
+    assert forecast.main(["predict", *common, *future, "--model", model, "--out", str(root / "b.csv")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(root / "a.csv"), pd.read_csv(root / "b.csv"))
+
+
+def test_fit_refuses_a_model_without_a_safe_format_and_a_foreign_history(files, tmp_path, capsys):
+    pytest.importorskip("statsforecast")
+    common = ["--history", str(files["history"]), "--horizon", "7"]
+    with pytest.raises(SystemExit) as exit_:
+        forecast.main(["fit", *common, "--model", "auto_ets", "--out", str(tmp_path / "ets")])
+    assert exit_.value.code == 2 and "cannot be saved without pickle" in capsys.readouterr().err
+    assert not (tmp_path / "ets").exists()
+    assert forecast.main(["fit", *common, "--model", "moving_average", "--out", str(tmp_path / "ma")]) == 0
+    other = tmp_path / "other.csv"
+    other.write_text("sku,date,demand\nZ,2024-01-01,1\n")
+    with pytest.raises(SystemExit):
+        forecast.main(
+            ["predict", "--history", str(other), "--model-dir", str(tmp_path / "ma"), "--out", str(tmp_path / "f.csv")]
+        )
+    assert "SKUs differ from those the model was fitted on" in capsys.readouterr().err
