@@ -94,7 +94,7 @@ def order_up_to_levels(
     if distribution == "normal":
         return np.maximum(0, np.ceil(mu + stats.norm.ppf(fractile) * np.sqrt(var) - 1e-9)).astype(np.int64)
     levels = np.zeros(len(mu))
-    over = var > mu * (1 + 1e-9)
+    over = (var > mu * (1 + 1e-9)) & (mu > 0)  # no demand expected: level 0, whatever the variance
     poisson = ~over & (mu > 0)
     levels[poisson] = stats.poisson.ppf(fractile, mu[poisson])
     # negative binomial with mean mu and variance var: r = mu^2 / (var - mu), p = mu / var

@@ -45,10 +45,11 @@ def test_baselines_by_hand():
 
 def forecaster_cases() -> list:
     cases = [pytest.param("seasonal_naive", id="seasonal_naive"), pytest.param("moving_average", id="moving_average")]
-    forecast_extra = importlib.util.find_spec("lightgbm") is not None and importlib.util.find_spec("mlforecast")
+    forecast_extra = all(importlib.util.find_spec(m) is not None for m in ("statsforecast", "mlforecast", "lightgbm"))
     skip = pytest.mark.skipif(not forecast_extra, reason='needs pip install -e ".[forecast]"')
     cases.append(pytest.param("lightgbm", marks=[skip, pytest.mark.slow], id="lightgbm"))
     cases.append(pytest.param("tsb", marks=[skip, pytest.mark.slow], id="tsb"))
+    cases.append(pytest.param("auto_ets", marks=[skip, pytest.mark.slow], id="auto_ets"))
     cases.append(pytest.param("lstm", marks=pytest.mark.slow, id="lstm"))
     return cases
 
@@ -147,7 +148,7 @@ def test_order_up_to_level_is_the_poisson_quantile_of_the_protection_interval():
 
 def test_order_up_to_level_negative_binomial_and_normal_by_hand():
     means = np.array([[2.0, 3.0], [0.0, 0.0]])
-    variances = np.array([[6.0, 9.0], [0.0, 0.0]])
+    variances = np.array([[6.0, 9.0], [0.0, 1.0]])
     levels = order_up_to_levels(means, variances, 0.95)
     mu, var = 5.0, 15.0
     r, p = mu**2 / (var - mu), mu / var
