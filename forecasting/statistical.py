@@ -2,7 +2,8 @@
 
 - ``auto_ets``: AutoETS with a weekly season (Hyndman et al. 2008), its own prediction intervals;
 - ``auto_arima``: AutoARIMA with a weekly season and the known signals as exogenous regressors
-  (Hyndman & Khandakar 2008), its own prediction intervals;
+  (Hyndman & Khandakar 2008), its own prediction intervals; where it cannot be fitted (collinear
+  regressors, e.g. a price that changes only on promotion days) AutoETS is used instead;
 - ``croston_sba``, ``tsb``, ``adida``, ``imapa``: the intermittent-demand methods (Syntetos &
   Boylan 2005; Teunter, Syntetos & Babai 2011; Nikolopoulos et al. 2011; Petropoulos &
   Kourentzes 2015), which have no native intervals: statsforecast's conformal intervals
@@ -75,6 +76,12 @@ class StatsForecaster(Forecaster):
             "imapa": lambda: models.IMAPA(prediction_intervals=conformal, alias="model"),
         }[self.name]()
 
+    def _fallback_model(self) -> Any:
+        """Where ARIMA cannot be fitted (collinear regressors: a price that changes only on promotion days), ETS."""
+        from statsforecast import models
+
+        return models.AutoETS(season_length=SEASON, model="ZNZ") if self.name == "auto_arima" else None
+
     def _exogenous(self, panel: Panel) -> list[int]:
         """Signals used as regressors: the known ones, for ARIMA only."""
         if self.name != "auto_arima":
@@ -102,7 +109,9 @@ class StatsForecaster(Forecaster):
         history = panel.periods - panel.first_day()
         self._rows = np.flatnonzero(history >= self.min_history)
         self._fitted_periods = panel.periods
-        self._engine = StatsForecast(models=[self._model()], freq="D", n_jobs=self.n_jobs)
+        self._engine = StatsForecast(
+            models=[self._model()], freq="D", n_jobs=self.n_jobs, fallback_model=self._fallback_model()
+        )
         if len(self._rows):
             frame = self._frame(panel, self._rows, self._first(panel), panel.periods, with_target=True)
             self._drop_constant_regressors(frame)
