@@ -45,18 +45,23 @@ class StatsForecaster(Forecaster):
         n_jobs: processes statsforecast uses.
         max_history: ETS and ARIMA are fitted on the last ``max_history`` days of each series only
             (their cost grows with the length; a year holds every weekly pattern).
+        conformal_windows: windows of ``horizon`` days whose errors make the conformal intervals of
+            the intermittent methods (2 covered 64% instead of 90% on the synthetic history, 10 covered 83%).
     """
 
-    def __init__(self, model: str, horizon: int = 14, n_jobs: int = 1, max_history: int = 364) -> None:
+    def __init__(
+        self, model: str, horizon: int = 14, n_jobs: int = 1, max_history: int = 364, conformal_windows: int = 10
+    ) -> None:
         if model not in MODELS:
             raise ValueError(f"unknown statsforecast model {model}; choose from {', '.join(MODELS)}")
         require("statsforecast", model)
         self.name = model
         self.horizon = horizon
         self.n_jobs = n_jobs
-        self.conformal_windows = 2
-        # conformal intervals refit on the last windows; ETS/ARIMA want a few seasons
-        self.min_history = max(4 * SEASON, (self.conformal_windows + 1) * horizon + SEASON)
+        self.conformal_windows = conformal_windows
+        # conformal intervals refit on the last windows; ETS and ARIMA want a few seasons
+        conformal = model not in ("auto_ets", "auto_arima")
+        self.min_history = max(8 * SEASON, (self.conformal_windows + 1) * horizon + SEASON if conformal else 0)
         self.max_history = max_history
         self._fallback = MovingAverage()
 
