@@ -12,6 +12,7 @@ Both ignore the signals; every better model has to beat them. Their quantiles ar
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,12 +35,9 @@ def _windows(demand: np.ndarray, origins: np.ndarray, window: int) -> np.ndarray
 def _quantiles(values: np.ndarray, levels: Sequence[float]) -> np.ndarray:
     """Quantiles over the last axis, moved to the end: (..., Q); NaN-aware only when needed."""
     if np.isnan(values).any():
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                result = np.nanquantile(values, levels, axis=-1)
+        with warnings.catch_warnings():  # an all-NaN window (before a launch) gives NaN, made 0 by tidy()
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = np.nanquantile(values, levels, axis=-1)
     else:
         result = np.quantile(values, levels, axis=-1)
     return np.moveaxis(result, 0, -1)
@@ -91,7 +89,8 @@ class MovingAverage(_Baseline):
         self, demand: np.ndarray, origins: np.ndarray, horizon: int, levels: tuple[float, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
         values = _windows(demand, origins, self.window)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # all-NaN windows: made 0 by tidy()
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(values, axis=-1) if np.isnan(values).any() else values.mean(axis=-1)
         quantiles = _quantiles(values, levels)
         return (

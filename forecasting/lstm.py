@@ -187,7 +187,7 @@ class LSTMForecaster(Forecaster):
         if horizon > self.horizon or set(levels) - set(self.levels):
             raise ValueError(f"lstm was fitted for horizons up to {self.horizon} and levels {self.levels}")
         origins_array = np.asarray(origins, dtype=int)
-        # the panel may run past an origin: cut it so that only demand before each origin is read
+        # the panel may run past an origin: the encoder window of origin t ends at t - 1
         rows = np.repeat(np.arange(panel.n), len(origins_array))
         origin = np.tile(origins_array, panel.n)
         pick = [self.levels.index(level) for level in levels]
