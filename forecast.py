@@ -148,7 +148,7 @@ def backtest(args: argparse.Namespace) -> int:
 def fit(args: argparse.Namespace) -> int:
     history = load(args)
     forecaster = make_forecaster(args.model, args.horizon, args.n_jobs, args.seed)
-    forecaster.state()  # refuses a model that cannot be saved before the fit, not after
+    forecaster.check_saveable()  # before the fit, not after
     forecaster.fit(history.panel)
     save_forecaster(forecaster, history.panel, args.out, args.seed)
     print(

@@ -64,10 +64,12 @@ class Forecaster(ABC):
     Attributes:
         name: how the model is called in tables and files.
         min_history: periods of history a series needs before the first fit.
+        saveable: whether :meth:`state` can save it (in a format that loads without running code).
     """
 
     name: str = "forecaster"
     min_history: int = 14
+    saveable: bool = False
 
     @abstractmethod
     def fit(self, panel: Panel) -> Forecaster:
@@ -84,6 +86,14 @@ class Forecaster(ABC):
             levels: quantile levels, increasing, in (0, 1).
         """
 
+    def check_saveable(self) -> None:
+        """Raise a one-line :class:`UserError` if this forecaster cannot be saved."""
+        if not self.saveable:
+            raise UserError(
+                f"model {self.name} cannot be saved without pickle; use predict --model {self.name}, "
+                "which fits and forecasts in one step"
+            )
+
     def state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         """What :meth:`restore` needs to forecast again without refitting: JSON settings and data files.
 
@@ -93,10 +103,8 @@ class Forecaster(ABC):
         Raises:
             UserError: this forecaster has no safe saved form.
         """
-        raise UserError(
-            f"model {self.name} cannot be saved without pickle; use predict --model {self.name}, "
-            "which fits and forecasts in one step"
-        )
+        self.check_saveable()
+        raise NotImplementedError
 
     def restore(self, settings: dict[str, Any], files: dict[str, bytes]) -> None:
         """Load what :meth:`state` returned (the fitted state of the same series, in the same order)."""

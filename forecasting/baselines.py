@@ -46,6 +46,8 @@ def _quantiles(values: np.ndarray, levels: Sequence[float]) -> np.ndarray:
 class _Baseline(Forecaster):
     """Baselines have nothing to fit: a forecast is a function of the recent demand."""
 
+    saveable = True
+
     def fit(self, panel: Panel) -> Forecaster:
         return self
 

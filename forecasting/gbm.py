@@ -81,6 +81,8 @@ class LightGBMForecaster(Forecaster):
         self.min_history = horizon + 14
         self._models: dict[str, Any] = {}
 
+    saveable = True
+
     def _engine(self) -> Any:
         from mlforecast import MLForecast
         from mlforecast.lag_transforms import RollingMean, RollingStd

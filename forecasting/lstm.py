@@ -60,6 +60,8 @@ class LSTMForecaster(Forecaster):
         self.seed = seed
         self.min_history = 28
 
+    saveable = True
+
     def _inputs(self, panel: Panel, origins: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Encoder (k, window, E) and decoder (k, h * D) inputs for (row, origin) pairs."""
         periods = int(origins.max()) + self.horizon
