@@ -1,12 +1,14 @@
 """Forecast demand per SKU: generate a synthetic history, backtest models, forecast the next days.
 
-    python forecast.py generate --skus 1000 --days 730 --seed 0 --out history.csv.gz [--future-out future.csv --horizon 14]
+    python forecast.py generate --skus 1000 --days 730 --seed 0 --out history.csv.gz
+                               [--future-out future.csv --horizon 14]
     python forecast.py backtest --history history.csv.gz --known price,promotion,holiday --out results/forecast
                                 [--models seasonal_naive,auto_ets,lightgbm] [--cutoffs 4] [--horizon 14]
     python forecast.py predict --history history.csv.gz --known price,promotion,holiday --future future.csv
                                --model lightgbm --horizon 14 --out forecasts.csv
     python forecast.py fit --history history.csv.gz --known price,promotion,holiday --model lightgbm --out models/lgbm
-    python forecast.py predict --model-dir models/lgbm --history newer.csv.gz --known ... --future future.csv --out f.csv
+    python forecast.py predict --model-dir models/lgbm --history newer.csv.gz --known ... --future future.csv
+                               --out f.csv
 
 The history is long format: sku, date (YYYY-MM-DD, daily), demand (integer >= 0), then any
 numeric signal columns; --known names those whose future values are known at forecast time (the
@@ -15,9 +17,10 @@ others are used only as past values). Bad rows are reported with their line numb
 `predict` fits on the whole history (or loads a model saved by `fit`, which then conditions on the
 newer history without refitting) and writes one row per SKU and day ahead: sku, cutoff, date,
 step, model, mean, q0.05, q0.1, q0.5, q0.9, q0.95. `fit` saves the baselines, lightgbm and lstm
-(in formats that load without running code); statsforecast models only pickle and are not saved. Models: seasonal_naive, moving_average,
-auto_ets, auto_arima, croston_sba, tsb, adida, imapa (statsforecast), lightgbm (mlforecast),
-lstm (torch); the statsforecast and LightGBM ones need `pip install -e ".[forecast]"`.
+(in formats that load without running code); statsforecast models only pickle and are not saved.
+Models: seasonal_naive, moving_average, auto_ets, auto_arima, croston_sba, tsb, adida, imapa
+(statsforecast), lightgbm (mlforecast), lstm (torch); the statsforecast and LightGBM ones need
+`pip install -e ".[forecast]"`.
 
 Exit codes: 0 done; 3 done, but some rows of the history were skipped; 2 bad input, one line.
 """

@@ -26,14 +26,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from envs.files import atomic_write
 from forecasting import make_forecaster
 from forecasting.backtest import markdown, run_backtest
 from forecasting.data import Panel
 from forecasting.rolling import rolling_forecasts
 from forecasting.synthetic import KNOWN_SIGNALS, SIGNALS, generate_history
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "benchmarks" / "results" / "forecast_backtest.md"
 DEFAULT_MODELS = "seasonal_naive,moving_average,auto_ets,croston_sba,tsb,adida,imapa,lightgbm,lstm"

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.forecast_backtest import RESULTS, synthetic_panel
 from envs.files import atomic_write
 from forecasting.gbm import LightGBMForecaster
 from forecasting.rolling import rolling_forecasts
 from forecasting.synthetic import KNOWN_SIGNALS, SIGNALS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SCORED_FROM = 112
 

@@ -97,7 +97,7 @@ def run_backtest(
     for forecaster in forecasters:
         means, quantiles = [], []
         seconds[forecaster.name] = 0.0
-        for day, eligible in zip(days, rows):
+        for day, eligible in zip(days, rows, strict=True):
             bar.set_postfix_str(f"{forecaster.name} at {panel.dates(day + 1)[-1].date()}")
             start = pd.Timestamp.now()
             part = panel.select(eligible)
@@ -168,7 +168,7 @@ def markdown(table: pd.DataFrame) -> str:
     lines = []
     for record in table.itertuples(index=False):
         cells = []
-        for column, value in zip(table.columns, record):
+        for column, value in zip(table.columns, record, strict=True):
             if isinstance(value, float):
                 cells.append(f"{value:.0f}" if column == "fit_seconds" else f"{value:.3f}")
             else:

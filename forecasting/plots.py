@@ -22,10 +22,14 @@ def plot_examples(path: Path, panel: Panel, result: Backtest, model: str) -> Non
     and ``model``'s 80% and 90% intervals."""
     last = result.cutoffs == result.cutoffs.max()
     candidates = [np.flatnonzero(last & (result.classes == group)) for group in CLASSES]
-    picks = [(group, c[np.argmax(result.actual[c].sum(axis=1))]) for group, c in zip(CLASSES, candidates) if len(c)]
+    picks = [
+        (group, c[np.argmax(result.actual[c].sum(axis=1))])
+        for group, c in zip(CLASSES, candidates, strict=True)
+        if len(c)
+    ]
     figure, axes = plt.subplots(len(picks), 1, figsize=(10, 2.6 * max(1, len(picks))), squeeze=False)
     levels = result.levels
-    for axis, (group, k) in zip(axes[:, 0], picks):
+    for axis, (group, k) in zip(axes[:, 0], picks, strict=True):
         row, cutoff = result.rows[k], result.cutoffs[k]
         horizon = result.actual.shape[1]
         past = np.arange(max(0, cutoff - HISTORY_SHOWN), cutoff)

@@ -98,7 +98,7 @@ class StatsForecaster(Forecaster):
         dates = panel.dates(end)
         launch = panel.first_day()[rows]
         frames = []
-        for row, start in zip(rows, np.maximum(launch, first)):
+        for row, start in zip(rows, np.maximum(launch, first), strict=True):
             part: dict[str, Any] = {"unique_id": row, "ds": dates[start:end]}
             if with_target:
                 part["y"] = panel.demand[row, start:end]

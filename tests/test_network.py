@@ -206,7 +206,7 @@ def assortment(kind, limit, rule="proportional", overflow=0.0, weight="volume"):
         ],
         capacities=[
             {"name": "shared", "kind": kind, "limit": limit, "rule": rule, "overflow_cost": overflow, "weight": weight}
-        ],  # fmt: skip
+        ],
     )
 
 
