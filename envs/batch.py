@@ -64,7 +64,7 @@ class InventoryBatch:
             raise RuntimeError("no episode running: call begin() first")
         paths, t = self.paths, self.t
         keys = paths.keys[t] if paths.keys.shape[2] else self._no_keys
-        demand = paths.demand[self.scenario.demand_history + t]
+        demand = paths.demand[self.scenario.periods_before + t]
         outcome = self.kernel.step(orders, demand, paths.lead_times[t], keys, record)
         self.t += 1
         return outcome

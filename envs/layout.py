@@ -9,6 +9,7 @@ An observation is a float32 vector. Its entries come in blocks:
 | awaiting        | supplied point     | units ordered, not yet shipped by its supplier (internal backorders) |
 | demand_history  | demand point       | demand 1 .. k periods ago                                        |
 | features        | demand point       | demand features of this and the next m - 1 periods               |
+| forecasts       | demand point       | the forecast mean and quantiles of this and the next h - 1 periods |
 
 A single item's entries keep their plain names (``on_hand``, ``arriving_in_0``, ``demand_lag_1``,
 ``promotion_ahead_0``); a network's are prefixed with the stock point (``retailer_1.on_hand``).
@@ -29,7 +30,7 @@ from envs.scenario import AnyScenario, demand_processes
 from envs.system import System, compile_system
 
 # What an observation column reads (the compiled form of the layout).
-NET_INVENTORY, PIPELINE, AWAITING, DEMAND_LAG, FEATURE = range(5)
+NET_INVENTORY, PIPELINE, AWAITING, DEMAND_LAG, FEATURE, FORECAST = range(6)
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,12 @@ class ObservationLayout:
                        for a in range(scenario.feature_lookahead) for f, name in enumerate(names)]  # fmt: skip
             add("features", point, [e[0] for e in entries], [e[1] for e in entries])
             offset += len(names)
+        self.forecast_names = forecast_names(scenario)
+        for d, point in enumerate(demand_points):
+            width = len(self.forecast_names)
+            add("forecasts", point, list(self.forecast_names), [(FORECAST, d * width + k, 0) for k in range(width)])
         self.names = [name for block in self.blocks for name in block.names]
-        self.history = history
+        self.now = scenario.periods_before  # the first period of an episode on the paths' timeline
         program_array = np.array(program, dtype=np.int64).reshape(-1, 3)
         self._kind, self._a, self._b = (np.ascontiguousarray(program_array[:, k]) for k in range(3))
 
@@ -134,7 +139,7 @@ class ObservationLayout:
         _observe(
             self._kind, self._a, self._b, system.child_start, system.children,
             kernel.on_hand, kernel.backlog, kernel.awaiting, kernel.pipeline,
-            paths.demand, paths.features, self.history + t, out,
+            paths.demand, paths.features, paths.forecasts, self.now + t, out,
         )  # fmt: skip
         return out
 
@@ -147,8 +152,30 @@ class ObservationLayout:
         }
 
 
+def forecast_names(scenario: AnyScenario) -> tuple[str, ...]:
+    """The forecast entries of one demand point, in order: for each period ahead k, the mean then each quantile."""
+    settings = scenario.forecast
+    if settings is None:
+        return ()
+    return tuple(
+        name
+        for k in range(forecast_horizon(scenario))
+        for name in (f"forecast_mean_ahead_{k}", *(f"forecast_q{level:g}_ahead_{k}" for level in settings.levels))
+    )
+
+
+def forecast_horizon(scenario: AnyScenario) -> int:
+    """Periods ahead the forecasts cover: as set, else the longest lead time + 1 (a protection interval)."""
+    assert scenario.forecast is not None
+    if scenario.forecast.horizon is not None:
+        return scenario.forecast.horizon
+    return int(compile_system(scenario).max_lead_time.max()) + 1
+
+
 @numba.njit(cache=True)
-def _observe(kind, a, b, child_start, children, on_hand, backlog, awaiting, pipeline, demand, features, now, out):
+def _observe(
+    kind, a, b, child_start, children, on_hand, backlog, awaiting, pipeline, demand, features, forecasts, now, out
+):
     n = out.shape[0]
     for c in range(kind.shape[0]):  # column by column: one kind of entry per inner loop
         k, x, y = kind[c], a[c], b[c]
@@ -167,6 +194,9 @@ def _observe(kind, a, b, child_start, children, on_hand, backlog, awaiting, pipe
         elif k == DEMAND_LAG:
             for i in range(n):
                 out[i, c] = demand[now - y, i, x]
-        else:
+        elif k == FEATURE:
             for i in range(n):
                 out[i, c] = features[now + y, i, x]
+        else:
+            for i in range(n):
+                out[i, c] = forecasts[now, i, x]

@@ -20,6 +20,7 @@ import numba
 import numpy as np
 from numba import typed
 
+from envs.layout import forecast_horizon
 from envs.sampling import DiscreteInverse
 from envs.scenario import AnyScenario, demand_processes
 from envs.system import ALLOCATION_RULES, System, compile_system
@@ -41,6 +42,7 @@ class ExogenousPaths:
     features: np.ndarray  # float32 (timeline, n, features)
     lead_times: np.ndarray  # int64 (horizon, n, stock points): the lead time a shipment to the point would get
     keys: np.ndarray  # float64 (horizon, n, stock points) under random allocation, else (horizon, n, 0)
+    forecasts: np.ndarray  # float32 (timeline, n, demand points x forecast entries), see envs.layout.forecast_names
 
     @property
     def n(self) -> int:
@@ -69,7 +71,7 @@ class PathSampler:
     def __init__(self, scenario: AnyScenario, system: System | None = None) -> None:
         self.system = system if system is not None else compile_system(scenario)
         self.horizon = scenario.horizon
-        self.timeline = scenario.demand_history + scenario.horizon + scenario.feature_lookahead
+        self.timeline = scenario.periods_before + scenario.horizon + scenario.feature_lookahead
         self.demands = demand_processes(scenario)
         self.stochastic = [j for j, values in enumerate(self.system.lead_values) if len(values) > 1]
         self.lead_times = [
@@ -77,6 +79,8 @@ class PathSampler:
         ]
         self.random_keys = self.system.allocation == RANDOM_ALLOCATION
         self.uniform_driven = all(hasattr(d, "invert") for d in self.demands)
+        self.forecast = scenario.forecast
+        self.forecast_horizon = forecast_horizon(scenario) if scenario.forecast is not None else 0
         points = self.system.n_points
         self.uniforms = (
             self.timeline * len(self.demands)
@@ -87,7 +91,11 @@ class PathSampler:
     def draw(self, rng: np.random.Generator, n: int) -> ExogenousPaths:
         """``n`` episodes from ``rng``."""
         if self.uniform_driven:
-            return self.from_uniforms(rng.random((n, self.uniforms)))
+            return self.with_forecasts(self.from_uniforms(rng.random((n, self.uniforms))))
+        return self.with_forecasts(self._draw_demand_and_supply(rng, n))
+
+    def _draw_demand_and_supply(self, rng: np.random.Generator, n: int) -> ExogenousPaths:
+        """Paths from the demand processes' own samplers (not iid demand), without forecasts."""
         parts = [d.sample(rng, n, self.timeline) for d in self.demands]
         demand = np.stack([p[0].T for p in parts], axis=-1).astype(np.int64)
         features = np.concatenate([p[1].transpose(1, 0, 2) for p in parts], axis=-1).astype(np.float32)
@@ -101,14 +109,14 @@ class PathSampler:
         one compiled loop; numba's generators continue numpy's streams, so the draws are the same.
         """
         if not self.uniform_driven:
-            return ExogenousPaths.stack([self.draw(g, 1) for g in generators])
+            return self.with_forecasts(ExogenousPaths.stack([self._draw_demand_and_supply(g, 1) for g in generators]))
         uniforms = np.empty((len(generators), self.uniforms))
         if isinstance(generators, typed.List):
             _fill_uniforms(generators, uniforms)
         else:
             for row, generator in zip(uniforms, generators, strict=True):
                 generator.random(out=row)
-        return self.from_uniforms(uniforms)
+        return self.with_forecasts(self.from_uniforms(uniforms))
 
     def from_uniforms(self, uniforms: np.ndarray) -> ExogenousPaths:
         """The paths that rows of uniforms in [0, 1) stand for (iid demand only)."""
@@ -132,7 +140,38 @@ class PathSampler:
             keys = uniforms[:, used : used + self.horizon * points].reshape(n, self.horizon, points).transpose(1, 0, 2)
         else:
             keys = np.zeros((self.horizon, n, 0))
-        return ExogenousPaths(demand, features, lead_times, np.ascontiguousarray(keys))
+        forecasts = np.zeros((self.timeline, n, 0), dtype=np.float32)
+        return ExogenousPaths(demand, features, lead_times, np.ascontiguousarray(keys), forecasts)
+
+    def with_forecasts(self, paths: ExogenousPaths) -> ExogenousPaths:
+        """``paths`` with the scenario's rolling-origin forecasts of every demand point (none: as given).
+
+        Each demand point's paths are forecast together (one series per episode) by
+        :func:`forecasting.rolling.rolling_forecasts`; the forecast stored at period t was made
+        from the demand before t only. The features of a demand point are its known signals.
+        """
+        if self.forecast is None:
+            return paths
+        from forecasting import make_forecaster
+        from forecasting.rolling import rolling_forecasts
+
+        settings, horizon = self.forecast, self.forecast_horizon
+        blocks, offset = [], 0
+        for d, process in enumerate(self.demands):
+            names = process.feature_names
+            signals = paths.features[:, :, offset : offset + len(names)].transpose(1, 0, 2)
+            offset += len(names)
+            rolled = rolling_forecasts(
+                paths.demand[:, :, d].T, signals, names, names, make_forecaster(settings.model, horizon), horizon,
+                levels=settings.levels, refit_every=settings.refit_every, first_origin=settings.warmup,
+            )  # fmt: skip
+            # per period ahead: the mean, then the quantiles (envs.layout.forecast_names); none before the warm-up
+            entries = np.concatenate([rolled.mean[..., None], rolled.quantiles], axis=-1).reshape(
+                paths.n, self.timeline, -1
+            )
+            blocks.append(np.nan_to_num(entries, nan=0.0).transpose(1, 0, 2))
+        forecasts = np.ascontiguousarray(np.concatenate(blocks, axis=-1), dtype=np.float32)
+        return ExogenousPaths(paths.demand, paths.features, paths.lead_times, paths.keys, forecasts)
 
 
 @numba.njit(cache=True)

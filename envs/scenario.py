@@ -102,6 +102,40 @@ class _Supply(_Strict):
         return isinstance(self.lead_time, LeadTimeDistribution) and self.lead_time.overtaking
 
 
+class ForecastSettings(_Strict):
+    """Demand forecasts the agent and forecast-driven policies see, as exogenous paths.
+
+    At every period t of every path, ``model`` forecasts the mean and the ``levels`` quantiles of
+    each of the next ``horizon`` periods (t included) from the demand before t (and the demand
+    features, taken as known in advance), refitted every ``refit_every`` periods on the data
+    before the refit and conditioned on newer demand in between (``forecasting.rolling``): no
+    forecast looks ahead. ``warmup`` periods of demand are drawn before each episode so that the
+    first forecast has a history to fit on.
+    """
+
+    model: str = "moving_average"
+    horizon: int | None = Field(default=None, ge=1, le=366, description="periods ahead; default lead time + 1")
+    levels: tuple[float, ...] = Field(default=(0.1, 0.9), min_length=1)
+    refit_every: int = Field(default=28, ge=1)
+    warmup: int = Field(default=56, ge=28, le=3650)
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, model: str) -> str:
+        from forecasting import MODELS
+
+        if model not in MODELS:
+            raise ValueError(f"unknown forecasting model '{model}' (models: {', '.join(MODELS)})")
+        return model
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, levels: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < level < 1 for level in levels) or list(levels) != sorted(set(levels)):
+            raise ValueError("quantile levels must be increasing and inside (0, 1)")
+        return levels
+
+
 class _Options(_Strict):
     """Keys of every scenario: the episode, and what the agent sees and does."""
 
@@ -115,6 +149,14 @@ class _Options(_Strict):
     )
     demand_history: int = Field(default=0, ge=0, description="observe the last k demands")
     feature_lookahead: int = Field(default=0, ge=0, description="observe demand features of the next m periods")
+    forecast: ForecastSettings | None = Field(
+        default=None, description="observe demand forecasts (see ForecastSettings)"
+    )
+
+    @property
+    def periods_before(self) -> int:
+        """Periods of demand drawn before an episode: the observed history, and a forecaster's warm-up."""
+        return max(self.demand_history, self.forecast.warmup if self.forecast is not None else 0)
 
 
 class Scenario(_Options, _Supply):

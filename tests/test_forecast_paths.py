@@ -1,0 +1,69 @@
+"""Forecasts as exogenous paths: in the observation, without look-ahead, and driving an order-up-to policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from scipy import stats
+
+from agents.classic.forecast_policy import ForecastOrderUpTo
+from envs import InventoryEnv
+from envs.layout import ObservationLayout
+from envs.paths import ExogenousPaths, PathSampler
+from tests.conftest import make_scenario
+
+FORECAST = {"model": "moving_average", "warmup": 28}
+
+
+def scenario(**changes):
+    return make_scenario(**{"horizon": 60, "lead_time": 2, "forecast": FORECAST, **changes})
+
+
+def test_forecast_entries_are_in_the_observation_and_the_env_passes_the_checker():
+    sc = scenario()
+    names = ObservationLayout(sc).names
+    assert names[:3] == ["on_hand", "arriving_in_0", "arriving_in_1"]
+    assert names[3:6] == ["forecast_mean_ahead_0", "forecast_q0.1_ahead_0", "forecast_q0.9_ahead_0"]
+    assert len(names) == 3 + 3 * 3  # lead time + 1 periods ahead, a mean and two quantiles each
+    env = InventoryEnv(sc)
+    check_env(env, skip_render_check=True)
+    obs, _ = env.reset(seed=1)
+    assert obs[3] > 0  # a forecast of Poisson(5) demand from 28 periods of history
+
+
+def test_the_forecast_made_at_a_period_does_not_see_its_demand_or_later():
+    sc = scenario()
+    sampler = PathSampler(sc)
+    paths = sampler.draw(np.random.default_rng(0), 8)
+    t = sc.periods_before + 10  # an origin inside the episode
+    changed = paths.demand.copy()
+    changed[t:] = 1000  # the demand of period t and every later one
+    again = sampler.with_forecasts(
+        ExogenousPaths(changed, paths.features, paths.lead_times, paths.keys, paths.forecasts[:, :, :0])
+    )
+    np.testing.assert_array_equal(again.forecasts[: t + 1], paths.forecasts[: t + 1])
+    assert not np.array_equal(again.forecasts[t + 1 :], paths.forecasts[t + 1 :])
+
+
+def test_the_order_up_to_level_is_the_poisson_quantile_of_the_protection_interval():
+    sc = scenario(holding_cost=1, shortage_cost=9)
+    layout = ObservationLayout(sc)
+    policy = ForecastOrderUpTo(sc, layout)
+    obs = np.zeros((2, layout.dim), dtype=np.float32)
+    obs[:, :3] = [[4, 3, 2], [20, 0, 0]]  # positions 9 and 20
+    for k in range(3):  # mean 5 a period; an 80% interval narrower than Poisson's: the variance is floored at 5
+        obs[:, layout.names.index(f"forecast_mean_ahead_{k}")] = 5
+        obs[:, layout.names.index(f"forecast_q0.1_ahead_{k}")] = 4
+        obs[:, layout.names.index(f"forecast_q0.9_ahead_{k}")] = 6
+    level = int(stats.poisson.ppf(0.9, 15))  # p / (p + h) = 0.9 of Poisson(3 x 5)
+    assert policy.order_up_to(obs).tolist() == [level, level]
+    assert policy.act(obs).tolist() == [level - 9, max(level - 20, 0)]
+
+
+def test_the_policy_needs_forecasts_that_cover_the_protection_interval():
+    with pytest.raises(ValueError, match="forecast block"):
+        ForecastOrderUpTo(make_scenario(), ObservationLayout(make_scenario()))
+    short = scenario(forecast={**FORECAST, "horizon": 2})
+    with pytest.raises(ValueError, match="lead time \\+ 1 = 3 periods"):
+        ForecastOrderUpTo(short, ObservationLayout(short))
