@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from agents.classic import TUNERS, RandomOrders
+from agents.classic.forecast_policy import ForecastOrderUpTo
 from agents.classic.meio import NETWORK_POLICIES, optimise_base_stock
 from agents.exact.serial import serial_optimum
 from agents.references import TUNING_SEED, optimal_policy
@@ -39,13 +40,17 @@ POLICY_NAMES = (*CLASSIC_NAMES, "optimal")
 NETWORK_POLICY_NAMES = (*NETWORK_POLICIES, "optimal")
 
 
+FORECAST_POLICY = "forecast_order_up_to"
 # Accepted by name for every scenario, not evaluated unless asked for: uniformly random orders.
 BASELINE_NAMES = ("random",)
 
 
 def policy_names(scenario: AnyScenario) -> tuple[str, ...]:
-    """The policies evaluated by default for this kind of scenario (``random`` is asked for by name)."""
-    return NETWORK_POLICY_NAMES if isinstance(scenario, NetworkScenario) else POLICY_NAMES
+    """The policies evaluated by default for this kind of scenario (``random`` is asked for by name); an
+    item whose scenario has forecasts adds the forecast-driven order-up-to policy."""
+    if isinstance(scenario, NetworkScenario):
+        return NETWORK_POLICY_NAMES
+    return (*POLICY_NAMES, FORECAST_POLICY) if scenario.forecast is not None else POLICY_NAMES
 
 
 RECORD_KEYS = (
@@ -146,6 +151,9 @@ def resolve_policies(
             tuned = optimise_base_stock(scenario, NETWORK_POLICIES[spec], seed=TUNING_SEED, warmup=warmup)
             details = {"tuning": "Monte Carlo optimisation", "tuning_cost": tuned.expected_cost, **tuned.details}
             policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
+        elif spec == FORECAST_POLICY and isinstance(scenario, Scenario) and scenario.forecast is not None:
+            forecast = ForecastOrderUpTo(scenario, ObservationLayout(scenario))
+            policies.append(NamedPolicy(spec, forecast, forecast.params(), "classic", {"tuning": "none: the forecast"}))
         elif spec == "random":
             system = ObservationLayout(scenario).system
             random = RandomOrders(system.max_order, TUNING_SEED, system.single)

@@ -1,4 +1,4 @@
-"""The forecast-driven order-up-to policy: each period, up to a quantile of forecast demand over the protection interval.
+"""The forecast-driven order-up-to policy: each period, up to a quantile of forecast protection-interval demand.
 
 Each period the inventory position is raised to S_t, the critical-fractile quantile of the demand
 forecast for the protection interval, the L + 1 periods from now through the arrival of an order
@@ -41,7 +41,9 @@ class ForecastOrderUpTo:
         levels = settings.levels
         low, high = levels[0], levels[-1]
         if abs(low + high - 1) > 1e-9 or low >= 0.5:
-            raise ValueError(f"{scenario.name}: forecast.levels need a central interval (e.g. 0.1 and 0.9), got {levels}")
+            raise ValueError(
+                f"{scenario.name}: forecast.levels need a central interval (e.g. 0.1 and 0.9), got {levels}"
+            )
         try:
             self.mean_columns = [names.index(f"forecast_mean_ahead_{k}") for k in range(periods)]
             self.quantile_columns = [
