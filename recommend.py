@@ -9,6 +9,10 @@ arriving_in_0 arrives this period). Only policy.onnx and policy.json are read, w
 no torch, no stable-baselines3, no pickle. One line per valid SKU is written (zero orders too, so
 the explanation of every SKU is there), atomically.
 
+For a policy that observes forecasts, --history (with --known and --future where its model uses
+known signals) fits the policy's forecasting model on a sales history and fills the forecast
+columns, so the state file needs only the stock and pipeline columns.
+
 For a network policy (exported for a network scenario) a row is one item stocked across the
 network: `sku` and the entries named as in policy.json (`warehouse.on_hand`, `retailer_1.arriving_in_0`...);
 one line is written per row and stock point (agents/deploy/network.py).
@@ -23,10 +27,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
+
 from agents.deploy.network import recommend_network, write_network_orders
 from agents.deploy.orders import recommend, write_orders
 from agents.deploy.runtime import OnnxPolicy
-from agents.deploy.state import read_state
+from agents.deploy.state import StateRows, read_state
 from envs.errors import UserError, exit_on_user_error
 from envs.files import check_output_path
 
@@ -51,6 +57,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="csv (default) or json (adds the attributions and the skipped rows)",
     )
     parser.add_argument(
+        "--history",
+        metavar="CSV",
+        help="a sales history (sku, date, demand, signals): for a policy that observes forecasts, its forecasting "
+        "model is fitted on it and forecasts the days ahead, so the state file needs no forecast columns",
+    )
+    parser.add_argument("--known", default="", help="with --history: the signals known in advance, comma-separated")
+    parser.add_argument(
+        "--future", metavar="CSV", help="with --known: sku, date and the known signals of the days ahead"
+    )
+    parser.add_argument(
         "--review-above",
         type=non_negative_int,
         metavar="N",
@@ -60,12 +76,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def read_state_and_forecasts(args: argparse.Namespace, policy: OnnxPolicy) -> StateRows:
+    """The state file; with --history, the forecast entries come from the policy's forecasting model instead."""
+    entries = policy.metadata["observation"]
+    if not args.history:
+        return read_state(args.state, entries)
+    settings = policy.metadata.get("forecast")
+    if settings is None:
+        raise UserError(f"--history: {args.policy} observes no forecast; the state file alone says what it needs")
+    from forecasting.latest import latest_forecasts  # pandas and the forecasting models: only here
+
+    horizon = sum(entry["name"].startswith("forecast_mean_ahead_") for entry in entries)
+    known = [name for name in args.known.split(",") if name]
+    latest = latest_forecasts(args.history, settings["model"], horizon, settings["levels"], known, args.future)
+    own = [entry for entry in entries if not entry["name"].startswith("forecast_")]
+    state = read_state(args.state, own)
+    row_of = {sku: i for i, sku in enumerate(latest.skus)}
+    keep = [i for i, sku in enumerate(state.skus) if sku in row_of]
+    problems = state.problems + [
+        (int(state.lines[i]), f"sku {sku!r}: not in the history {args.history}")
+        for i, sku in enumerate(state.skus)
+        if sku not in row_of
+    ]
+    obs = np.zeros((len(keep), len(entries)), dtype=np.float32)
+    own_names = [entry["name"] for entry in own]
+    for j, entry in enumerate(entries):
+        name = entry["name"]
+        if name in own_names:
+            obs[:, j] = state.obs[keep, own_names.index(name)]
+        else:
+            obs[:, j] = latest.columns[name][[row_of[state.skus[i]] for i in keep]]
+    return StateRows([state.skus[i] for i in keep], obs, state.lines[keep], sorted(problems))
+
+
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = check_output_path(args.out or f"orders.{args.format}")  # a bad --out fails before the work
     policy = OnnxPolicy.load(args.policy)
-    state = read_state(args.state, policy.metadata["observation"])
+    state = read_state_and_forecasts(args, policy)
     for line, problem in state.problems:
         print(f"skipped {args.state} line {line}: {problem}", file=sys.stderr)
     if not state.skus:

@@ -67,3 +67,43 @@ def test_the_policy_needs_forecasts_that_cover_the_protection_interval():
     short = scenario(forecast={**FORECAST, "horizon": 2})
     with pytest.raises(ValueError, match="lead time \\+ 1 = 3 periods"):
         ForecastOrderUpTo(short, ObservationLayout(short))
+
+
+def test_a_forecast_driven_policy_exports_and_recommends_from_a_history(tmp_path):
+    import csv
+    import json
+
+    import pandas as pd
+
+    import export
+    import recommend
+
+    scenario_file = tmp_path / "seasonal.yaml"
+    scenario_file.write_text(
+        "horizon: 80\ndemand: {dist: poisson, mean: 8}\nlead_time: 2\nholding_cost: 1\nshortage_cost: 9\n"
+        "max_order: 40\nforecast: {model: moving_average, warmup: 28}\n"
+    )
+    policy_dir = tmp_path / "policy"
+    export.main(["forecast_order_up_to", "--scenario", str(scenario_file), "--out", str(policy_dir),
+                 "--parity-observations", "2000"])  # fmt: skip
+    meta = json.loads((policy_dir / "policy.json").read_text())
+    assert meta["parity"]["mismatches"] == 0 and meta["forecast"]["model"] == "moving_average"
+    days = pd.date_range("2025-01-01", periods=40).date.astype(str)
+    history = tmp_path / "history.csv"
+    pd.DataFrame({"sku": ["A"] * 40 + ["B"] * 40, "date": list(days) * 2, "demand": [6] * 40 + [12] * 40}).to_csv(
+        history, index=False
+    )
+    state = tmp_path / "state.csv"
+    state.write_text("sku,on_hand,arriving_in_0,arriving_in_1\nA,5,5,5\nB,5,5,5\nC,5,5,5\n")
+    out = tmp_path / "orders.csv"
+    code = recommend.main(["--policy", str(policy_dir), "--state", str(state), "--history", str(history),
+                           "--out", str(out)])  # fmt: skip
+    assert code == 3  # C has no history: skipped, reported
+    with out.open() as file:
+        lines = {row["sku"]: row for row in csv.DictReader(file)}
+    assert set(lines) == {"A", "B"}
+    # a flat history of 6 (and 12): forecasts of 18 (36) over the 3 periods, the policy orders up to their quantile
+    assert float(lines["A"]["expected_demand_through_arrival"]) == 18.0
+    assert float(lines["B"]["expected_demand_through_arrival"]) == 36.0
+    assert "the moving_average forecast of 36" in lines["B"]["explanation"]
+    assert int(lines["B"]["order_quantity"]) > int(lines["A"]["order_quantity"])

@@ -83,6 +83,10 @@ def explanation_groups(names: list[str]) -> list[ExplanationGroup]:
             key, describe = name, _arriving(int(name.removeprefix("arriving_in_")))
         elif name.startswith("demand_lag_"):
             key, describe = "recent_demand", lambda v: f"recent demand of {v} per period"
+        elif name.startswith("forecast_mean_ahead_"):
+            key, describe = "forecast", lambda v: f"a forecast of {v} per period"
+        elif name.startswith("forecast_q"):
+            key, describe = "forecast_spread", lambda v: f"forecast quantiles averaging {v}"
         else:
             feature = name.rsplit("_ahead_", 1)[0]
             features.setdefault(feature, []).append(i)
@@ -174,27 +178,31 @@ def explanation_reference(
     }
 
 
-def expected_demand_through_arrival(metadata: dict[str, Any]) -> float:
-    """Mean demand from this period through the period an order placed now arrives (lead time + 1 periods).
+def expected_demand_through_arrival(metadata: dict[str, Any], obs: np.ndarray) -> np.ndarray:
+    """Mean demand from this period through the period an order placed now arrives (lead time + 1 periods),
+    per row: the row's forecast where the policy observes one, else the scenario's mean demand.
 
     Args:
-        metadata: policy.json's content (``mean_demand``, ``lead_time``).
+        metadata: policy.json's content (``mean_demand``, ``lead_time``, ``forecast``).
+        obs: (n, obs_dim), the states.
     """
-    return metadata["mean_demand"] * (metadata["lead_time"]["mean"] + 1)
+    forecast = metadata.get("forecast")
+    if forecast is not None:
+        return obs[:, forecast["mean_columns_through_arrival"]].sum(axis=1, dtype=np.float64)
+    return np.full(len(obs), metadata["mean_demand"] * (metadata["lead_time"]["mean"] + 1))
 
 
-def _demand_context(lead: dict[str, Any], demand_through_arrival: float) -> str:
-    """The expected demand the inventory position is held against, with the lead time in words."""
+def _demand_context(lead: dict[str, Any], demand: str, forecast: str | None) -> str:
+    """The demand the inventory position is held against (``demand`` formatted), with the lead time in words;
+    ``forecast`` names the model whose forecast it is, if any."""
+    what = f"the {forecast} forecast of {demand}" if forecast else f"an expected demand of {demand}"
     if lead["values"] == [0]:
-        return f"an expected demand of {format_number(demand_through_arrival)} this period (the order arrives at once)"
+        return f"{what} this period (the order arrives at once)"
     if len(lead["values"]) == 1:
-        return (
-            f"an expected demand of {format_number(demand_through_arrival)} over this period and the "
-            f"{lead['values'][0]}-period lead time"
-        )
+        return f"{what} over this period and the {lead['values'][0]}-period lead time"
     return (
-        f"an expected demand of {format_number(demand_through_arrival)} over this period and the lead time of "
-        f"{min(lead['values'])} to {max(lead['values'])} periods ({lead['mean']:.1f} on average)"
+        f"{what} over this period and the lead time of {min(lead['values'])} to {max(lead['values'])} periods "
+        f"({lead['mean']:.1f} on average)"
     )
 
 
@@ -235,7 +243,11 @@ def explain_orders(
     has_pipeline = columns.stop - columns.start > 1
     reference = np.asarray(metadata["explanation"]["typical_state"], dtype=np.float32)
     typical_level = metadata["explanation"]["order_up_to_level"]
-    context = _demand_context(metadata["lead_time"], expected_demand_through_arrival(metadata))
+    model = (metadata.get("forecast") or {}).get("model")
+    contexts = [
+        _demand_context(metadata["lead_time"], text, model)
+        for text in format_numbers(expected_demand_through_arrival(metadata, obs))
+    ]
     typical_text = "" if typical_level is None else f"; it typically orders up to {typical_level}"
     typical_order_text = format_number(typical_order)
     stock = "{} on hand" if metadata["observation"][0]["name"] == "on_hand" else "net inventory {}"
@@ -261,7 +273,7 @@ def explain_orders(
     explanations = []
     for i, (order, review) in enumerate(zip(orders.tolist(), needs_review.tolist(), strict=True)):
         stock_text = stock.format(stock_texts[i])
-        situation = f"inventory position {position_texts[i]} ({stock_text}{on_order[i]}) against {context}"
+        situation = f"inventory position {position_texts[i]} ({stock_text}{on_order[i]}) against {contexts[i]}"
         if order > 0:
             sentence = f"Order {order}, up to {level_texts[i]}: {situation}."
         else:

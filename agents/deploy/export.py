@@ -25,9 +25,10 @@ from pydantic import ValidationError
 
 from agents.classic import TUNERS
 from agents.classic.echelon import NetworkBaseStock
+from agents.classic.forecast_policy import ForecastOrderUpTo
 from agents.classic.meio import NETWORK_POLICIES, optimise_base_stock
 from agents.deploy.explain import explanation_reference
-from agents.deploy.graphs import OPSET, classic_graph, network_graph, table_graph
+from agents.deploy.graphs import OPSET, classic_graph, forecast_graph, network_graph, table_graph
 from agents.deploy.network import network_metadata
 from agents.deploy.runtime import FORMAT, OnnxPolicy, sha256
 from agents.exact import OptimalPolicy
@@ -36,12 +37,15 @@ from agents.references import TUNING_SEED, optimal_policy
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError
 from envs.files import check_output_directory, write_directory
-from envs.layout import ObservationLayout
+from envs.layout import ObservationLayout, forecast_horizon
 from envs.paths import draw_paths
 from envs.policy import Policy
 from envs.scenario import AnyScenario, NetworkScenario, Scenario, format_validation_error, load_scenario
 
-POLICY_NAMES = (*TUNERS, "optimal")
+POLICY_NAMES = (*TUNERS, "optimal", "forecast_order_up_to")
+FORECAST_POLICY = "forecast_order_up_to"
+# Largest support of the forecast-driven policy's quantile in ONNX (a float64 column per unit).
+MAX_QUANTILE_SUPPORT = 4096
 NETWORK_POLICY_NAMES = (*NETWORK_POLICIES, "optimal")
 PARITY_OBSERVATIONS = 10_000
 # Seed of the rollouts an export is checked on (differs from the tuning and training-evaluation seeds).
@@ -113,6 +117,15 @@ def classic_source(name: str, scenario: AnyScenario, tuning_episodes: int = 200,
         graph, mapping = network_graph(found.policy, layout)
         params = {**found.policy.params(), "tuning": "Monte Carlo optimisation", "tuned_cost": found.expected_cost}
         return ExportSource(name, "classic", found.policy, scenario, graph, mapping, params)
+    if name == FORECAST_POLICY:
+        if scenario.forecast is None:
+            raise UserError(f"{name}: {scenario.name} has no forecast block (the policy orders on its forecasts)")
+        forecast = ForecastOrderUpTo(scenario, layout)
+        # levels beyond what the capacity can order over the protection interval change no order from a
+        # position at or above zero (lost sales); the graph adds the pmf up to there
+        support = min((scenario.max_lead_time + 1) * scenario.max_order + 1, MAX_QUANTILE_SUPPORT)
+        graph, mapping = forecast_graph(forecast, layout.dim, scenario.max_order, support)
+        return ExportSource(name, "classic", forecast, scenario, graph, mapping, forecast.params())
     if name not in TUNERS:
         raise UserError(f"{name}: unknown policy (names: {', '.join(POLICY_NAMES)}; or a run directory or model zip)")
     obs_dim = layout.dim
@@ -295,9 +308,22 @@ def _item_metadata(
             for key in ("holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "price", "lost_sales")
         },
         "explanation": {**explanation_reference(act, settled, whole_number, position), **described},
+        **({"forecast": forecast_metadata(scenario, layout)} if scenario.forecast is not None else {}),
         "sanity": {
             "share_where_one_more_on_hand_does_not_raise_the_order": float((act(one_more_on_hand) <= orders).mean()),
         },
+    }
+
+
+def forecast_metadata(scenario: Scenario, layout: ObservationLayout) -> dict[str, Any]:
+    """What recommend.py reads of a policy that observes forecasts: the model, the quantile levels, and the
+    forecast-mean columns from this period through the arrival of an order placed now."""
+    assert scenario.forecast is not None
+    periods = min(scenario.max_lead_time + 1, forecast_horizon(scenario))
+    return {
+        "model": scenario.forecast.model,
+        "levels": list(scenario.forecast.levels),
+        "mean_columns_through_arrival": [layout.names.index(f"forecast_mean_ahead_{k}") for k in range(periods)],
     }
 
 

@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
+from scipy import stats
 
 from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
 from agents.classic.echelon import NetworkBaseStock
+from agents.classic.forecast_policy import ForecastOrderUpTo
 from agents.exact import OptimalPolicy
 from envs.errors import UserError
 from envs.layout import ObservationLayout
@@ -79,6 +81,67 @@ class _GraphBuilder:
 def _position(g: _GraphBuilder, columns: slice) -> str:
     """The rounded inventory position, as the classic policies compute it: rint(on hand + pipeline)."""
     return g.op("Cast", g.op("Round", g.row_sum(g.columns(columns.start, columns.stop))), to=TensorProto.INT64)
+
+
+def forecast_graph(
+    policy: ForecastOrderUpTo, obs_dim: int, max_order: int, support: int
+) -> tuple[onnx.ModelProto, str]:
+    """The forecast-driven order-up-to policy as an ONNX graph (in float64), and its rule in words.
+
+    As :meth:`ForecastOrderUpTo.order_up_to`: the protection interval's mean mu (the forecast means
+    added) and variance (each period's from its central interval, floored at its mean); the level
+    is the smallest k with P(D <= k) >= fractile, D negative binomial (variance > mean) or Poisson,
+    0 when no demand is expected. The quantile is found by adding up the pmf over k = 0 .. support - 1,
+    in logs: log P(D = k) = k log(1 - p) + r log p + sum_{m < k} log(r + m) - log k! (negative
+    binomial, r = mu^2 / (var - mu), p = mu / var) or k log mu - mu - log k! (Poisson); a level
+    beyond the support is cut to support - 1 (export checks none is met on the policy's rollouts).
+    """
+    g = _GraphBuilder()
+    double = TensorProto.DOUBLE
+    obs = g.op("Cast", "obs", to=double)
+    zero, one = g.constant(0.0, np.float64), g.constant(1.0, np.float64)
+    means = g.op("Max", g.op("Gather", obs, g.constant(policy.mean_columns), axis=1), zero)
+    ends = [g.op("Gather", obs, g.constant([c[i] for c in policy.quantile_columns]), axis=1) for i in (0, 1)]
+    z = float(stats.norm.ppf(policy.levels[1]) - stats.norm.ppf(policy.levels[0]))
+    sigma = g.op("Div", g.op("Sub", ends[1], ends[0]), g.constant(z, np.float64))
+    variances = g.op("Max", g.op("Mul", sigma, sigma), means)
+    mu = g.op("ReduceSum", means, g.constant([1]), keepdims=1)  # (n, 1)
+    var = g.op("ReduceSum", variances, g.constant([1]), keepdims=1)
+    k = np.arange(support, dtype=np.float64)
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, support)))])
+    safe_mu = g.op("Max", mu, g.constant(1e-300, np.float64))
+    # Poisson: k log mu - mu - log k!
+    poisson = g.op("Sub", g.op("Sub", g.op("Mul", g.constant(k, np.float64), g.op("Log", safe_mu)), mu),
+                   g.constant(log_factorial, np.float64))  # fmt: skip
+    # negative binomial where var > mu: r = mu^2 / (var - mu), p = mu / var
+    over = g.op("And", g.op("Greater", var, g.op("Mul", mu, g.constant(1 + 1e-9, np.float64))),
+                g.op("Greater", mu, zero))  # fmt: skip
+    excess = g.op("Where", over, g.op("Sub", var, mu), one)
+    r = g.op("Div", g.op("Mul", mu, mu), excess)
+    prob = g.op(
+        "Where", over, g.op("Div", mu, g.op("Max", var, g.constant(1e-300, np.float64))), g.constant(0.5, np.float64)
+    )
+    rising = g.op("CumSum", g.op("Log", g.op("Add", r, g.constant(k[:-1], np.float64))), g.constant(1))
+    rising = g.op("Concat", g.op("Mul", r, zero), rising, axis=1)  # sum_{m < k} log(r + m), 0 at k = 0
+    negative_binomial = g.op(
+        "Sub",
+        g.op("Add", g.op("Add", g.op("Mul", g.constant(k, np.float64), g.op("Log", g.op("Sub", one, prob))),
+                         g.op("Mul", r, g.op("Log", prob))), rising),
+        g.constant(log_factorial, np.float64),
+    )  # fmt: skip
+    cdf = g.op("CumSum", g.op("Exp", g.op("Where", over, negative_binomial, poisson)), g.constant(1))
+    below = g.op("Cast", g.op("Less", cdf, g.constant(policy.fractile, np.float64)), to=TensorProto.INT64)
+    level = g.op("Min", g.row_sum(below), g.constant(support - 1))
+    level = g.op("Where", g.op("Greater", g.op("Squeeze", mu, g.constant([1])), zero), level, g.constant(0))
+    position = _position(g, policy.position)
+    order = g.op("Max", g.op("Sub", level, position), g.constant(0))
+    mapping = (
+        f"level = the {policy.fractile:.4g} quantile of a negative binomial (or Poisson) with the forecast mean and "
+        f"variance over the protection interval ({policy.model} forecasts, variance from the central "
+        f"{policy.central:.0%} interval, support 0..{support - 1}); order = max(level - position, 0); "
+        f"clipped to 0..{max_order}"
+    )
+    return g.model(order, obs_dim, max_order, mapping), mapping
 
 
 def classic_graph(policy: Any, obs_dim: int, max_order: int) -> tuple[onnx.ModelProto, str]:

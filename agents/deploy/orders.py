@@ -53,7 +53,7 @@ class Recommendations:
     orders: np.ndarray
     position: np.ndarray
     order_up_to: np.ndarray
-    demand_through_arrival: float
+    demand_through_arrival: np.ndarray
     arrival_period: int
     groups: list[str]
     attributions: np.ndarray
@@ -98,7 +98,7 @@ def recommend(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = No
         orders=orders,
         position=position,
         order_up_to=order_up_to,
-        demand_through_arrival=expected_demand_through_arrival(meta),
+        demand_through_arrival=expected_demand_through_arrival(meta, obs),
         arrival_period=round(meta["lead_time"]["mean"]),
         groups=[g.key for g in groups],
         attributions=attributions,
@@ -148,7 +148,7 @@ def write_orders(
         [policy.name] * n,
         recs.needs_review.tolist(),
         numbers(recs.position),
-        [round(recs.demand_through_arrival, 2)] * n,
+        numbers(recs.demand_through_arrival),
         numbers(recs.order_up_to),
         recs.explanations,
         strict=True,
