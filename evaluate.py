@@ -2,6 +2,8 @@
 
     python evaluate.py --scenario lost_sales_L2_p9                       # every classic policy + optimum
     python evaluate.py --scenario lost_sales_L2_p9 --policy base_stock --policy runs/lost_sales_L2_p9_ppo_seed0
+    python evaluate.py --scenario seasonal_promo --forecast lightgbm --episodes 200 \
+        --policy base_stock --policy forecast_order_up_to --policy forecast_order_up_to:moving_average
 
 Classic policies are tuned on their own paths, then every policy runs on the same evaluation
 demand (common random numbers). Prints the comparison table and writes results.json,
@@ -25,6 +27,7 @@ from agents.evaluation import (
     resolve_policies,
     text_table,
     tuning_and_evaluation_paths,
+    with_forecast_model,
     write_results,
 )
 from envs.errors import UserError, exit_on_user_error
@@ -42,8 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="P",
-        help=f"one of {', '.join(POLICY_NAMES)} (a network: {', '.join(NETWORK_POLICY_NAMES)}), "
-        "a run directory / model zip, or an exported policy directory "
+        help=f"one of {', '.join(POLICY_NAMES)} (a network: {', '.join(NETWORK_POLICY_NAMES)}); "
+        "with forecasts: forecast_order_up_to, or forecast_order_up_to:MODEL on the same demand with MODEL's "
+        "forecasts; random; a run directory / model zip, or an exported policy directory "
         "(repeatable); "
         "default: every classic policy and the optimum where tractable",
     )
@@ -57,6 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         metavar="CSL",
         help="choose the eoq policy's reorder point for this cycle service level (0..1) instead of by cost",
+    )
+    parser.add_argument(
+        "--forecast",
+        metavar="MODEL",
+        help="give the scenario demand forecasts by this model (a forecast block, its defaults where the "
+        "scenario has none), observed by forecast_order_up_to and by agents trained with forecasts",
     )
     parser.add_argument("--tuning-episodes", type=int, default=200, help="episodes classic policies are tuned on")
     parser.add_argument("--out", default="results", help="output directory (default results/)")
@@ -88,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.service_level is not None and not 0 < args.service_level < 1:
         raise UserError(f"--service-level must be between 0 and 1, got {args.service_level}")
     scenario = load_scenario(args.scenario)
+    if args.forecast is not None:
+        scenario = with_forecast_model(scenario, args.forecast)
     if not 0 <= args.warmup < scenario.horizon:
         raise UserError(f"--warmup must be in 0..{scenario.horizon - 1} (the scenario's horizon), got {args.warmup}")
     tuning_paths, paths = tuning_and_evaluation_paths(scenario, args.episodes, args.seed, args.tuning_episodes)
@@ -113,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         "seed": args.seed,
         "warmup": args.warmup,
         "tuning_episodes": args.tuning_episodes,
+        "forecast": scenario.forecast.model_dump() if scenario.forecast is not None else None,
         "command": " ".join(sys.argv),
     }
     write_results(results, scenario, args.out, meta, args.warmup)

@@ -31,8 +31,10 @@ from envs.batch import BatchResult, evaluation_paths, run_batch
 from envs.errors import UserError
 from envs.files import Content, write_files
 from envs.layout import ObservationLayout
-from envs.paths import ExogenousPaths
-from envs.scenario import AnyScenario, NetworkScenario, Scenario
+from envs.paths import ExogenousPaths, PathSampler
+from envs.scenario import AnyScenario, ForecastSettings, NetworkScenario, Scenario, load_scenario
+from forecasting import MODELS
+from forecasting.metrics import bias, wape
 
 # The classic policies of a single item, and of a network (Monte Carlo optimised base-stock levels).
 CLASSIC_NAMES = tuple(TUNERS)
@@ -78,6 +80,7 @@ class NamedPolicy:
     params: dict[str, Any]  # shown in tables
     kind: str  # "classic", "optimal", "learned" or "baseline"
     details: dict[str, Any] = field(default_factory=dict)  # kept in results.json only
+    forecast: ForecastSettings | None = None  # the forecasts it observes, where not the scenario's
 
 
 @dataclass
@@ -120,7 +123,7 @@ def resolve_policies(
         raise UserError(f"{scenario.name}: a service-level reorder point needs one item, iid demand, a fixed lead time")
     learned = []
     for spec in specs:
-        if spec in names:
+        if spec in names or spec.startswith(f"{FORECAST_POLICY}:"):
             continue
         if not Path(spec).exists():
             kind = "a network" if isinstance(scenario, NetworkScenario) else "one item"
@@ -134,7 +137,8 @@ def resolve_policies(
                 f"{spec}: trained on scenario '{trained_on.name}' whose observation layout {got} "
                 f"does not match '{scenario.name}' {expected}"
             )
-        learned.append(NamedPolicy(spec, policy, {"trained_on": trained_on.name}, "learned"))
+        observed = _observed_forecasts(spec, scenario, trained_on)
+        learned.append(NamedPolicy(spec, policy, {"trained_on": trained_on.name}, "learned", forecast=observed))
     for named, label in zip(
         learned, learned_labels([n.label for n in learned], [n.policy for n in learned]), strict=True
     ):
@@ -154,6 +158,13 @@ def resolve_policies(
         elif spec == FORECAST_POLICY and isinstance(scenario, Scenario) and scenario.forecast is not None:
             forecast = ForecastOrderUpTo(scenario, ObservationLayout(scenario))
             policies.append(NamedPolicy(spec, forecast, forecast.params(), "classic", {"tuning": "none: the forecast"}))
+        elif spec.startswith(f"{FORECAST_POLICY}:"):
+            settings = _forecast_variant(scenario, spec)
+            with_model = load_scenario(scenario, forecast=settings.model_dump())
+            assert isinstance(with_model, Scenario)
+            forecast = ForecastOrderUpTo(with_model, ObservationLayout(with_model))
+            details = {"tuning": "none: the forecast"}
+            policies.append(NamedPolicy(spec, forecast, forecast.params(), "classic", details, settings))
         elif spec == "random":
             system = ObservationLayout(scenario).system
             random = RandomOrders(system.max_order, TUNING_SEED, system.single)
@@ -175,6 +186,45 @@ def resolve_policies(
     if not policies and not learned:
         raise UserError(f"{scenario.name}: no policy left to evaluate ({'; '.join(notes)})")
     return policies + learned, notes
+
+
+def with_forecast_model(scenario: AnyScenario, model: str) -> AnyScenario:
+    """``scenario`` with demand forecasts by ``model``: its forecast block with that model, or a default one."""
+    if model not in MODELS:
+        raise UserError(f"--forecast {model}: unknown forecasting model (models: {', '.join(MODELS)})")
+    settings = (
+        scenario.forecast.model_copy(update={"model": model}) if scenario.forecast else ForecastSettings(model=model)
+    )
+    return load_scenario(scenario, forecast=settings.model_dump())
+
+
+def _forecast_variant(scenario: AnyScenario, spec: str) -> ForecastSettings:
+    """The scenario's forecast settings with the model named in ``forecast_order_up_to:MODEL``."""
+    model = spec.split(":", 1)[1]
+    if not isinstance(scenario, Scenario) or scenario.forecast is None:
+        raise UserError(
+            f"{spec}: {scenario.name} has no forecast block (add one to the scenario, or pass --forecast MODEL)"
+        )
+    if model not in MODELS:
+        raise UserError(f"{spec}: unknown forecasting model '{model}' (models: {', '.join(MODELS)})")
+    return scenario.forecast.model_copy(update={"model": model})
+
+
+def _observed_forecasts(spec: str, scenario: AnyScenario, trained_on: AnyScenario) -> ForecastSettings | None:
+    """The forecasts a learned policy is evaluated with: those it was trained on (same demand paths).
+
+    The observation layouts already match, so both scenarios have forecasts or neither; a model or
+    refit interval other than the scenario's is recomputed on the evaluation paths. A different
+    warm-up would put the episodes elsewhere on the paths: refused.
+    """
+    ours, theirs = scenario.forecast, trained_on.forecast
+    if ours is None or theirs is None or theirs == ours:
+        return None
+    if theirs.warmup != ours.warmup:
+        raise UserError(
+            f"{spec}: trained with a forecast warm-up of {theirs.warmup} periods, {scenario.name} has {ours.warmup}"
+        )
+    return theirs
 
 
 def learned_labels(specs: list[str], policies: list[Any]) -> list[str]:
@@ -207,9 +257,17 @@ def evaluate(
     progress: Callable[[int], None] | None = None,
     trace_rows: int = 1,
 ) -> list[PolicyResult]:
-    """Run every policy on the same paths and fill in the comparison records."""
+    """Run every policy on the same paths and fill in the comparison records.
+
+    A policy that observes other forecasts than the scenario's (``NamedPolicy.forecast``) runs on
+    the same demand with those forecasts, computed on these paths.
+    """
+    by_settings = {named.forecast: paths for named in policies}  # each set of forecasts computed once
+    for settings in by_settings:
+        by_settings[settings] = _paths_with_forecasts(scenario, paths, settings)
+    observed = {id(named): by_settings[named.forecast] for named in policies}
     results = [
-        PolicyResult(named, run_batch(named.policy, scenario, paths, warmup, trace_rows, progress))
+        PolicyResult(named, run_batch(named.policy, scenario, observed[id(named)], warmup, trace_rows, progress))
         for named in policies
     ]
     reference = _reference(results)
@@ -234,6 +292,12 @@ def evaluate(
             "turnover": float(np.nanmean(kpis["turnover"])) if np.isfinite(kpis["turnover"]).any() else math.nan,
             "order_frequency": float(kpis["order_frequency"].mean()),
         }
+        if isinstance(scenario, Scenario) and scenario.forecast is not None and _observes_forecasts(result.named):
+            settings = result.named.forecast or scenario.forecast
+            record["forecast"] = {
+                "model": settings.model,
+                **forecast_accuracy(scenario, observed[id(result.named)], warmup),
+            }
         if isinstance(scenario, NetworkScenario):
             names = ObservationLayout(scenario).system.names
             record["stock_points"] = {
@@ -251,6 +315,41 @@ def evaluate(
             }
         result.record = record
     return results
+
+
+def _observes_forecasts(named: NamedPolicy) -> bool:
+    return named.kind == "learned" or isinstance(named.policy, ForecastOrderUpTo)
+
+
+def _paths_with_forecasts(
+    scenario: AnyScenario, paths: ExogenousPaths, settings: ForecastSettings | None
+) -> ExogenousPaths:
+    """``paths`` as they are, or with the forecasts of ``settings`` in place of the scenario's."""
+    if settings is None or settings == scenario.forecast:
+        return paths
+    return PathSampler(load_scenario(scenario, forecast=settings.model_dump())).with_forecasts(paths)
+
+
+def forecast_accuracy(scenario: Scenario, paths: ExogenousPaths, warmup: int) -> dict[str, float]:
+    """How well the forecasts in ``paths`` predicted demand over each protection interval.
+
+    At every period t of the episodes from ``warmup`` on, the forecast means of t .. t + L (the
+    lead time plus one periods an order placed at t has to cover) are summed and compared with the
+    demand of those periods: WAPE = sum |F - D| / sum D and bias = sum (F - D) / sum D over all
+    periods and episodes (intervals running past the episode's end are left out).
+    """
+    settings = scenario.forecast
+    assert settings is not None
+    periods = scenario.max_lead_time + 1
+    width = 1 + len(settings.levels)
+    now = scenario.periods_before
+    origins = np.arange(now + warmup, now + scenario.horizon - periods + 1)
+    forecast = paths.forecasts[origins][:, :, np.arange(periods) * width].sum(axis=-1)  # (origins, episodes)
+    actual = paths.demand[origins[:, None] + np.arange(periods), :, 0].sum(axis=1)
+    return {
+        "protection_interval_wape": wape(actual, forecast),
+        "protection_interval_bias": bias(actual, forecast),
+    }
 
 
 def _reference(results: list[PolicyResult]) -> tuple[str, float]:
@@ -297,7 +396,22 @@ def markdown_table(results: list[PolicyResult]) -> str:
             f"| {r['fill_rate']:.3f} | {r['cycle_service_level']:.3f} | {r['avg_on_hand']:.2f} | {r['turnover']:.1f} "
             f"| {r['order_frequency']:.2f} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _forecast_note(results)
+
+
+def _forecast_note(results: list[PolicyResult]) -> str:
+    """The accuracy of the forecasts each forecast-observing policy saw (empty when none did)."""
+    lines = [
+        f"- {r.record['policy']}: {f['model']} forecasts, protection-interval WAPE "
+        f"{f['protection_interval_wape']:.3f}, bias {f['protection_interval_bias']:+.3f}"
+        for r in results
+        if (f := r.record.get("forecast"))
+    ]
+    if not lines:
+        return ""
+    return (
+        "\nforecast accuracy (demand over lead time + 1 periods, on the evaluation paths):\n" + "\n".join(lines) + "\n"
+    )
 
 
 def text_table(results: list[PolicyResult]) -> str:
@@ -345,7 +459,7 @@ def text_table(results: list[PolicyResult]) -> str:
         for row in [header, *rows]
     ]
     lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _forecast_note(results)
 
 
 def write_results(

@@ -107,3 +107,67 @@ def test_a_forecast_driven_policy_exports_and_recommends_from_a_history(tmp_path
     assert float(lines["B"]["expected_demand_through_arrival"]) == 36.0
     assert "the moving_average forecast of 36" in lines["B"]["explanation"]
     assert int(lines["B"]["order_quantity"]) > int(lines["A"]["order_quantity"])
+
+
+def test_evaluate_runs_each_forecaster_on_the_same_demand_and_scores_its_forecasts(tmp_path):
+    import json
+
+    import evaluate
+    from agents.evaluation import forecast_accuracy
+    from envs.batch import evaluation_paths
+
+    out = tmp_path / "out"
+    evaluate.main(["--scenario", "lost_sales_L2_p9", "--forecast", "moving_average", "--episodes", "30",
+                   "--warmup", "20", "--policy", "forecast_order_up_to", "--policy",
+                   "forecast_order_up_to:seasonal_naive", "--out", str(out)])  # fmt: skip
+    records = {r["policy"]: r for r in json.loads((out / "results.json").read_text())}
+    assert json.loads((out / "meta.json").read_text())["forecast"]["model"] == "moving_average"
+    moving, naive = records["forecast_order_up_to"], records["forecast_order_up_to:seasonal_naive"]
+    assert moving["forecast"]["model"] == "moving_average" and naive["forecast"]["model"] == "seasonal_naive"
+    # the accuracy recorded is that of the forecasts on the evaluation paths, recomputed here by hand
+    sc = evaluate.with_forecast_model(evaluate.load_scenario("lost_sales_L2_p9"), "seasonal_naive")
+    paths = evaluation_paths(sc, 30, 0)
+    now, lead = sc.periods_before, 3
+    errors = demand = 0.0
+    for t in range(20, sc.horizon - lead + 1):
+        forecast = paths.forecasts[now + t, :, [0, 3, 6]].sum(axis=0)  # the means ahead 0, 1 and 2
+        actual = paths.demand[now + t : now + t + lead, :, 0].sum(axis=0)
+        errors += np.abs(forecast - actual).sum()
+        demand += actual.sum()
+    by_hand = errors / demand
+    assert naive["forecast"]["protection_interval_wape"] == pytest.approx(by_hand, rel=1e-6)
+    assert forecast_accuracy(sc, paths, 20)["protection_interval_wape"] == pytest.approx(by_hand, rel=1e-6)
+    # iid Poisson demand: the 28-day mean forecasts better than last week's same day, and costs less
+    assert moving["forecast"]["protection_interval_wape"] < naive["forecast"]["protection_interval_wape"]
+    assert naive["paired_vs_best_classic"]["against"] == "forecast_order_up_to"
+    assert naive["paired_vs_best_classic"]["ci95"][0] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--policy", "forecast_order_up_to:seasonal_naive"], "lost_sales_L2_p9 has no forecast block (add one"),
+        (["--forecast", "moving_average", "--policy", "forecast_order_up_to:oracle"], "unknown forecasting model"),
+        (["--forecast", "prophet"], "--forecast prophet: unknown forecasting model"),
+    ],
+)
+def test_bad_forecast_choices_are_one_line_and_exit_2(tmp_path, capsys, args, message):
+    import evaluate
+
+    with pytest.raises(SystemExit) as caught:
+        evaluate.main(["--scenario", "lost_sales_L2_p9", "--episodes", "5", "--out", str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err.strip()
+    assert caught.value.code == 2 and message in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_learned_policy_sees_the_forecasts_it_was_trained_with():
+    from agents.evaluation import _observed_forecasts
+    from envs.errors import UserError
+
+    evaluated = scenario()
+    assert _observed_forecasts("run", evaluated, scenario()) is None
+    trained = scenario(forecast={**FORECAST, "model": "seasonal_naive"})
+    assert _observed_forecasts("run", evaluated, trained).model == "seasonal_naive"
+    with pytest.raises(UserError, match="warm-up of 35 periods"):
+        _observed_forecasts("run", evaluated, scenario(forecast={**FORECAST, "warmup": 35}))
