@@ -68,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="give the scenario demand forecasts by this model (a forecast block, its defaults where the "
         "scenario has none), observed by forecast_order_up_to and by agents trained with forecasts",
     )
+    parser.add_argument(
+        "--tune-on",
+        metavar="SCENARIO",
+        help="tune the classic policies on this scenario instead (the same system on another part of a demand "
+        "history, e.g. the year before the one evaluated)",
+    )
     parser.add_argument("--tuning-episodes", type=int, default=200, help="episodes classic policies are tuned on")
     parser.add_argument("--out", default="results", help="output directory (default results/)")
     return parser.parse_args(argv)
@@ -102,11 +108,14 @@ def main(argv: list[str] | None = None) -> None:
         scenario = with_forecast_model(scenario, args.forecast)
     if not 0 <= args.warmup < scenario.horizon:
         raise UserError(f"--warmup must be in 0..{scenario.horizon - 1} (the scenario's horizon), got {args.warmup}")
-    tuning_paths, paths = tuning_and_evaluation_paths(scenario, args.episodes, args.seed, args.tuning_episodes)
+    tune_on = load_scenario(args.tune_on) if args.tune_on is not None else None
+    if tune_on is not None and not 0 <= args.warmup < tune_on.horizon:
+        raise UserError(f"--warmup must be in 0..{tune_on.horizon - 1} (the --tune-on horizon), got {args.warmup}")
+    tuning, paths = tuning_and_evaluation_paths(scenario, args.episodes, args.seed, args.tuning_episodes, tune_on)
     policies, notes = resolve_policies(
         scenario,
         args.policy or list(policy_names(scenario)),
-        tuning_paths,
+        tuning,
         args.warmup,
         load_learned,
         args.service_level,
@@ -125,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         "seed": args.seed,
         "warmup": args.warmup,
         "tuning_episodes": args.tuning_episodes,
+        "tuned_on": tuning.scenario.name,
         "forecast": scenario.forecast.model_dump() if scenario.forecast is not None else None,
         "command": " ".join(sys.argv),
     }

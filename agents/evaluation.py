@@ -105,7 +105,7 @@ def mean_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float, flo
 def resolve_policies(
     scenario: AnyScenario,
     specs: list[str],
-    tuning_paths: ExogenousPaths,
+    tuning: Tuning,
     warmup: int,
     load_learned: Callable[[str], tuple[Any, AnyScenario]],
     eoq_service_level: float | None = None,
@@ -132,13 +132,18 @@ def resolve_policies(
             )
         policy, trained_on = load_learned(spec)
         expected, got = ObservationLayout(scenario).names, ObservationLayout(trained_on).names
-        if expected != got:
+        if _sees_all_but_forecasts(scenario, trained_on):
+            policy = WithoutForecasts(policy, len(got))
+        elif expected != got:
             raise UserError(
                 f"{spec}: trained on scenario '{trained_on.name}' whose observation layout {got} "
                 f"does not match '{scenario.name}' {expected}"
             )
+        shown: dict[str, Any] = {"trained_on": trained_on.name}
+        if isinstance(policy, WithoutForecasts):
+            shown["forecasts"] = "not observed"
         observed = _observed_forecasts(spec, scenario, trained_on)
-        learned.append(NamedPolicy(spec, policy, {"trained_on": trained_on.name}, "learned", forecast=observed))
+        learned.append(NamedPolicy(spec, policy, shown, "learned", forecast=observed))
     for named, label in zip(
         learned, learned_labels([n.label for n in learned], [n.policy for n in learned]), strict=True
     ):
@@ -148,11 +153,13 @@ def resolve_policies(
     for spec in specs:
         if spec in CLASSIC_NAMES and isinstance(scenario, Scenario):
             options = {"service_level": eoq_service_level} if spec == "eoq" and eoq_service_level is not None else {}
-            tuned = TUNERS[spec](scenario, tuning_paths, warmup, **options)
+            assert isinstance(tuning.scenario, Scenario)
+            tuned = TUNERS[spec](tuning.scenario, tuning.paths, warmup, **options)
             details = {"tuning": tuned.method, "tuning_cost": tuned.expected_cost, **tuned.details}
             policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
         elif spec in NETWORK_POLICIES and isinstance(scenario, NetworkScenario):
-            tuned = optimise_base_stock(scenario, NETWORK_POLICIES[spec], seed=TUNING_SEED, warmup=warmup)
+            assert isinstance(tuning.scenario, NetworkScenario)
+            tuned = optimise_base_stock(tuning.scenario, NETWORK_POLICIES[spec], seed=TUNING_SEED, warmup=warmup)
             details = {"tuning": "Monte Carlo optimisation", "tuning_cost": tuned.expected_cost, **tuned.details}
             policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
         elif spec == FORECAST_POLICY and isinstance(scenario, Scenario) and scenario.forecast is not None:
@@ -196,6 +203,32 @@ def with_forecast_model(scenario: AnyScenario, model: str) -> AnyScenario:
         scenario.forecast.model_copy(update={"model": model}) if scenario.forecast else ForecastSettings(model=model)
     )
     return load_scenario(scenario, forecast=settings.model_dump())
+
+
+class WithoutForecasts:
+    """A policy trained on the scenario without its forecasts, given the observation without them.
+
+    The forecast entries come last in an observation (:class:`envs.layout.ObservationLayout`), so
+    the columns it was trained on are the first ``columns``.
+    """
+
+    def __init__(self, policy: Any, columns: int) -> None:
+        self.policy = policy
+        self.columns = columns
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self.policy.act(obs[:, : self.columns])
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.policy.params())
+
+
+def _sees_all_but_forecasts(scenario: AnyScenario, trained_on: AnyScenario) -> bool:
+    """Whether a policy trained on ``trained_on`` observes ``scenario`` except for its forecasts."""
+    if scenario.forecast is None or trained_on.forecast is not None:
+        return False
+    without = ObservationLayout(_without_forecasts(scenario)).names
+    return isinstance(scenario, Scenario) and without == ObservationLayout(trained_on).names
 
 
 def _forecast_variant(scenario: AnyScenario, spec: str) -> ForecastSettings:
@@ -318,7 +351,9 @@ def evaluate(
 
 
 def _observes_forecasts(named: NamedPolicy) -> bool:
-    return named.kind == "learned" or isinstance(named.policy, ForecastOrderUpTo)
+    if named.kind == "learned":
+        return not isinstance(named.policy, WithoutForecasts)
+    return isinstance(named.policy, ForecastOrderUpTo)
 
 
 def _paths_with_forecasts(
@@ -587,10 +622,42 @@ def _plot_sample_paths(
     plt.close(fig)
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """What classic policies are tuned on: a scenario and its paths (seed ``TUNING_SEED``)."""
+
+    scenario: AnyScenario
+    paths: ExogenousPaths
+
+
 def tuning_and_evaluation_paths(
-    scenario: AnyScenario, episodes: int, seed: int, tuning_episodes: int
-) -> tuple[ExogenousPaths, ExogenousPaths]:
-    """Separate paths for tuning and for judging (a seed equal to the tuning seed is refused)."""
+    scenario: AnyScenario, episodes: int, seed: int, tuning_episodes: int, tune_on: AnyScenario | None = None
+) -> tuple[Tuning, ExogenousPaths]:
+    """Separate paths for tuning and for judging (a seed equal to the tuning seed is refused).
+
+    Classic policies are tuned on ``tune_on`` where given (the same system on another part of a
+    demand history, say the year before the one evaluated), else on the evaluated scenario; for a
+    single item without its forecasts, which no classic policy reads and which can take minutes
+    to compute.
+
+    Raises:
+        UserError: the tuning seed as ``seed``; a ``tune_on`` that is not the same system (its
+            observation without forecasts differs).
+    """
     if seed == TUNING_SEED:
         raise UserError(f"--seed {seed} is the seed classic policies are tuned on; choose another")
-    return evaluation_paths(scenario, tuning_episodes, TUNING_SEED), evaluation_paths(scenario, episodes, seed)
+    tuning = _without_forecasts(tune_on if tune_on is not None else scenario)
+    theirs, ours = ObservationLayout(tuning).names, ObservationLayout(_without_forecasts(scenario)).names
+    if theirs != ours:
+        raise UserError(f"--tune-on {tuning.name}: observes {theirs}, not the same system as {scenario.name} ({ours})")
+    return Tuning(tuning, evaluation_paths(tuning, tuning_episodes, TUNING_SEED)), evaluation_paths(
+        scenario, episodes, seed
+    )
+
+
+def _without_forecasts(scenario: AnyScenario) -> AnyScenario:
+    """A single item without its forecasts: its classic policies read the stock and pipeline
+    columns, which come first either way (a network's read an observation-wide matrix: kept)."""
+    if isinstance(scenario, NetworkScenario) or scenario.forecast is None:
+        return scenario
+    return load_scenario(scenario, forecast=None)

@@ -11,9 +11,10 @@ exact methods (dynamic programming, Zheng-Federgruen, newsvendor) need.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -276,6 +277,11 @@ class CsvDemand(_Demand):
     non-negative integer demands; ``features`` name optional numeric columns given to the agent.
     ``mode: window`` replays a random contiguous window of the history; ``mode: bootstrap`` glues random blocks of
     ``block_length`` periods (circular block bootstrap), so paths longer than the history exist.
+
+    With ``sku``, the file is a multi-SKU history in the long format of :mod:`forecasting.data`
+    (sku, date, demand, signals; ``.csv`` or ``.csv.gz``) and that SKU's days from its first row
+    are replayed, a day without a row counting as zero demand; ``start`` and ``end`` (ISO dates,
+    inclusive) keep a part of the history, e.g. a training year and a test year.
     """
 
     dist: Literal["csv"]
@@ -284,8 +290,21 @@ class CsvDemand(_Demand):
     features: tuple[str, ...] = ()
     mode: Literal["window", "bootstrap"] = "window"
     block_length: int = Field(default=28, ge=1)
+    sku: str | None = None
+    start: datetime.date | None = None
+    end: datetime.date | None = None
     _demand: np.ndarray = PrivateAttr()
     _features: np.ndarray = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _dates_need_a_long_history(self) -> CsvDemand:
+        if (self.start is not None or self.end is not None) and self.sku is None:
+            raise ValueError("start and end select days of a multi-SKU history: they need sku")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.sku is not None and self.column != "demand":
+            raise ValueError("a multi-SKU history (sku) has its demand in the 'demand' column")
+        return self
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -296,6 +315,9 @@ class CsvDemand(_Demand):
         path = Path(self.path)
         if not path.is_file():
             raise UserError(f"{path}: demand history file not found")
+        if self.sku is not None:
+            self._load_sku(path, self.sku)
+            return
         try:
             # blank lines are kept (and refused below) so that reported line numbers stay true
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
@@ -324,6 +346,26 @@ class CsvDemand(_Demand):
         self._demand = demand.to_numpy(dtype=np.int64)
         self._features = features
 
+    def _load_sku(self, path: Path, sku: str) -> None:
+        panel = _long_history(str(path.resolve()), path.stat().st_mtime_ns, self.features)
+        if sku not in panel.skus:
+            shown = ", ".join(panel.skus[:5]) + (", ..." if len(panel.skus) > 5 else "")
+            raise UserError(f"{path}: no SKU '{sku}' ({len(panel.skus):,} SKUs: {shown})")
+        row = panel.skus.index(sku)
+        dates = panel.dates().date
+        keep = ~np.isnan(panel.demand[row])  # from the SKU's first row on
+        if self.start is not None:
+            keep &= dates >= self.start
+        if self.end is not None:
+            keep &= dates <= self.end
+        if not keep.any():
+            raise UserError(
+                f"{path}: SKU '{sku}' has no days between {self.start or 'the start'} and {self.end or 'the end'}"
+            )
+        columns = [panel.signal_names.index(name) for name in self.features]
+        self._demand = panel.demand[row, keep].astype(np.int64)
+        self._features = panel.signals[row, : panel.periods][keep][:, columns].astype(np.float32)
+
     @property
     def history_length(self) -> int:
         return len(self._demand)
@@ -343,6 +385,22 @@ class CsvDemand(_Demand):
             index = (block_starts[:, :, None] + np.arange(self.block_length)[None, None, :]).reshape(n, -1)
             index = index[:, :length] % size
         return self._demand[index], self._features[index]
+
+
+@functools.lru_cache(maxsize=4)
+def _long_history(path: str, modified: int, features: tuple[str, ...]) -> Any:
+    """A multi-SKU history read once per process (every SKU's scenario reads the same file).
+
+    Unlike forecasting, which skips bad rows and goes on, a scenario refuses a history with any:
+    the first is reported with its line number. ``modified`` keys the cache to the file's version.
+    """
+    from forecasting.data import read_history
+
+    history = read_history(path, known=features, what="demand history")
+    if history.problems:
+        line, message = history.problems[0]
+        raise UserError(f"{path}: line {line}: {message} ({len(history.problems):,} bad rows)")
+    return history.panel
 
 
 DemandConfig = Annotated[

@@ -181,3 +181,35 @@ def test_learned_policies_with_the_same_directory_name_get_different_labels(tmp_
     assert labels == ["ppo a/L2_ppo_seed0", "ppo b/L2_ppo_seed0", "dqn L2_dqn_seed0"]
     best = str(runs[0] / "best_model.zip")
     assert learned_labels([best], [Learned("PPO")]) == ["ppo L2_ppo_seed0/best_model"]
+
+
+def test_classic_policies_are_tuned_on_the_tune_on_scenario(tmp_path, write_scenario, capsys):
+    from agents.classic import TUNERS
+    from agents.references import TUNING_SEED
+
+    days = 400
+    rng = np.random.default_rng(3)
+    demand = np.concatenate([rng.poisson(4, 200), rng.poisson(12, 200)])  # demand triples in the second part
+    dates = np.datetime_as_string(np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-01") + days))
+    lines = ["sku,date,demand", *(f"X,{d},{q}" for d, q in zip(dates, demand, strict=True))]
+    (tmp_path / "history.csv").write_text("\n".join(lines) + "\n")
+    base = {"horizon": 60, "lead_time": 1, "holding_cost": 1, "shortage_cost": 9, "max_order": 60}
+    demand_spec = {"dist": "csv", "path": "history.csv", "sku": "X"}
+    first = write_scenario({**base, "demand": {**demand_spec, "end": "2024-07-18"}}, "first.yaml")
+    second = write_scenario({**base, "demand": {**demand_spec, "start": "2024-07-19"}}, "second.yaml")
+    out = tmp_path / "out"
+    evaluate.main(["--scenario", str(second), "--tune-on", str(first), "--policy", "base_stock", "--episodes", "20",
+                   "--warmup", "10", "--out", str(out)])  # fmt: skip
+    record = json.loads((out / "results.json").read_text())[0]
+    tuned = TUNERS["base_stock"](load_scenario(str(first)), evaluation_paths(load_scenario(str(first)), 200,
+                                 TUNING_SEED), 10).policy.params()  # fmt: skip
+    assert record["params"] == tuned  # the level of the first part's demand...
+    in_sample = TUNERS["base_stock"](load_scenario(str(second)), evaluation_paths(load_scenario(str(second)), 200,
+                                     TUNING_SEED), 10).policy.params()  # fmt: skip
+    assert tuned["S"] < in_sample["S"]  # ...too low for the second's
+    assert record["fill_rate"] < 0.8
+    assert json.loads((out / "meta.json").read_text())["tuned_on"] == "first"
+    other = write_scenario({**base, "lead_time": 2, "demand": {**demand_spec, "end": "2024-07-18"}}, "other.yaml")
+    with pytest.raises(SystemExit) as caught:
+        evaluate.main(["--scenario", str(second), "--tune-on", str(other), "--out", str(tmp_path / "o2")])
+    assert caught.value.code == 2 and "--tune-on other: observes" in capsys.readouterr().err

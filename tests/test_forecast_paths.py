@@ -171,3 +171,28 @@ def test_a_learned_policy_sees_the_forecasts_it_was_trained_with():
     assert _observed_forecasts("run", evaluated, trained).model == "seasonal_naive"
     with pytest.raises(UserError, match="warm-up of 35 periods"):
         _observed_forecasts("run", evaluated, scenario(forecast={**FORECAST, "warmup": 35}))
+
+
+def test_a_policy_trained_without_forecasts_is_evaluated_beside_those_with_them(tmp_path):
+    import json
+
+    import evaluate
+    import export
+
+    export.main(["base_stock", "--scenario", "lost_sales_L2_p9", "--out", str(tmp_path / "bs"),
+                 "--parity-observations", "500"])  # fmt: skip
+    level = json.loads((tmp_path / "bs" / "policy.json").read_text())["params"]["S"]
+    out = tmp_path / "out"
+    evaluate.main(["--scenario", "lost_sales_L2_p9", "--forecast", "moving_average", "--episodes", "20",
+                   "--warmup", "10", "--policy", str(tmp_path / "bs"), "--policy", "forecast_order_up_to",
+                   "--out", str(out)])  # fmt: skip
+    exported = {r["policy"]: r for r in json.loads((out / "results.json").read_text())}["bs"]
+    assert exported["params"]["forecasts"] == "not observed" and "forecast" not in exported
+    # the exported base stock, fed the observation without forecasts, orders as BaseStock(S) on the same paths
+    from agents.classic import BaseStock
+    from envs.batch import evaluation_paths, run_batch
+
+    sc = evaluate.with_forecast_model(evaluate.load_scenario("lost_sales_L2_p9"), "moving_average")
+    paths = evaluation_paths(sc, 20, 0)
+    by_hand = run_batch(BaseStock(level, ObservationLayout(sc)), sc, paths, warmup=10).avg_cost.mean()
+    assert exported["avg_cost"] == pytest.approx(by_hand, rel=1e-9)

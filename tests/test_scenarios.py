@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from envs.errors import UserError
@@ -127,3 +128,50 @@ def test_csv_window_longer_than_history_is_refused(write_scenario, tmp_path):
 
     with pytest.raises(UserError, match="history has 5 rows, an episode needs 10"):
         InventoryEnv(str(path)).reset(seed=0)
+
+
+LONG_HISTORY = (
+    "sku,date,demand,promotion\n"
+    "B,2025-01-01,9,0\n"
+    "A,2025-01-02,3,0\n"  # A starts on day 2
+    "A,2025-01-03,4,1\n"
+    "A,2025-01-05,6,0\n"  # no row on the 4th: zero demand, the promotion carried forward
+    "B,2025-01-05,1,0\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("selection", "demand", "promotion"),
+    [
+        ({}, [3, 4, 0, 6], [0, 1, 1, 0]),
+        ({"start": "2025-01-03"}, [4, 0, 6], [1, 1, 0]),
+        ({"start": "2025-01-01", "end": "2025-01-04"}, [3, 4, 0], [0, 1, 1]),
+    ],
+)
+def test_one_sku_of_a_long_history_replays_its_days_with_gaps_as_zero(write_scenario, tmp_path, selection, demand,
+                                                                       promotion):  # fmt: skip
+    (tmp_path / "history.csv").write_text(LONG_HISTORY)
+    spec = {"dist": "csv", "path": "history.csv", "sku": "A", "features": ["promotion"], **selection}
+    process = load_scenario(str(write_scenario({**BASE, "demand": spec}))).demand
+    assert process.history_length == len(demand)
+    paths, features = process.sample(np.random.default_rng(0), 1, len(demand))
+    assert paths[0].tolist() == demand and features[0, :, 0].tolist() == promotion
+
+
+@pytest.mark.parametrize(
+    ("history", "selection", "message"),
+    [
+        (LONG_HISTORY, {"sku": "C"}, "no SKU 'C' (2 SKUs: A, B)"),
+        (LONG_HISTORY, {"sku": "A", "end": "2025-01-01"}, "SKU 'A' has no days between the start and 2025-01-01"),
+        (LONG_HISTORY, {"start": "2025-01-01"}, "start and end select days of a multi-SKU history: they need sku"),
+        (LONG_HISTORY, {"sku": "A", "start": "2025-02-01", "end": "2025-01-01"}, "end 2025-01-01 is before start"),
+        (LONG_HISTORY.replace("A,2025-01-03,4", "A,2025-01-03,-4"), {"sku": "A"}, "line 4:"),
+        (LONG_HISTORY, {"sku": "A", "features": ["price"]}, "known signal 'price' is not a column"),
+    ],
+)
+def test_a_bad_sku_selection_or_row_is_one_line_naming_the_file(write_scenario, tmp_path, history, selection,
+                                                                 message):  # fmt: skip
+    (tmp_path / "history.csv").write_text(history)
+    with pytest.raises(UserError) as caught:
+        load_scenario(str(write_scenario({**BASE, "demand": {"dist": "csv", "path": "history.csv", **selection}})))
+    assert message in str(caught.value) and "\n" not in str(caught.value)
