@@ -295,6 +295,8 @@ class CsvDemand(_Demand):
     end: datetime.date | None = None
     _demand: np.ndarray = PrivateAttr()
     _features: np.ndarray = PrivateAttr()
+    _start: datetime.date = PrivateAttr(default=datetime.date(2024, 1, 1))  # of row 0: calendar features
+    _forecasts: dict[tuple[Any, ...], np.ndarray] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _dates_need_a_long_history(self) -> CsvDemand:
@@ -365,6 +367,7 @@ class CsvDemand(_Demand):
         columns = [panel.signal_names.index(name) for name in self.features]
         self._demand = panel.demand[row, keep].astype(np.int64)
         self._features = panel.signals[row, : panel.periods][keep][:, columns].astype(np.float32)
+        self._start = dates[keep][0]
 
     @property
     def history_length(self) -> int:
@@ -373,18 +376,50 @@ class CsvDemand(_Demand):
     def mean_demand(self) -> float:
         return float(self._demand.mean())
 
-    def sample(self, rng: np.random.Generator, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    def rows(self, rng: np.random.Generator, n: int, length: int) -> np.ndarray:
+        """The history rows ``n`` paths of ``length`` periods replay, (n, length): windows or glued blocks."""
         size = len(self._demand)
         if self.mode == "window":
             if length > size:
                 raise UserError(f"{self.path}: history has {size} rows, an episode needs {length}; use mode: bootstrap")
-            index = rng.integers(0, size - length + 1, size=(n, 1)) + np.arange(length)[None, :]
-        else:
-            n_blocks = -(-length // self.block_length)
-            block_starts = rng.integers(0, size, size=(n, n_blocks))
-            index = (block_starts[:, :, None] + np.arange(self.block_length)[None, None, :]).reshape(n, -1)
-            index = index[:, :length] % size
-        return self._demand[index], self._features[index]
+            return rng.integers(0, size - length + 1, size=(n, 1)) + np.arange(length)[None, :]
+        n_blocks = -(-length // self.block_length)
+        block_starts = rng.integers(0, size, size=(n, n_blocks))
+        index = (block_starts[:, :, None] + np.arange(self.block_length)[None, None, :]).reshape(n, -1)
+        return index[:, :length] % size
+
+    def replay(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The demands and features of history ``rows``."""
+        return self._demand[rows], self._features[rows]
+
+    def sample(self, rng: np.random.Generator, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.replay(self.rows(rng, n, length))
+
+    def history_forecasts(self, model: str, horizon: int, levels: tuple[float, ...], refit_every: int,
+                          warmup: int) -> np.ndarray:  # fmt: skip
+        """Rolling-origin forecasts of the history itself, (rows, horizon x (1 + quantiles)), computed once.
+
+        A replayed history is one series: every path replays some of its rows, so its forecasts are
+        made once, on the history, each from the rows before it (and the features, known in
+        advance), and replayed with the demand. Forecasting the paths instead would let a global
+        model learn one window's future from another window of the same days. Rows before
+        ``warmup`` have no forecast (zeros); windows start early enough that no episode sees them.
+        """
+        key = (model, horizon, levels, refit_every, warmup)
+        if key not in self._forecasts:
+            from forecasting import make_forecaster
+            from forecasting.rolling import rolling_forecasts
+
+            if not warmup < len(self._demand):
+                raise UserError(f"{self.path}: history has {len(self._demand)} rows, a forecast warm-up of {warmup}")
+            rolled = rolling_forecasts(
+                self._demand[None, :], self._features[None, :, :], self.features, self.features,
+                make_forecaster(model, horizon), horizon, levels=levels, refit_every=refit_every,
+                first_origin=warmup, start=str(self._start),
+            )  # fmt: skip
+            entries = np.concatenate([rolled.mean[..., None], rolled.quantiles], axis=-1).reshape(len(self._demand), -1)
+            self._forecasts[key] = np.nan_to_num(entries, nan=0.0).astype(np.float32)
+        return self._forecasts[key]
 
 
 @functools.lru_cache(maxsize=4)

@@ -20,6 +20,7 @@ import numba
 import numpy as np
 from numba import typed
 
+from envs.demand import CsvDemand
 from envs.layout import forecast_horizon
 from envs.sampling import DiscreteInverse
 from envs.scenario import AnyScenario, demand_processes
@@ -43,6 +44,9 @@ class ExogenousPaths:
     lead_times: np.ndarray  # int64 (horizon, n, stock points): the lead time a shipment to the point would get
     keys: np.ndarray  # float64 (horizon, n, stock points) under random allocation, else (horizon, n, 0)
     forecasts: np.ndarray  # float32 (timeline, n, demand points x forecast entries), see envs.layout.forecast_names
+    # int64 (timeline, n, demand points): the row of its history each demand replays (-1: drawn), or
+    # (timeline, n, 0) when no demand point replays a history
+    history_rows: np.ndarray
 
     @property
     def n(self) -> int:
@@ -96,11 +100,19 @@ class PathSampler:
 
     def _draw_demand_and_supply(self, rng: np.random.Generator, n: int) -> ExogenousPaths:
         """Paths from the demand processes' own samplers (not iid demand), without forecasts."""
-        parts = [d.sample(rng, n, self.timeline) for d in self.demands]
+        parts, rows = [], np.full((self.timeline, n, len(self.demands)), -1, dtype=np.int64)
+        for d, process in enumerate(self.demands):
+            if isinstance(process, CsvDemand):
+                replayed = process.rows(rng, n, self.timeline)
+                rows[:, :, d] = replayed.T
+                parts.append(process.replay(replayed))
+            else:
+                parts.append(process.sample(rng, n, self.timeline))
         demand = np.stack([p[0].T for p in parts], axis=-1).astype(np.int64)
         features = np.concatenate([p[1].transpose(1, 0, 2) for p in parts], axis=-1).astype(np.float32)
         rest = rng.random((n, self.uniforms - self.timeline * len(self.demands)))
-        return self._with_supply(demand, features, rest)
+        replays = any(isinstance(process, CsvDemand) for process in self.demands)
+        return self._with_supply(demand, features, rest, rows if replays else rows[:, :, :0])
 
     def draw_each(self, generators: Sequence[np.random.Generator]) -> ExogenousPaths:
         """One episode from each generator: row i equals ``draw(generators[i], 1)``.
@@ -125,9 +137,11 @@ class PathSampler:
         for d, process in enumerate(self.demands):
             process.invert_transposed(uniforms[:, d * self.timeline : (d + 1) * self.timeline], demand[:, :, d])
         features = np.zeros((self.timeline, n, 0), dtype=np.float32)
-        return self._with_supply(demand, features, uniforms[:, span:])
+        return self._with_supply(demand, features, uniforms[:, span:], np.zeros((self.timeline, n, 0), np.int64))
 
-    def _with_supply(self, demand: np.ndarray, features: np.ndarray, uniforms: np.ndarray) -> ExogenousPaths:
+    def _with_supply(
+        self, demand: np.ndarray, features: np.ndarray, uniforms: np.ndarray, history_rows: np.ndarray
+    ) -> ExogenousPaths:
         n, points = demand.shape[1], self.system.n_points
         lead_times = np.empty((self.horizon, n, points), dtype=np.int64)
         for j, values in enumerate(self.system.lead_values):
@@ -141,14 +155,16 @@ class PathSampler:
         else:
             keys = np.zeros((self.horizon, n, 0))
         forecasts = np.zeros((self.timeline, n, 0), dtype=np.float32)
-        return ExogenousPaths(demand, features, lead_times, np.ascontiguousarray(keys), forecasts)
+        return ExogenousPaths(demand, features, lead_times, np.ascontiguousarray(keys), forecasts, history_rows)
 
     def with_forecasts(self, paths: ExogenousPaths) -> ExogenousPaths:
         """``paths`` with the scenario's rolling-origin forecasts of every demand point (none: as given).
 
         Each demand point's paths are forecast together (one series per episode) by
         :func:`forecasting.rolling.rolling_forecasts`; the forecast stored at period t was made
-        from the demand before t only. The features of a demand point are its known signals.
+        from the demand before t only. The features of a demand point are its known signals. A
+        replayed history's forecasts are made on the history and replayed with it
+        (:meth:`envs.demand.CsvDemand.history_forecasts`).
         """
         if self.forecast is None:
             return paths
@@ -161,6 +177,12 @@ class PathSampler:
             names = process.feature_names
             signals = paths.features[:, :, offset : offset + len(names)].transpose(1, 0, 2)
             offset += len(names)
+            if isinstance(process, CsvDemand):
+                replayed = process.history_forecasts(
+                    settings.model, horizon, settings.levels, settings.refit_every, settings.warmup
+                )
+                blocks.append(replayed[paths.history_rows[:, :, d]])
+                continue
             rolled = rolling_forecasts(
                 paths.demand[:, :, d].T, signals, names, names, make_forecaster(settings.model, horizon), horizon,
                 levels=settings.levels, refit_every=settings.refit_every, first_origin=settings.warmup,
@@ -171,7 +193,7 @@ class PathSampler:
             )
             blocks.append(np.nan_to_num(entries, nan=0.0).transpose(1, 0, 2))
         forecasts = np.ascontiguousarray(np.concatenate(blocks, axis=-1), dtype=np.float32)
-        return ExogenousPaths(paths.demand, paths.features, paths.lead_times, paths.keys, forecasts)
+        return ExogenousPaths(paths.demand, paths.features, paths.lead_times, paths.keys, forecasts, paths.history_rows)
 
 
 @numba.njit(cache=True)

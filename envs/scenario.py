@@ -426,6 +426,11 @@ def load_scenario(name_or_path: str | Path | AnyScenario, **overrides: Any) -> A
         raise UserError(format_validation_error(source, error)) from None
     for demand in demand_processes(scenario):
         if isinstance(demand, CsvDemand):
+            if scenario.forecast is not None and demand.mode == "bootstrap":
+                raise UserError(
+                    f"{source}: forecast: the forecasts of a replayed history are made on the history itself, "
+                    "so its paths must be windows of it (demand mode: window, not bootstrap)"
+                )
             demand.load()
     return scenario
 

@@ -40,7 +40,9 @@ def test_the_forecast_made_at_a_period_does_not_see_its_demand_or_later():
     changed = paths.demand.copy()
     changed[t:] = 1000  # the demand of period t and every later one
     again = sampler.with_forecasts(
-        ExogenousPaths(changed, paths.features, paths.lead_times, paths.keys, paths.forecasts[:, :, :0])
+        ExogenousPaths(
+            changed, paths.features, paths.lead_times, paths.keys, paths.forecasts[:, :, :0], paths.history_rows
+        )
     )
     np.testing.assert_array_equal(again.forecasts[: t + 1], paths.forecasts[: t + 1])
     assert not np.array_equal(again.forecasts[t + 1 :], paths.forecasts[t + 1 :])
@@ -196,3 +198,64 @@ def test_a_policy_trained_without_forecasts_is_evaluated_beside_those_with_them(
     paths = evaluation_paths(sc, 20, 0)
     by_hand = run_batch(BaseStock(level, ObservationLayout(sc)), sc, paths, warmup=10).avg_cost.mean()
     assert exported["avg_cost"] == pytest.approx(by_hand, rel=1e-9)
+
+
+def _history_scenario(folder, history, **changes):
+    """A scenario replaying ``history`` as the demand of SKU X, written with the history into ``folder``."""
+    import yaml
+
+    from envs.scenario import load_scenario
+
+    folder.mkdir(exist_ok=True)
+    days = np.datetime_as_string(np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-01") + len(history)))
+    lines = ["sku,date,demand,promotion", *(f"X,{d},{q},{int(q > 8)}" for d, q in zip(days, history, strict=True))]
+    (folder / "history.csv").write_text("\n".join(lines) + "\n")
+    spec = {"dist": "csv", "path": "history.csv", "sku": "X", "features": ["promotion"]}
+    mapping = {"horizon": 20, "lead_time": 1, "holding_cost": 1, "shortage_cost": 9, "max_order": 40,
+               "demand": spec, "forecast": {"model": "seasonal_naive", "warmup": 28}, **changes}  # fmt: skip
+    (folder / "history.yaml").write_text(yaml.safe_dump(mapping))
+    return load_scenario(str(folder / "history.yaml"))
+
+
+def test_a_replayed_history_is_forecast_once_on_its_own_days(tmp_path):
+    from forecasting import make_forecaster
+    from forecasting.rolling import rolling_forecasts
+
+    demand = np.random.default_rng(0).poisson(6, 120)
+    sc = _history_scenario(tmp_path, demand)
+    paths = PathSampler(sc).draw(np.random.default_rng(1), 30)
+    rows = paths.history_rows[:, :, 0]
+    np.testing.assert_array_equal(paths.demand[:, :, 0], demand[rows])  # windows of the history
+    # the forecast at a path's period is the one made on the history at the row it replays...
+    rolled = rolling_forecasts(demand[None].astype(float), None, [], [], make_forecaster("seasonal_naive", 2), 2,
+                               first_origin=28, start="2024-01-01")  # fmt: skip
+    now = sc.periods_before
+    for i in range(30):
+        for t in range(sc.horizon):
+            row = rows[now + t, i]
+            assert paths.forecasts[now + t, i, 0] == pytest.approx(rolled.mean[0, row, 0], rel=1e-6)
+            assert paths.forecasts[now + t, i, 3] == pytest.approx(rolled.mean[0, row, 1], rel=1e-6)
+    # ...so two windows over the same day see the same forecast of it
+    same_day = rows[now + 5, 0] == rows[now:, :]
+    assert (paths.forecasts[now:][same_day] == paths.forecasts[now + 5, 0]).all()
+
+
+def test_a_replayed_history_forecast_does_not_see_its_day_or_later(tmp_path):
+    demand = np.random.default_rng(0).poisson(6, 120)
+    changed = demand.copy()
+    changed[70:] = 30
+    before, after = _history_scenario(tmp_path / "a", demand), _history_scenario(tmp_path / "b", changed)
+    settings = ("moving_average", 2, (0.1, 0.9), 28, 28)
+    old, new = before.demand.history_forecasts(*settings), after.demand.history_forecasts(*settings)
+    np.testing.assert_array_equal(old[:71], new[:71])  # the forecast made at day 70 saw days up to 69
+    assert (new[72:] > old[72:]).any()
+    assert (old[:28] == 0).all()  # no forecast before the warm-up
+
+
+def test_forecasts_of_a_bootstrapped_history_are_refused(tmp_path):
+    from envs.errors import UserError
+
+    demand = np.random.default_rng(0).poisson(6, 120)
+    with pytest.raises(UserError, match="demand mode: window, not bootstrap"):
+        _history_scenario(tmp_path, demand, demand={"dist": "csv", "path": "history.csv",
+                          "sku": "X", "mode": "bootstrap"})  # fmt: skip
