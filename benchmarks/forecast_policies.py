@@ -12,7 +12,8 @@
    of each Syntetos-Boylan class of their first year, drawn with a fixed seed. Per SKU, a scenario
    replays windows of its history: the base stock is tuned on the first year (2024, evaluate.py
    --tune-on), and every policy is judged on windows of the second (2025); each forecast is made
-   from the days before it only (the 182 days before an episode are the forecasters' warm-up).
+   from the history before its day only (rolling origin over the file, refitted every 28 days;
+   LightGBM is one pooled model over all 300 SKUs of the file, as it would be used).
 3. ``report``: writes benchmarks/results/forecast_policies.md (and .json) from what 1 and 2 wrote
    under --work (default .cache/forecast_policies; both are resumable: finished SKUs are kept).
 
@@ -48,7 +49,7 @@ SAMPLE_SEED = 0
 FORECASTERS = ("moving_average", "seasonal_naive", "auto_ets", "croston_sba")  # beside the scenario's LightGBM
 SIGNALS = ["price", "promotion", "holiday"]  # known in advance; temperature is not
 SPLIT = date(2025, 1, 1)  # first day of the evaluation year
-WARMUP = 182  # days of history before an episode, for the forecasters
+WARMUP = 28  # days of a window before its episode (forecasts are made from the whole history before a day)
 HORIZON = 105  # periods per episode, the first KPI_WARMUP left out of the costs
 KPI_WARMUP = 14
 LEAD_TIME = 2
@@ -99,7 +100,7 @@ def sku_scenarios(sku: str, largest_demand: float) -> tuple[dict[str, Any], dict
     tuning = {**base, "description": f"{sku} in 2024", "demand": {**demand, "end": str(SPLIT - timedelta(days=1))}}
     evaluation = {
         **base,
-        "description": f"{sku} in 2025, forecasts from the {WARMUP} days before each episode",
+        "description": f"{sku} in 2025, each day forecast from the history before it",
         "demand": {**demand, "start": str(SPLIT - timedelta(days=WARMUP))},
         "forecast": {"model": "lightgbm", "warmup": WARMUP},
     }
@@ -205,8 +206,8 @@ def report(work: Path) -> None:
             f"{len(records)} SKUs (`skus.json` in the work directory), lead time {LEAD_TIME}, lost sales, holding cost "
             f"1 and lost-sale cost 9 per unit (critical fractile 0.9); base stock tuned on 2024, every policy judged "
             f"on windows of 2025 ({HORIZON} periods, the first {KPI_WARMUP} left out), each forecast made from the "
-            f"days before it (the {WARMUP} days before an episode are the forecasters' warm-up; LightGBM is refitted "
-            "every 28 periods on the episodes evaluated together, one global model).\n\n",
+            "history before its day (rolling origin over the whole file, refitted every 28 days; LightGBM one pooled "
+            "model over all 300 SKUs of the file, the others per SKU).\n\n",
             table,
         ]
     atomic_write(RESULTS.with_suffix(".md"), "".join(parts))

@@ -297,6 +297,9 @@ class CsvDemand(_Demand):
     _features: np.ndarray = PrivateAttr()
     _start: datetime.date = PrivateAttr(default=datetime.date(2024, 1, 1))  # of row 0: calendar features
     _forecasts: dict[tuple[Any, ...], np.ndarray] = PrivateAttr(default_factory=dict)
+    _source: tuple[str, int] = PrivateAttr()  # a multi-SKU history: its file and version, the SKU's row,
+    _row: int = PrivateAttr()  # and the days of the file replayed
+    _kept: np.ndarray = PrivateAttr()
 
     @model_validator(mode="after")
     def _dates_need_a_long_history(self) -> CsvDemand:
@@ -368,6 +371,9 @@ class CsvDemand(_Demand):
         self._demand = panel.demand[row, keep].astype(np.int64)
         self._features = panel.signals[row, : panel.periods][keep][:, columns].astype(np.float32)
         self._start = dates[keep][0]
+        self._source = (str(path.resolve()), path.stat().st_mtime_ns)
+        self._row = row
+        self._kept = np.flatnonzero(keep)
 
     @property
     def history_length(self) -> int:
@@ -400,26 +406,59 @@ class CsvDemand(_Demand):
         """Rolling-origin forecasts of the history itself, (rows, horizon x (1 + quantiles)), computed once.
 
         A replayed history is one series: every path replays some of its rows, so its forecasts are
-        made once, on the history, each from the rows before it (and the features, known in
-        advance), and replayed with the demand. Forecasting the paths instead would let a global
-        model learn one window's future from another window of the same days. Rows before
-        ``warmup`` have no forecast (zeros); windows start early enough that no episode sees them.
+        made once, on the history, each from the days before it (and the features, taken as known
+        in advance), and replayed with the demand. Forecasting the paths instead would let a global
+        model learn one window's future from another window of the same days. An SKU of a
+        multi-SKU history is forecast from its whole history before each day (``start`` only
+        limits the days replayed), by a pooled model (LightGBM, the LSTM) together with every
+        SKU of the file, as it would be in use. Days before ``warmup`` (counted from the file's
+        first) have no forecast (zeros); windows start late enough that no episode sees them.
         """
         key = (model, horizon, levels, refit_every, warmup)
         if key not in self._forecasts:
-            from forecasting import make_forecaster
-            from forecasting.rolling import rolling_forecasts
-
-            if not warmup < len(self._demand):
-                raise UserError(f"{self.path}: history has {len(self._demand)} rows, a forecast warm-up of {warmup}")
-            rolled = rolling_forecasts(
-                self._demand[None, :], self._features[None, :, :], self.features, self.features,
-                make_forecaster(model, horizon), horizon, levels=levels, refit_every=refit_every,
-                first_origin=warmup, start=str(self._start),
-            )  # fmt: skip
-            entries = np.concatenate([rolled.mean[..., None], rolled.quantiles], axis=-1).reshape(len(self._demand), -1)
-            self._forecasts[key] = np.nan_to_num(entries, nan=0.0).astype(np.float32)
+            if self.sku is None:
+                entries = _rolling_entries(self._demand[None].astype(float), self._features[None], self.features,
+                                           key, str(self._start))[0]  # fmt: skip
+            else:
+                path, modified = self._source
+                entries = _sku_forecasts(path, modified, self.features, self._row, key)[self._kept]
+            self._forecasts[key] = entries
         return self._forecasts[key]
+
+
+def _rolling_entries(
+    demand: np.ndarray, features: np.ndarray, names: tuple[str, ...], settings: tuple[Any, ...], start: str
+) -> np.ndarray:
+    """Rolling-origin forecasts of (n, T) demand as forecast entries, float32 (n, T, h x (1 + quantiles))."""
+    from forecasting import make_forecaster
+    from forecasting.rolling import rolling_forecasts
+
+    model, horizon, levels, refit_every, warmup = settings
+    if not warmup < demand.shape[1]:
+        raise UserError(f"a history of {demand.shape[1]} days is too short for a forecast warm-up of {warmup}")
+    rolled = rolling_forecasts(demand, features, names, names, make_forecaster(model, horizon), horizon, levels=levels,
+                               refit_every=refit_every, first_origin=warmup, start=start)  # fmt: skip
+    entries = np.concatenate([rolled.mean[..., None], rolled.quantiles], axis=-1).reshape(*demand.shape, -1)
+    return np.nan_to_num(entries, nan=0.0).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _sku_forecasts(path: str, modified: int, features: tuple[str, ...], row: int, settings: tuple[Any, ...]) -> Any:
+    """One SKU's forecasts, (days of the file, entries): a pooled model's made with every SKU, once per file."""
+    from forecasting import make_forecaster
+
+    if make_forecaster(settings[0], settings[1]).pooled:
+        return _pooled_forecasts(path, modified, features, settings)[row]
+    panel = _long_history(path, modified, features)
+    signals = panel.signals[row : row + 1, : panel.periods, [panel.signal_names.index(f) for f in features]]
+    return _rolling_entries(panel.demand[row : row + 1], signals, features, settings, str(panel.start.date()))[0]
+
+
+@functools.lru_cache(maxsize=2)
+def _pooled_forecasts(path: str, modified: int, features: tuple[str, ...], settings: tuple[Any, ...]) -> Any:
+    panel = _long_history(path, modified, features)
+    signals = panel.signals[:, : panel.periods, [panel.signal_names.index(f) for f in features]]
+    return _rolling_entries(panel.demand, signals, features, settings, str(panel.start.date()))
 
 
 @functools.lru_cache(maxsize=4)

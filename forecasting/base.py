@@ -65,11 +65,14 @@ class Forecaster(ABC):
         name: how the model is called in tables and files.
         min_history: periods of history a series needs before the first fit.
         saveable: whether :meth:`state` can save it (in a format that loads without running code).
+        pooled: whether one model is fitted across all series (a global model), so that the
+            forecast of a series depends on the others it is fitted with.
     """
 
     name: str = "forecaster"
     min_history: int = 14
     saveable: bool = False
+    pooled: bool = False
 
     @abstractmethod
     def fit(self, panel: Panel) -> Forecaster:

@@ -60,6 +60,7 @@ class LightGBMForecaster(Forecaster):
         require("mlforecast", "lightgbm")
         require("lightgbm", "lightgbm")
         self.name = "lightgbm"
+        self.pooled = True
         self.horizon = horizon
         self.levels = check_levels(levels)
         self.params: dict[str, Any] = {

@@ -50,6 +50,7 @@ class LSTMForecaster(Forecaster):
         seed: int = 0,
     ) -> None:
         self.name = "lstm"
+        self.pooled = True
         self.horizon = horizon
         self.levels = check_levels(levels)
         self.window = window

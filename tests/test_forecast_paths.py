@@ -259,3 +259,15 @@ def test_forecasts_of_a_bootstrapped_history_are_refused(tmp_path):
     with pytest.raises(UserError, match="demand mode: window, not bootstrap"):
         _history_scenario(tmp_path, demand, demand={"dist": "csv", "path": "history.csv",
                           "sku": "X", "mode": "bootstrap"})  # fmt: skip
+
+
+def test_an_sku_is_forecast_from_its_whole_history_before_the_days_replayed(tmp_path):
+    demand = np.random.default_rng(0).poisson(6, 120)
+    whole = _history_scenario(tmp_path / "a", demand)
+    later = _history_scenario(tmp_path / "b", demand, demand={"dist": "csv", "path": "history.csv", "sku": "X",
+                              "features": ["promotion"], "start": "2024-03-01"})  # fmt: skip
+    settings = ("seasonal_naive", 2, (0.1, 0.9), 28, 28)
+    assert later.demand.history_length == 120 - 60
+    np.testing.assert_array_equal(
+        later.demand.history_forecasts(*settings), whole.demand.history_forecasts(*settings)[60:]
+    )
