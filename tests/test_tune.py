@@ -50,7 +50,7 @@ def test_a_trial_behind_the_median_is_pruned_and_stops_training(single_threaded_
 
     study = tuning.create_study(seed=0, warmup_steps=0, startup_trials=1)
     study.add_trial(optuna.trial.create_trial(value=1.0, intermediate_values={1000: 1.0, 2000: 1.0}))
-    config = rl.resolve_config("ppo", SCENARIO, params=[*TINY, "n_steps=32"], total_timesteps=4000)
+    config = rl.resolve_config("ppo", SCENARIO, params=[*TINY, "n_steps=32", "batch_size=128"], total_timesteps=4000)
     model = rl.new_model(config, rl.make_training_env(config, 0), 0, verbose=0)
     reporter = tuning.TrialReporter(study.ask(), config, FixedCost(5.0))
     model.learn(4000, callback=reporter)
