@@ -22,7 +22,7 @@ from agents.rl.run_directory import Checkpoint, RunDirectory, save_model
 from envs.batch import evaluation_paths, run_batch
 from envs.kpis import KPI_NAMES
 from envs.paths import ExogenousPaths
-from envs.scenario import Scenario
+from envs.scenario import AnyScenario
 
 # Seed of the paths every evaluation during training runs on: fixed, so evaluations are comparable;
 # it differs from agents.references.TUNING_SEED, so the references are not judged on their tuning paths.
@@ -67,7 +67,7 @@ class EvaluationSet:
         paths = evaluation_paths(config.scenario, config.hyperparameters.eval_episodes, EVAL_SEED)
         return cls(paths, reference_costs(config.scenario, paths))
 
-    def evaluate(self, model: BaseAlgorithm, scenario: Scenario) -> dict[str, Any]:
+    def evaluate(self, model: BaseAlgorithm, scenario: AnyScenario) -> dict[str, Any]:
         """Mean KPIs of ``model`` on the paths and its gaps in percent to the references."""
         policy = SB3Policy(model, scenario, model.get_vec_normalize_env())
         kpis = {name: _mean(values) for name, values in run_batch(policy, scenario, self.paths).kpis.items()}
