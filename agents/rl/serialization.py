@@ -47,7 +47,7 @@ except ImportError:  # numpy < 1.26
 
 from agents.rl.config import RunConfig
 from envs.errors import UserError
-from envs.inputs import MAX_CONFIG_BYTES, check_input_file, read_bytes, read_text, shown_path
+from envs.inputs import check_input_file, read_bytes, read_text, shown_path
 from envs.limits import Flag, Real
 from envs.scenario import format_validation_error
 from envs.vec_env import InventoryVecEnv
@@ -55,6 +55,8 @@ from envs.vec_env import InventoryVecEnv
 # The largest model zip, and the largest entry in it, accepted (a zip bomb is refused unread).
 MAX_MODEL_BYTES = 2 << 30
 MAX_DATA_ENTRY_BYTES = 16 << 20
+# The largest statistics file (a mean and a variance per observation entry).
+MAX_STATISTICS_BYTES = 16 << 20
 # The largest replay buffer file (10 million transitions of a few entries).
 MAX_REPLAY_FILE_BYTES = 8 << 30
 # Entries of an SB3 zip's data that are the progress of training: kept from the file, once checked.
@@ -210,7 +212,6 @@ class NormalizerStatistics(_Strict):
 def normalizer_json(normalizer: VecNormalize) -> str:
     """The statistics of ``normalizer`` as JSON (floats written exactly: they read back bit for bit)."""
     statistics = {
-        "format": 1,
         "norm_obs": bool(normalizer.norm_obs),
         "norm_reward": bool(normalizer.norm_reward),
         "clip_obs": float(normalizer.clip_obs),
@@ -229,11 +230,15 @@ def normalizer_json(normalizer: VecNormalize) -> str:
             for name, rms in (("obs_rms", getattr(normalizer, "obs_rms", None)), ("ret_rms", normalizer.ret_rms))
         },
     }
-    return json.dumps(statistics, indent=1) + "\n"
+    return statistics_json(NormalizerStatistics.model_validate(statistics))
+
+
+def statistics_json(statistics: NormalizerStatistics) -> str:
+    return json.dumps(statistics.model_dump(mode="json"), indent=1) + "\n"
 
 
 def _legacy_statistics(path: Path) -> dict[str, Any]:
-    record = _legacy_load(path, "VecNormalize statistics", MAX_CONFIG_BYTES * 64)
+    record = _legacy_load(path, "VecNormalize statistics", MAX_STATISTICS_BYTES)
     if not isinstance(record, _Record):
         raise UserError(f"{shown_path(path)}: not VecNormalize statistics")
     state = record.__dict__
@@ -252,19 +257,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def load_normalizer(model_file: Path, venv: VecEnv) -> VecNormalize:
-    """A new VecNormalize around ``venv`` with the statistics saved next to ``model_file``.
+def read_statistics(model_file: Path) -> tuple[Path, NormalizerStatistics]:
+    """The VecNormalize statistics saved next to ``model_file`` and the file they were read from.
 
     Reads ``X.vecnormalize.json``, or, for a run in the old format, ``X.vecnormalize.pkl``
     through :class:`RestrictedUnpickler` (with a :class:`LegacyPickleWarning`).
 
     Raises:
-        UserError: no statistics, or statistics that are malformed or do not fit ``venv``'s
-            observations; one line naming the file.
+        UserError: no statistics, or statistics that are malformed; one line naming the file.
     """
     path = stats_file(model_file)
     if path.is_file():
-        text = read_text(path, "VecNormalize statistics", MAX_CONFIG_BYTES * 64)
+        text = read_text(path, "VecNormalize statistics", MAX_STATISTICS_BYTES)
         try:
             raw: Any = json.loads(text)
         except ValueError as error:
@@ -275,9 +279,19 @@ def load_normalizer(model_file: Path, venv: VecEnv) -> VecNormalize:
     else:
         raise UserError(f"{shown_path(model_file)}: its VecNormalize statistics {path.name} are missing")
     try:
-        statistics = NormalizerStatistics.model_validate(raw)
+        return path, NormalizerStatistics.model_validate(raw)
     except ValidationError as error:
         raise UserError(format_validation_error(shown_path(path), error)) from None
+
+
+def load_normalizer(model_file: Path, venv: VecEnv) -> VecNormalize:
+    """A new VecNormalize around ``venv`` with the statistics saved next to ``model_file`` (:func:`read_statistics`).
+
+    Raises:
+        UserError: no statistics, or statistics that are malformed or do not fit ``venv``'s
+            observations; one line naming the file.
+    """
+    path, statistics = read_statistics(model_file)
     obs_shape = venv.observation_space.shape
     normalizer = VecNormalize(
         venv,
@@ -410,20 +424,17 @@ def load_model(model_file: Path, config: RunConfig, env: VecEnv | None = None, *
 
 def replay_buffer_writer(buffer: ReplayBuffer) -> Callable[[Path], None]:
     """A writer (for :func:`envs.files.atomic_write`) of the buffer's arrays and position as an npz file."""
-
-    def write(path: Path) -> None:
-        arrays = {name: getattr(buffer, name) for name in REPLAY_ARRAYS}
-        with path.open("wb") as handle:  # a handle: np.savez would add .npz to a path
-            np.savez(handle, pos=np.int64(buffer.pos), full=np.bool_(buffer.full), **arrays)
-
-    return write
+    return replay_state_writer(
+        {"pos": buffer.pos, "full": buffer.full, **{n: getattr(buffer, n) for n in REPLAY_ARRAYS}}
+    )
 
 
-def restore_replay_buffer(buffer: ReplayBuffer, path: Path, legacy_path: Path) -> bool:
-    """Fill ``buffer`` from ``path`` (npz) or ``legacy_path`` (an old checkpoint's pickle); False if neither exists.
+def read_replay_buffer(path: Path, legacy_path: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The arrays and position of a saved replay buffer, from ``path`` (npz) or ``legacy_path`` (an old
+    checkpoint's pickle), and the file read; None if neither exists.
 
     Raises:
-        UserError: the file does not hold a buffer of this shape; one line naming it.
+        UserError: the file is corrupt, or not a replay buffer; one line naming it.
     """
     if path.is_file():
         check_input_file(path, "replay buffer", MAX_REPLAY_FILE_BYTES)
@@ -435,20 +446,57 @@ def restore_replay_buffer(buffer: ReplayBuffer, path: Path, legacy_path: Path) -
     elif legacy_path.is_file():
         path = legacy_path
         record = _legacy_load(path, "replay buffer", MAX_REPLAY_FILE_BYTES)
-        state = vars(record) if isinstance(record, _Record) else {}
+        state = dict(vars(record)) if isinstance(record, _Record) else {}
     else:
-        return False
+        return None
+    length = len(state.get(REPLAY_ARRAYS[0], ()))
     for name in REPLAY_ARRAYS:
-        value, expected = state.get(name), getattr(buffer, name)
-        if not isinstance(value, np.ndarray) or value.shape != expected.shape or value.dtype.kind not in "fiub":
-            raise UserError(f"{shown_path(path)}: {name}: not the replay buffer of this run (shape or type differ)")
+        value = state.get(name)
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub" or value.shape[:1] != (length,):
+            raise UserError(f"{shown_path(path)}: {name}: not the arrays of a replay buffer")
         if not np.isfinite(value).all():
             raise UserError(f"{shown_path(path)}: {name}: holds values that are not finite numbers")
-    pos, full = state.get("pos"), state.get("full")
-    pos, full = int(np.asarray(pos)) if pos is not None else -1, bool(np.asarray(full)) if full is not None else False
-    if not 0 <= pos < buffer.buffer_size:
-        raise UserError(f"{shown_path(path)}: pos: not a position in a buffer of {buffer.buffer_size}")
+    try:
+        pos, full = int(np.asarray(state.get("pos"))), bool(np.asarray(state.get("full")))
+    except (TypeError, ValueError):
+        raise UserError(f"{shown_path(path)}: pos, full: not the position of a replay buffer") from None
+    if not 0 <= pos < length:
+        raise UserError(f"{shown_path(path)}: pos: {pos} is not a position in the buffer")
+    return path, {**{name: state[name] for name in REPLAY_ARRAYS}, "pos": pos, "full": full}
+
+
+def restore_replay_buffer(buffer: ReplayBuffer, path: Path, legacy_path: Path) -> bool:
+    """Fill ``buffer`` as :func:`read_replay_buffer` reads it; False if there is no saved buffer.
+
+    Raises:
+        UserError: the saved buffer is unreadable or of another shape than ``buffer``.
+    """
+    saved = read_replay_buffer(path, legacy_path)
+    if saved is None:
+        return False
+    path, state = saved
+    for name in REPLAY_ARRAYS:
+        if state[name].shape != getattr(buffer, name).shape:
+            raise UserError(
+                f"{shown_path(path)}: {name}: shape {state[name].shape}, this run's buffer has "
+                f"{getattr(buffer, name).shape}"
+            )
     for name in REPLAY_ARRAYS:
         getattr(buffer, name)[...] = state[name]
-    buffer.pos, buffer.full = pos, full
+    buffer.pos, buffer.full = state["pos"], state["full"]
     return True
+
+
+def replay_state_writer(state: dict[str, Any]) -> Callable[[Path], None]:
+    """A writer (for :func:`envs.files.atomic_write`) of a replay buffer's arrays and position as an npz file."""
+
+    def write(path: Path) -> None:
+        with path.open("wb") as handle:  # a handle: np.savez would add .npz to a path
+            np.savez(
+                handle,
+                pos=np.int64(state["pos"]),
+                full=np.bool_(state["full"]),
+                **{name: state[name] for name in REPLAY_ARRAYS},
+            )
+
+    return write
