@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 
 from agents import rl
@@ -77,51 +78,55 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Train (argv defaults to the command line)."""
     args = parse_args(argv)
+    command = sys.orig_argv if argv is None else ["train.py", *argv]
     if args.resume:
         run, config, checkpoint = rl.open_for_resume(args.resume)
-        lock = run.lock()  # one writer at a time: a second resume of the run stops here
-        checkpoint = run.latest_checkpoint() or checkpoint  # the latest, now that no one else writes
     else:
         config, checkpoint = (
             rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps, args.n_envs),
             None,
         )
         check_output_directory(args.run_dir, replaceable=lambda existing: True, what="--run-dir")
-    # the references are tuned before a run directory exists: a scenario they refuse leaves nothing behind
-    evaluation = rl.EvaluationSet.for_config(config)
-    if checkpoint is None:
+        # the references are tuned before a run directory exists: a scenario they refuse leaves nothing behind
+        evaluation = rl.EvaluationSet.for_config(config)
         run = rl.RunDirectory.create(args.run_dir, config)
-        lock = run.lock()
-    state = checkpoint.state if checkpoint else rl.Checkpoint.INITIAL_STATE
-    try:
-        train(config, run, checkpoint, state, evaluation, sys.orig_argv if argv is None else ["train.py", *argv])
-    except UserError as error:  # a full disk, a bad checkpoint: say what is left of the run
-        raise UserError(f"{error}; {run.abandon(created_here=checkpoint is None)}") from None
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; {run.abandon(created_here=checkpoint is None)}") from None
-    finally:
-        lock.release()
+    with run.lock():  # one writer at a time: a second train.py --resume of the run stops here
+        if checkpoint is None:
+            state = rl.Checkpoint.INITIAL_STATE
+            model = None
+        else:
+            checkpoint = run.latest_checkpoint() or checkpoint  # the latest, now that no one else writes
+            state = checkpoint.state
+            # A resumed segment gets a seed of its own, so it does not replay the demand of the first.
+            seed = (config.seed + state["timesteps"]) % (rl.MAX_SEED + 1)
+            rl.setup_torch(seed)
+            model = checkpoint.restore(config, seed)  # a broken checkpoint stops here, the run left as it was
+            evaluation = rl.EvaluationSet.for_config(config)
+        try:
+            train(config, run, model, state, evaluation, command)
+        except UserError as error:  # a full disk, an unwritable run: say what is left of the run
+            raise UserError(f"{error}; {run.abandon(created_here=checkpoint is None)}") from None
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted; {run.abandon(created_here=checkpoint is None)}") from None
 
 
 def train(
     config: rl.RunConfig,
     run: rl.RunDirectory,
-    checkpoint: rl.Checkpoint | None,
+    resumed: BaseAlgorithm | None,
     state: dict[str, Any],
     evaluation: rl.EvaluationSet,
     command: list[str],
 ) -> None:
-    """Train from scratch or from ``checkpoint`` into ``run``, then save the model and the summary."""
-    # A resumed segment gets a seed of its own, so it does not replay the demand of the first.
-    seed = (config.seed + state["timesteps"]) % (rl.MAX_SEED + 1)
-    rl.setup_torch(seed)
-    if checkpoint is None:
-        model = rl.new_model(config, rl.make_training_env(config, seed), seed)
+    """Train a new model, or continue the ``resumed`` one, into ``run``; then save the model and the summary."""
+    if resumed is None:
+        rl.setup_torch(config.seed)
+        model = rl.new_model(config, rl.make_training_env(config, config.seed), config.seed)
         model.set_logger(rl.make_logger(run.tensorboard_dir))
     else:
-        model = checkpoint.restore(config, seed)
+        model = resumed
         model.set_logger(rl.make_logger(run.tensorboard_dir, resumed_from=state["timesteps"]))
-    run.record_command(command)  # once the checkpoint has loaded: a resume that fails changes nothing
+    run.record_command(command)
     print(f"run directory: {run.path}")
 
     evaluator = rl.Evaluator(config, run, evaluation, best=state["best"])
@@ -131,7 +136,7 @@ def train(
         model.learn(
             remaining,
             callback=CallbackList([rl.EpisodeKpiLogger(), evaluator, checkpointer]),
-            reset_num_timesteps=checkpoint is None,  # a resumed run continues the TensorBoard step count
+            reset_num_timesteps=resumed is None,  # a resumed run continues the TensorBoard step count
             progress_bar=sys.stderr.isatty(),  # a bar in a log file is noise
         )
 

@@ -79,7 +79,7 @@ class _IidDemand(_Demand):
     @model_validator(mode="after")
     def _bounded(self) -> _IidDemand:
         # the pmf runs up to this quantile: it must fit in memory, and demands in a float32 observation
-        upper = self._ppf(1.0 - PMF_TAIL)
+        upper = self._tail_quantile()
         if not upper <= MAX_UNITS:
             raise ValueError(
                 f"demand reaches {upper:.3g} units per period (its 1 - {PMF_TAIL:g} quantile); at most {MAX_UNITS:,}"
@@ -104,6 +104,10 @@ class _IidDemand(_Demand):
 
     def _ppf(self, q: float) -> float:
         raise NotImplementedError
+
+    def _tail_quantile(self) -> float:
+        """The demand with probability ``PMF_TAIL`` of being exceeded (where :meth:`pmf` ends)."""
+        return self._ppf(1.0 - PMF_TAIL)
 
     def _pmf_upto(self, k: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -146,6 +150,10 @@ class NegativeBinomialDemand(_IidDemand):
 
     def _ppf(self, q: float) -> float:
         return stats.nbinom.ppf(q, *self._n_p)
+
+    def _tail_quantile(self) -> float:
+        # the same quantile as a survival function: ppf takes seconds for a very heavy tail
+        return stats.nbinom.isf(PMF_TAIL, *self._n_p)
 
     def _pmf_upto(self, k: np.ndarray) -> np.ndarray:
         return stats.nbinom.pmf(k, *self._n_p)
@@ -330,6 +338,8 @@ def read_csv_rows(path: Path, text: str, columns: Sequence[str]) -> tuple[list[s
             records.append((line, fields or [""]))
             line = reader.line_num + 1
     except csv.Error as error:
+        if "unexpected end of data" in str(error):  # a quote left open to the end of the file
+            raise UserError(f"{path}: line {line}: a quote opened in this row is never closed") from None
         raise UserError(f"{path}: line {reader.line_num}: not a valid CSV row ({error})") from None
     if not records:
         raise UserError(f"{path}: empty: a demand history needs a header and at least one row")

@@ -9,6 +9,8 @@ A command-line ``main`` wrapped in :func:`exit_on_user_error` ends in one of the
   say more by raising :class:`Interrupted` with its message;
 - stdout closed early (``train.py | head``): silently, exit code 141 (128 + SIGPIPE).
 
+Warnings are shown on one line each, ``warning: ...``.
+
 Anything else is a bug and shows its traceback.
 """
 
@@ -19,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from types import FrameType
 from typing import TypeVar
@@ -49,19 +52,30 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters (terminal escapes) shown as '?'."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
+    """A warning of a command as one line, ``warning: ...`` (Python's own format takes two, with a line of code)."""
+    return f"warning: {one_line(str(message))}\n"
+
+
 def exit_on_user_error(main: F) -> F:
     """Run a command-line ``main`` so that it ends as the module docstring says."""
 
     @functools.wraps(main)
     def wrapper(*args: object, **kwargs: object) -> object:
         in_main_thread = threading.current_thread() is threading.main_thread()
+        warnings.formatwarning = _one_line_warning
         previous = signal.getsignal(signal.SIGTERM) if in_main_thread else None
         if in_main_thread and previous == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _interrupt)  # so that SIGTERM cleans up like Ctrl-C
         try:
             return main(*args, **kwargs)
         except UserError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {one_line(str(error))}", file=sys.stderr)
             sys.exit(BAD_INPUT)
         except KeyboardInterrupt as interrupt:
             received = signal.Signals(_received["signal"])

@@ -55,7 +55,10 @@ def shown_path(path: str | Path) -> str:
 
 
 def _size(n_bytes: int) -> str:
-    return f"{n_bytes / (1 << 20):g} MiB" if n_bytes >= 1 << 20 else f"{n_bytes:,} bytes"
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n_bytes >= 1 << shift:
+            return f"{n_bytes / (1 << shift):.4g} {unit}"
+    return f"{n_bytes:,} bytes"
 
 
 @functools.cache
@@ -241,6 +244,11 @@ def load_yaml(text: str, source: str | Path) -> Any:
         return yaml.load(text, Loader=StrictLoader)  # a safe loader
     except _YamlRefused as error:
         raise UserError(f"{source}: line {error.problem_mark.line + 1}: {error.problem}") from None
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow (a NUL byte)
+        line = text[: error.position].count("\n") + 1
+        raise UserError(
+            f"{source}: line {line}: not valid YAML (character #x{error.character:04x} is not allowed)"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]

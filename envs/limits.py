@@ -43,8 +43,9 @@ Real = Annotated[float, Strict()]
 def plain_name(name: str) -> str:
     """``name`` if it is a plain name (not a path); else a ValueError saying what is allowed."""
     if not PLAIN_NAME.fullmatch(name):
+        shown = "".join(c if c.isprintable() else "?" for c in name[:60])
         raise ValueError(
-            f"'{name[:60]}' is not a plain name: up to 100 letters, digits, '_', '.' and '-', "
+            f"'{shown}' is not a plain name: up to 100 letters, digits, '_', '.' and '-', "
             "not starting with '.' or '-' (it names files and directories)"
         )
     return name

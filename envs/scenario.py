@@ -317,14 +317,16 @@ _UNION_TAGS = {"int", "LeadTimeDistribution"} | {
 def format_validation_error(source: str, error: ValidationError) -> str:
     """One line naming the file and the key of the most telling error pydantic found."""
     errors = error.errors()
-    first = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), errors[0])
+    # a problem that is not a type mismatch of a union branch; else the most specific mismatch
+    first = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), max(errors, key=lambda e: len(e["loc"])))
     parts = [str(part) for part in first["loc"]]
     key = (
         ".".join(p for p in parts if p not in _UNION_TAGS and not p.startswith(("function-", "tagged-union[")))
         or "(top level)"
     )
     message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-    return f"{source}: {key}: {message}"
+    # one line whatever the input held (a name with a line break, a terminal escape)
+    return "".join(c if c.isprintable() else "?" for c in f"{source}: {key}: {message}")
 
 
 def resolve_scenario_path(name_or_path: str | Path) -> Path:
@@ -354,7 +356,12 @@ def _absolute_history_paths(raw: dict[str, Any], scenario_file: Path) -> None:
     demands = [raw] + [p for p in raw.get("stock_points") or () if isinstance(p, dict)]
     for holder in demands:
         demand = holder.get("demand")
-        if isinstance(demand, dict) and demand.get("dist") == "csv" and isinstance(demand.get("path"), str):
+        if (
+            isinstance(demand, dict)
+            and demand.get("dist") == "csv"
+            and isinstance(demand.get("path"), str)
+            and demand["path"]
+        ):
             # abspath, not resolve: it never fails (a NUL byte, a symlink loop), the reading does, in one line
             holder["demand"] = {**demand, "path": os.path.abspath(scenario_file.resolve().parent / demand["path"])}
 

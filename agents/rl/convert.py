@@ -40,23 +40,19 @@ def convert_run(path: str | Path) -> list[Path]:
     if not run.config_file.is_file():
         raise UserError(f"{path}: not a run directory (no config.yaml)")
     written = []
-    lock = run.lock()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", LegacyPickleWarning)  # converting them is the point
-            for legacy in sorted(run.path.rglob("*.vecnormalize.pkl")):
-                model_file = legacy.with_name(legacy.name.removesuffix(".vecnormalize.pkl") + ".zip")
-                _, statistics = read_statistics(model_file)
-                written.append(atomic_write(stats_file(model_file), statistics_json(statistics), what="run directory"))
-                legacy.unlink()
-            for legacy in sorted(run.checkpoints_dir.glob("step_*/replay_buffer.pkl")):
-                target = legacy.with_suffix(".npz")
-                saved = read_replay_buffer(target, legacy)
-                if saved is not None and saved[0] == legacy:
-                    written.append(atomic_write(target, replay_state_writer(saved[1]), what="run directory"))
-                legacy.unlink()
-    finally:
-        lock.release()
+    with run.lock(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", LegacyPickleWarning)  # converting them is the point
+        for legacy in sorted(run.path.rglob("*.vecnormalize.pkl")):
+            model_file = legacy.with_name(legacy.name.removesuffix(".vecnormalize.pkl") + ".zip")
+            _, statistics = read_statistics(model_file)
+            written.append(atomic_write(stats_file(model_file), statistics_json(statistics), what="run directory"))
+            legacy.unlink()
+        for legacy in sorted(run.checkpoints_dir.glob("step_*/replay_buffer.pkl")):
+            target = legacy.with_suffix(".npz")
+            saved = read_replay_buffer(target, legacy)
+            if saved is not None and saved[0] == legacy:
+                written.append(atomic_write(target, replay_state_writer(saved[1]), what="run directory"))
+            legacy.unlink()
     return written
 
 

@@ -238,12 +238,11 @@ class RunDirectory:
         return RunConfig(algo, scenario, seed, hyperparameters)
 
     def lock(self) -> DirectoryLock:
-        """Lock the run for this process, which writes it (released when the process ends).
+        """The lock of this run, for ``with``: one process at a time writes it (see :class:`envs.files.DirectoryLock`).
 
-        Raises:
-            UserError: another process is writing it (training it, or resuming it).
+        Entering it raises a :class:`UserError` when another process is writing the run.
         """
-        return DirectoryLock(self.path, "run directory").acquire()
+        return DirectoryLock(self.path, "run directory")
 
     def abandon(self, created_here: bool) -> str:
         """After a failed or interrupted training: what is left of the run, in words for the user.

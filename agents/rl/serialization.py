@@ -94,7 +94,7 @@ def legacy_stats_file(model_file: Path) -> Path:
 
 
 def has_stats(model_file: Path) -> bool:
-    return stats_file(model_file).is_file() or legacy_stats_file(model_file).is_file()
+    return stats_file(model_file).exists() or legacy_stats_file(model_file).is_file()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,17 +152,20 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def _legacy_load(path: Path, what: str, max_bytes: int) -> Any:
+    """The content of an old-format pickle, through :class:`RestrictedUnpickler`, with a warning once it is read."""
+    data = read_bytes(path, what, max_bytes)
+    try:
+        content = RestrictedUnpickler(io.BytesIO(data)).load()
+    except Exception as error:  # a file from elsewhere may hold anything; nothing of it has run
+        raise UserError(f"{shown_path(path)}: refused as {what} ({_first_line(error)})") from None
     warnings.warn(
-        f"{path}: {what} in the old format, a pickle, which can run code when loaded: read with a restricted "
-        "unpickler that builds numpy arrays only. Convert the run with python -m agents.rl.convert RUN_DIR",
+        f"{shown_path(path)}: {what} in the old format, a pickle, which could run code if it were unpickled "
+        "as SB3 does: read with a restricted unpickler that builds numpy arrays only. Convert the run with "
+        "python -m agents.rl.convert RUN_DIR",
         LegacyPickleWarning,
         stacklevel=3,
     )
-    data = read_bytes(path, what, max_bytes)
-    try:
-        return RestrictedUnpickler(io.BytesIO(data)).load()
-    except Exception as error:  # a file from elsewhere may hold anything; nothing of it has run
-        raise UserError(f"{shown_path(path)}: refused as {what} ({_first_line(error)})") from None
+    return content
 
 
 def _first_line(error: BaseException) -> str:
@@ -267,7 +270,7 @@ def read_statistics(model_file: Path) -> tuple[Path, NormalizerStatistics]:
         UserError: no statistics, or statistics that are malformed; one line naming the file.
     """
     path = stats_file(model_file)
-    if path.is_file():
+    if path.exists():  # then read_text refuses what is not a regular file
         text = read_text(path, "VecNormalize statistics", MAX_STATISTICS_BYTES)
         try:
             raw: Any = json.loads(text)
