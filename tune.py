@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,13 +63,19 @@ def main(argv: list[str] | None = None) -> None:
     config = rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps)  # bad input fails here
     check_output_directory(args.out, replaceable=lambda existing: True)
     out = check_output_directory(Path(args.out) / f"{config.scenario.name}_{args.algo}", lambda existing: True)
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"--out: cannot create {out} ({error.strerror})") from None
 
     with DirectoryLock(out, "--out"):  # one study at a time writes here
-        study = run_study(args, out)
+        try:
+            study = run_study(args, out)
+        except BaseException:
+            if created and not (out / "trials.csv").exists():  # nothing of the study was kept: leave no trace
+                shutil.rmtree(out, ignore_errors=True)
+            raise
         if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
             raise UserError(f"no trial completed; see {out / 'trials.csv'}")
         best = study.best_trial

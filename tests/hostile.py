@@ -122,8 +122,11 @@ class Batch:
             }
 
 
-def shared_batch(tmp_path_factory: pytest.TempPathFactory, name: str, prepare: Any, cases: list[Case]) -> Batch:
-    """The outcomes of ``cases``, run once per session after ``prepare(tmp)`` made their files.
+def shared_batch(
+    tmp_path_factory: pytest.TempPathFactory, name: str, prepare: Any, cases: list[Case], cleanup: Any = None
+) -> Batch:
+    """The outcomes of ``cases``, run once per session after ``prepare(tmp)`` made their files
+    (and before ``cleanup(tmp)``, which undoes what must not outlive the batch: mounts).
 
     Under xdist every worker asks; the first runs the batch in a directory all workers share and
     saves the outcomes with snapshots of the directory before and after, the others wait for it
@@ -139,10 +142,15 @@ def shared_batch(tmp_path_factory: pytest.TempPathFactory, name: str, prepare: A
         if not saved.exists():
             runner = Runner()
             tmp.mkdir(parents=True, exist_ok=True)
-            prepare(tmp)
-            before = snapshot(tmp)
-            outcomes = runner.run(cases, tmp)
-            content = {"before": before, "after": snapshot(tmp), "outcomes": {k: vars(v) for k, v in outcomes.items()}}
+            try:
+                prepare(tmp)
+                before = snapshot(tmp)
+                outcomes = runner.run(cases, tmp)
+                after = snapshot(tmp)
+            finally:
+                if cleanup is not None:
+                    cleanup(tmp)
+            content = {"before": before, "after": after, "outcomes": {k: vars(v) for k, v in outcomes.items()}}
             saved.write_text(json.dumps(content))
     content = json.loads(saved.read_text())
     outcomes = {key: Outcome(**value) for key, value in content["outcomes"].items()}

@@ -76,17 +76,16 @@ def _warm_up() -> None:
 
     from agents.classic import TUNERS
     from envs.batch import evaluation_paths, run_batch
-    from envs.scenario import load_scenario
+    from envs.scenario import load_scenario, single_item
     from envs.vec_env import InventoryVecEnv
 
-    for name in ("lost_sales_L1_p4", "serial_shang_song_1"):
-        scenario = load_scenario(name, horizon=20)
-        paths = evaluation_paths(scenario, 2, 0)
-        if name == "lost_sales_L1_p4":
-            run_batch(TUNERS["base_stock"](scenario, paths, 0).policy, scenario, paths)
+    item = single_item(load_scenario("lost_sales_L1_p4", horizon=20), "the warm-up")
+    paths = evaluation_paths(item, 2, 0)
+    run_batch(TUNERS["base_stock"](item, paths, 0).policy, item, paths)
+    for scenario in (item, load_scenario("serial_shang_song_1", horizon=20)):
         env = InventoryVecEnv(scenario, 2, seed=0)
         env.reset()
-        env.step(np.zeros((2, *env.action_space.shape), dtype=env.action_space.dtype))
+        env.step(np.stack([env.action_space.sample() for _ in range(2)]))
 
 
 def prepare() -> None:
@@ -99,7 +98,9 @@ def prepare() -> None:
 def run(cases: list[dict[str, Any]], parallel: int) -> dict[str, dict[str, Any]]:
     """Every case's exit code, stdout, stderr and duration (:func:`prepare` first)."""
     work = Path(tempfile.mkdtemp(prefix="hostile-runner-"))
-    pending, running, outcomes = list(cases), {}, {}
+    pending = list(cases)
+    running: dict[int, tuple[dict[str, Any], Path, Path, float]] = {}
+    outcomes: dict[str, dict[str, Any]] = {}
     while pending or running:
         while pending and len(running) < parallel:
             case = pending.pop(0)

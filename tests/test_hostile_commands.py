@@ -321,7 +321,7 @@ CASES = [
 def prepare(tmp: Path) -> None:
     """The inputs the cases point at (see the module docstring)."""
     from agents.deploy.export import classic_source, export_policy
-    from envs.scenario import load_scenario
+    from envs.scenario import load_scenario, single_item
     from tests.test_hostile_scenarios import bomb
 
     scenarios = tmp / "scenarios"
@@ -343,7 +343,8 @@ def prepare(tmp: Path) -> None:
     (tmp / "outputs" / "not-a-policy").mkdir(parents=True)
     (tmp / "outputs" / "not-a-policy" / "notes.txt").write_text("mine\n")
     shutil.copy(ROOT / "examples" / "state.csv", tmp / "state.csv")
-    export_policy(classic_source("base_stock", load_scenario("lost_sales_L2_p9"), 20), tmp / "policy", 200)
+    scenario = single_item(load_scenario("lost_sales_L2_p9"), "a test")
+    export_policy(classic_source("base_stock", scenario, 20), tmp / "policy", 200)
     runs = tmp / "runs"
     runs.mkdir()
     make_run(runs, "ppo").rename(runs / "ppo")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 import warnings
 import zipfile
@@ -105,6 +106,18 @@ def copy_run(algo: str, to: Path) -> Path:
     return to
 
 
+def latest(run: Path) -> rl.Checkpoint:
+    checkpoint = rl.RunDirectory(run).latest_checkpoint()
+    assert checkpoint is not None
+    return checkpoint
+
+
+def replace_by(path: Path, make) -> None:
+    """Remove the file at ``path`` and make something else there (``make(path)``)."""
+    path.unlink()
+    make(path)
+
+
 def data_of(model_file: Path) -> dict:
     with zipfile.ZipFile(model_file) as archive:
         return json.loads(archive.read("data"))
@@ -165,9 +178,8 @@ def test_a_payload_in_an_entry_sb3_writes_as_plain_data_never_runs(tmp_path, ent
         ),
         (lambda run, m: rewrite_zip(run / "model.zip", entries={"evil.pth": torch_payload(m)}), "Weights only load"),
         (
-            lambda run, m: (
-                (run / "model.vecnormalize.json").unlink(),
-                (run / "model.vecnormalize.pkl").write_bytes(payload(m)),
+            lambda run, m: replace_by(
+                run / "model.vecnormalize.json", lambda p: (run / "model.vecnormalize.pkl").write_bytes(payload(m))
             ),
             "refused as VecNormalize statistics",
         ),
@@ -215,14 +227,14 @@ def _pickled_vecnormalize(normalizer) -> bytes:
 
 def test_a_payload_in_an_old_replay_buffer_is_refused_on_resume_and_never_runs(tmp_path):
     run = make_run(tmp_path, "dqn", finished=False)
-    checkpoint = rl.RunDirectory(run).latest_checkpoint()
+    checkpoint = latest(run)
     marker = tmp_path / "pwned"
     checkpoint.replay_buffer_file.unlink()
     checkpoint.legacy_replay_buffer_file.write_bytes(payload(marker))
-    _, config, latest = rl.open_for_resume(run)
+    _, config, resumed = rl.open_for_resume(run)
     with warnings.catch_warnings(), pytest.raises(UserError, match="refused as replay buffer"):
         warnings.simplefilter("ignore", LegacyPickleWarning)
-        latest.restore(config, seed=0)
+        resumed.restore(config, seed=0)
     assert not marker.exists()
 
 
@@ -275,8 +287,8 @@ BROKEN = [
     ("zip-weights-missing", lambda r: rewrite_zip(r / "model.zip", entries={"policy.pth": None}), "cannot be loaded"),
     ("zip-weights-nan", _nan_weights, "not all finite"),
     ("zip-progress-negative", lambda r: rewrite_zip(r / "model.zip", data={"num_timesteps": -5}), "num_timesteps"),
-    ("zip-directory", lambda r: ((r / "model.zip").unlink(), (r / "model.zip").mkdir()), "no trained model"),
-    ("zip-dev-zero", lambda r: ((r / "model.zip").unlink(), (r / "model.zip").symlink_to("/dev/zero")), "no trained"),
+    ("zip-directory", lambda r: replace_by(r / "model.zip", Path.mkdir), "no trained model"),
+    ("zip-dev-zero", lambda r: replace_by(r / "model.zip", lambda p: p.symlink_to("/dev/zero")), "no trained"),
     ("zip-other-network", lambda r: _replace_config_key(r, "- 64\n  - 64", "- 8"), "cannot be loaded as the ppo"),
     ("stats-missing", lambda r: _stats(r).unlink(), "statistics model.vecnormalize.json are missing"),
     ("stats-not-json", lambda r: _stats(r).write_text("{oops"), "not valid JSON"),
@@ -285,7 +297,7 @@ BROKEN = [
     ("stats-shape", lambda r: _edit_stats(r, norm_obs=True, obs_rms={"mean": [0], "var": [1], "count": 1}), "shape"),
     ("stats-unknown-key", lambda r: _edit_stats(r, evil=1), "evil: unknown key"),
     ("stats-huge", lambda r: _stats(r).write_text(" " * (17 << 20)), "at most 16 MiB"),
-    ("stats-fifo", lambda r: (_stats(r).unlink(), __import__("os").mkfifo(_stats(r))), "not a regular file"),
+    ("stats-fifo", lambda r: replace_by(_stats(r), os.mkfifo), "not a regular file"),
     ("config-missing", lambda r: (r / "config.yaml").unlink(), "not a run directory"),
     ("config-recursive-alias", lambda r: _config(r, "x: &x [*x]\n"), "alias *x"),
     ("config-duplicate-key", lambda r: _config(r, "gamma: 0.5\n"), "duplicate key 'gamma'"),
@@ -327,17 +339,16 @@ RESUME_BROKEN = {
     "model-truncated": lambda c: (c / "model.zip").write_bytes((c / "model.zip").read_bytes()[:3000]),
     "model-payload": lambda c: rewrite_zip(c / "model.zip", data={"evil": {":serialized:": "gASVAAAA"}}),
     "stats-missing": lambda c: (c / "model.vecnormalize.json").unlink(),
-    "stats-legacy-payload": lambda c: (
-        (c / "model.vecnormalize.json").unlink(),
-        (c / "model.vecnormalize.pkl").write_bytes(payload(c.parents[3] / "pwned")),
+    "stats-legacy-payload": lambda c: replace_by(
+        c / "model.vecnormalize.json",
+        lambda p: (c / "model.vecnormalize.pkl").write_bytes(payload(c.parents[3] / "pwned")),
     ),
 }
 RESUME_BROKEN_DQN = {
     "replay-corrupt": lambda c: (c / "replay_buffer.npz").write_bytes(b"PK\x03\x04 not really"),
     "replay-shape": lambda c: np.savez(c / "replay_buffer.npz", observations=np.zeros((3, 1, 2))),
-    "replay-payload": lambda c: (
-        (c / "replay_buffer.npz").unlink(),
-        (c / "replay_buffer.pkl").write_bytes(payload(c.parents[3] / "pwned")),
+    "replay-payload": lambda c: replace_by(
+        c / "replay_buffer.npz", lambda p: (c / "replay_buffer.pkl").write_bytes(payload(c.parents[3] / "pwned"))
     ),
 }
 RESUME_PHRASES = {
@@ -366,6 +377,10 @@ COMMAND_CASES = [
              untouched=(f"resume/dqn-{name}",))
         for name in RESUME_BROKEN_DQN
     ),
+    Case("resume-tensorboard-symlink", "train", ("--resume", "{tmp}/resume/tensorboard-link"),
+         ("tensorboard: is a symbolic link",), untouched=("resume/tensorboard-link", "elsewhere")),
+    Case("resume-checkpoints-symlink", "train", ("--resume", "{tmp}/resume/checkpoints-link"),
+         ("checkpoints: is a symbolic link",), untouched=("resume/checkpoints-link", "elsewhere")),
     Case("resume-garbage-checkpoint", "train", ("--resume", "{tmp}/resume/garbage"), ("step_999999999999",),
          untouched=("resume/garbage",)),
     Case("resume-other-algo", "train", ("--resume", "{tmp}/resume/other-algo"),
@@ -402,13 +417,20 @@ def prepare(tmp: Path) -> None:
         base = make_run(tmp / "made", algo, finished=False)
         for name, brake in breaks.items():
             run = shutil.copytree(base, resume / f"{algo}-{name}")
-            brake(rl.RunDirectory(run).latest_checkpoint().path)
+            brake(latest(run).path)
+    (tmp / "elsewhere").mkdir()
+    linked = shutil.copytree(base, resume / "tensorboard-link")
+    (linked / "tensorboard").symlink_to(tmp / "elsewhere")
+    linked = shutil.copytree(base, resume / "checkpoints-link")
+    shutil.copytree(linked / "checkpoints", tmp / "elsewhere" / "checkpoints")
+    shutil.rmtree(linked / "checkpoints")
+    (linked / "checkpoints").symlink_to(tmp / "elsewhere" / "checkpoints")
     garbage = shutil.copytree(resume / "ppo-state-corrupt", resume / "garbage")
     (garbage / "checkpoints" / "step_999999999999").write_text("not a checkpoint")
     other = shutil.copytree(base, resume / "other-algo")  # a DQN run whose checkpoint holds a PPO model
     shutil.copy(
-        rl.RunDirectory(resume / "ppo-state-missing").latest_checkpoint().model_file,
-        rl.RunDirectory(other).latest_checkpoint().model_file,
+        latest(resume / "ppo-state-missing").model_file,
+        latest(other).model_file,
     )
     legacy = copy_run("ppo", tmp / "legacy-payload")
     (legacy / "model.vecnormalize.json").unlink()
@@ -423,7 +445,7 @@ def prepare_slow(tmp: Path) -> None:
     planted = copy_run("ppo", tmp / "payload")
     rewrite_zip(planted / "model.zip", data={key: pickled_entry(tmp / "pwned") for key in PICKLED["ppo"]})
     resume = make_run(tmp / "made", "ppo", finished=False).rename(tmp / "resume-payload")
-    checkpoint = rl.RunDirectory(resume).latest_checkpoint()
+    checkpoint = latest(resume)
     rewrite_zip(checkpoint.model_file, data={key: pickled_entry(tmp / "pwned") for key in PICKLED["ppo"]})
     (tmp / "out").mkdir()
 

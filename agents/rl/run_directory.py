@@ -49,7 +49,15 @@ from agents.rl.serialization import (
 )
 from agents.rl.training import make_training_env
 from envs.errors import UserError
-from envs.files import Content, DirectoryLock, atomic_write, write_directory, write_files, write_new_directory
+from envs.files import (
+    Content,
+    DirectoryLock,
+    atomic_write,
+    check_output_directory,
+    write_directory,
+    write_files,
+    write_new_directory,
+)
 from envs.inputs import read_text, read_yaml, shown_path
 from envs.limits import Int, Real
 from envs.scenario import format_validation_error, load_scenario
@@ -237,6 +245,17 @@ class RunDirectory:
         check_fits(algo, scenario, hyperparameters)
         return RunConfig(algo, scenario, seed, hyperparameters)
 
+    def check_writable(self) -> None:
+        """Refuse a run whose subdirectories are symlinks or not directories (a run from elsewhere
+        could point ``tensorboard/`` or ``checkpoints/`` anywhere; event files and checkpoints
+        would be written there).
+
+        Raises:
+            UserError: one line naming the subdirectory.
+        """
+        for directory in (self.checkpoints_dir, self.tensorboard_dir):
+            check_output_directory(directory, replaceable=lambda existing: True, what="run directory")
+
     def lock(self) -> DirectoryLock:
         """The lock of this run, for ``with``: one process at a time writes it (see :class:`envs.files.DirectoryLock`).
 
@@ -287,6 +306,7 @@ def open_for_resume(path: str | Path) -> tuple[RunDirectory, RunConfig, Checkpoi
         raise UserError(f"--resume {shown_path(path)}: not a run directory (no config.yaml)")
     if run.summary_file.exists():
         raise UserError(f"--resume {shown_path(path)}: the run is finished (summary.json exists)")
+    run.check_writable()
     checkpoint = run.latest_checkpoint()
     if checkpoint is None:
         raise UserError(f"--resume {shown_path(path)}: no checkpoint to resume from yet (start a new run)")
