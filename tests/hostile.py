@@ -44,7 +44,7 @@ class Case:
     code: int = 2
     cwd: str = "{tmp}"
     xfail: str = ""
-    timeout: float = 120
+    timeout: float = 60
     untouched: tuple[str, ...] = field(default=())  # paths under {tmp} that must be left as they were
 
     def param(self) -> Any:
@@ -187,6 +187,26 @@ def assert_one_line_error(outcome: Outcome, mentions: Iterable[str] = (), code: 
     for mention in mentions:
         assert mention in err, f"{mention!r} not in {err!r}"
     return err
+
+
+def fifo(path: Path, unblock_after: float = 10) -> str:
+    """A FIFO at ``path``; should a reader block on it, a writer opens it after ``unblock_after``
+    seconds and closes it at once (the reader sees an empty file), so a test fails instead of hanging."""
+    import threading
+
+    os.mkfifo(path)
+
+    def unblock() -> None:
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # no reader: nothing to unblock
+            return
+        os.close(descriptor)
+
+    timer = threading.Timer(unblock_after, unblock)
+    timer.daemon = True
+    timer.start()
+    return str(path)
 
 
 # ---------------------------------------------------------------------------------------------

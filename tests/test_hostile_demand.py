@@ -15,6 +15,7 @@ import pytest
 
 from envs.errors import UserError
 from envs.scenario import load_scenario
+from tests.hostile import fifo
 from tests.test_hostile_scenarios import MAX_MESSAGE, SINGLE
 
 GOOD = "demand,promotion\n3,0\n4,1\n5,0\n"
@@ -97,8 +98,7 @@ def test_a_hostile_history_is_refused_naming_the_rows(tmp_path, content, phrase)
 
 
 def _fifo(tmp_path: Path) -> str:
-    os.mkfifo(tmp_path / "fifo.csv")
-    return str(tmp_path / "fifo.csv")
+    return fifo(tmp_path / "fifo.csv")
 
 
 def _directory(tmp_path: Path) -> str:

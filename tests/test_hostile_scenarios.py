@@ -13,6 +13,7 @@ import pytest
 
 from envs.errors import UserError
 from envs.scenario import load_scenario
+from tests.hostile import fifo
 
 SINGLE = """\
 horizon: 10
@@ -378,8 +379,7 @@ def test_hostile_overrides_are_refused_naming_the_key(tmp_path, override, named,
 
 
 def _fifo(tmp_path):
-    os.mkfifo(tmp_path / "fifo.yaml")
-    return str(tmp_path / "fifo.yaml")
+    return fifo(tmp_path / "fifo.yaml")
 
 
 def _symlink_to_environ(tmp_path):

@@ -268,20 +268,81 @@ def test_a_second_study_in_one_directory_gets_one_line(tmp_path, capsys, lock_ho
     assert [p.name for p in out.iterdir()] == [".lock"]
 
 
+class Command:
+    """A command started as a real process, its stderr collected as it comes (so that a full pipe never blocks it)."""
+
+    def __init__(self, argv: list[str], cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, *argv],
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        self.received: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for chunk in iter(lambda: self.process.stderr.read(1), ""):  # type: ignore[union-attr]
+            self.received.append(chunk)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.received)
+
+    def wait_for(self, condition, seconds: float = 180) -> None:
+        """Wait until ``condition()`` holds; fail if the process ends first or it takes too long."""
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert self.process.poll() is None, self.stderr
+            assert time.monotonic() < deadline, f"timed out; stderr: {self.stderr[-2000:]}"
+            time.sleep(0.02)
+
+    def finish(self, seconds: float = 60) -> int:
+        """The exit code, once the process has ended and all of stderr is read."""
+        code = self.process.wait(timeout=seconds)
+        self.reader.join(timeout=10)
+        return code
+
+
+@pytest.fixture
+def command(tmp_path):
+    """Start commands as processes; any still running at the end of the test is killed."""
+    started: list[Command] = []
+
+    def run(*argv: str) -> Command:
+        started.append(Command([str(arg) for arg in argv], tmp_path))
+        return started[-1]
+
+    yield run
+    for each in started:
+        if each.process.poll() is None:
+            each.process.kill()
+            each.process.wait()
+
+
+def temporaries(root: Path) -> list[str]:
+    """Temporary files and staging directories of envs.files under ``root`` (hidden names but the lock)."""
+    return [
+        str(p) for p in root.rglob("*") if p.name.endswith(".tmp") or (p.name.startswith(".") and p.name != ".lock")
+    ]
+
+
 @pytest.mark.slow
-def test_two_resumes_of_one_run_at_once_one_trains_the_other_refuses(tmp_path):
+def test_two_resumes_of_one_run_at_once_one_trains_the_other_refuses(tmp_path, command):
     run = make_run(tmp_path, "ppo", finished=False)
     config = run / "config.yaml"
     config.write_text(config.read_text().replace("total_timesteps: 1000", "total_timesteps: 10000000"))
-    command = [str(ROOT / "train.py"), "--resume", str(run)]
-    first = start(command, tmp_path)
-    wait_for(lambda: (run / "command.txt").exists(), first)  # written once the first holds the lock and has loaded
-    second = subprocess.run([sys.executable, *command], capture_output=True, text=True, cwd=tmp_path, check=False)
-    assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
-    assert f"process {first.pid} is writing to it" in second.stderr, second.stderr
-    first.send_signal(signal.SIGTERM)
-    err = first.stderr.read() if first.stderr else ""
-    assert first.wait(timeout=60) == 143 and err.count("\n") == 1 and "kept: continue it" in err, err
+    first = command(ROOT / "train.py", "--resume", run)
+    first.wait_for(lambda: (run / "command.txt").exists())  # written once the first holds the lock and has loaded
+    second = command(ROOT / "train.py", "--resume", run)
+    assert second.finish(seconds=120) == 2, second.stderr
+    assert second.stderr.count("\n") == 1 and f"process {first.process.pid} is writing to it" in second.stderr
+    first.process.send_signal(signal.SIGTERM)
+    assert first.finish() == 143 and first.stderr.count("\n") == 1 and "kept: continue it" in first.stderr
     assert (run / "command.txt").read_text().count("train.py") == 1  # the second recorded nothing
 
 
@@ -289,103 +350,46 @@ def test_two_resumes_of_one_run_at_once_one_trains_the_other_refuses(tmp_path):
 # Signals
 
 
-def start(argv: list[str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, *argv],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-
-
-def wait_for(condition, process: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
-def no_temporaries(root: Path) -> list[str]:
-    return [
-        str(p) for p in root.rglob("*") if p.name.endswith(".tmp") or (p.name.startswith(".") and p.name != ".lock")
-    ]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_during_training_keeps_a_resumable_run_and_says_so(tmp_path, signum, code):
+def test_a_signal_during_training_keeps_a_resumable_run_and_says_so(tmp_path, command, signum, code):
     runs = tmp_path / "runs"
-    process = start(
-        [
-            str(ROOT / "train.py"),
-            "--algo",
-            "ppo",
-            "--scenario",
-            S,
-            *QUICK_TRAINING,
-            "--timesteps",
-            "100000",
-            "--run-dir",
-            str(runs),
-        ],
-        tmp_path,
-    )
+    training = command(ROOT / "train.py", "--algo", "ppo", "--scenario", S, *QUICK_TRAINING, "--timesteps", "100000",
+                       "--run-dir", runs)  # fmt: skip
     run = runs / f"{S}_ppo_seed0"
-    wait_for(lambda: len(list((run / "checkpoints").glob("step_*"))) >= 2, process)
-    process.send_signal(signum)
-    err = process.stderr.read() if process.stderr else ""
-    assert process.wait(timeout=60) == code
+    training.wait_for(lambda: len(list((run / "checkpoints").glob("step_*"))) >= 2)
+    training.process.send_signal(signum)
+    assert training.finish() == code, training.stderr
+    err = training.stderr
     assert err.count("\n") == 1 and err.startswith("error: interrupted;") and "--resume" in err, err
     assert signal.Signals(signum).name in err
-    assert not (run / "model.zip").exists() and not no_temporaries(runs), no_temporaries(runs)
+    assert not (run / "model.zip").exists() and not temporaries(runs), temporaries(runs)
     with pytest.raises(UserError, match="not finished"):
         rl.load_run(run)
 
 
 @pytest.mark.slow
-def test_a_signal_before_the_first_checkpoint_removes_the_new_run(tmp_path):
+def test_a_signal_before_the_first_checkpoint_removes_the_new_run(tmp_path, command):
     runs = tmp_path / "runs"
-    argv = [
-        str(ROOT / "train.py"),
-        "--algo",
-        "ppo",
-        "--scenario",
-        S,
-        *QUICK_TRAINING,
-        "-p",
-        "checkpoint_freq=1000000",
-        "--timesteps",
-        "1000000",
-        "--run-dir",
-        str(runs),
-    ]
-    process = start(argv, tmp_path)
-    wait_for(lambda: (runs / f"{S}_ppo_seed0" / "command.txt").exists(), process)
+    training = command(ROOT / "train.py", "--algo", "ppo", "--scenario", S, *QUICK_TRAINING, "-p",
+                       "checkpoint_freq=1000000", "--timesteps", "1000000", "--run-dir", runs)  # fmt: skip
+    training.wait_for(lambda: (runs / f"{S}_ppo_seed0" / "command.txt").exists())
     time.sleep(1)
-    process.send_signal(signal.SIGTERM)
-    err = process.stderr.read() if process.stderr else ""
-    assert process.wait(timeout=60) == 143
-    assert err.count("\n") == 1 and "removed (it had no checkpoint to resume from)" in err, err
+    training.process.send_signal(signal.SIGTERM)
+    assert training.finish() == 143, training.stderr
+    assert training.stderr.count("\n") == 1 and "removed (it had no checkpoint to resume from)" in training.stderr
     assert list(runs.iterdir()) == []
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=P2_PROGRESS)
-def test_a_signal_during_evaluation_writes_nothing(tmp_path):
+def test_a_signal_during_evaluation_writes_nothing(tmp_path, command):
     out = tmp_path / "results"
-    process = start([str(ROOT / "evaluate.py"), "--scenario", "lost_sales_L4_p39", "--episodes", "20000", "--out",
-                     str(out)], tmp_path)  # fmt: skip
-    received: list[str] = []
-    reader = threading.Thread(target=lambda: received.extend(iter(lambda: process.stderr.read(1), "")), daemon=True)
-    reader.start()
-    wait_for(lambda: "evaluating" in "".join(received), process)  # the policies are being evaluated
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=60) == 130
-    reader.join(timeout=10)
-    err = "".join(received)
+    evaluation = command(ROOT / "evaluate.py", "--scenario", "lost_sales_L4_p39", "--episodes", "20000", "--out", out)
+    evaluation.wait_for(lambda: "evaluating" in evaluation.stderr)  # the policies are being evaluated
+    evaluation.process.send_signal(signal.SIGINT)
+    assert evaluation.finish() == 130
+    err = evaluation.stderr
     assert not out.exists() or not any(out.iterdir())
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: interrupted (SIGINT)"), err
     assert err.count("\n") == 1, err  # what phase 2 fixes: the progress bar's lines come before
