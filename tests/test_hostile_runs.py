@@ -213,6 +213,44 @@ def test_an_old_run_still_loads_with_a_warning_naming_the_risk(tmp_path):
     np.testing.assert_array_equal(policy.act(observations), current.act(observations))
 
 
+def test_convert_rewrites_an_old_run_as_plain_data_that_loads_the_same(tmp_path, capsys):
+    from agents.rl import convert
+
+    run = make_run(tmp_path, "dqn")
+    current, _ = rl.load_run(run)
+    checkpoint = latest(run)
+    buffer = dict(np.load(checkpoint.replay_buffer_file))
+    for model_file in (run / "model.zip", run / "best_model.zip", checkpoint.model_file):  # as older versions wrote
+        normalizer = rl.load_normalizer(model_file, current.normalizer.venv)
+        (model_file.with_suffix(".vecnormalize.pkl")).write_bytes(_pickled_vecnormalize(normalizer))
+        rl.stats_file(model_file).unlink()
+    checkpoint.legacy_replay_buffer_file.write_bytes(_pickled_replay_buffer(buffer))
+    checkpoint.replay_buffer_file.unlink()
+
+    convert.main([str(run)])
+    assert "4 files written as plain data" in capsys.readouterr().out
+    assert not list(run.rglob("*.pkl"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LegacyPickleWarning)
+        converted, _ = rl.load_run(run)
+    observations = np.random.default_rng(0).integers(0, 50, size=(100, 2)).astype(np.float32)
+    np.testing.assert_array_equal(converted.act(observations), current.act(observations))
+    again = dict(np.load(checkpoint.replay_buffer_file))
+    assert again.keys() == buffer.keys() and all(np.array_equal(again[k], buffer[k]) for k in buffer)
+
+
+def _pickled_replay_buffer(arrays: dict) -> bytes:
+    """What SB3's save_replay_buffer wrote: a pickle of the buffer object with these arrays."""
+    import pickle
+
+    from stable_baselines3.common.buffers import ReplayBuffer
+
+    buffer = ReplayBuffer.__new__(ReplayBuffer)
+    buffer.__dict__.update({name: value for name, value in arrays.items() if name not in ("pos", "full")})
+    buffer.__dict__.update(pos=int(arrays["pos"]), full=bool(arrays["full"]), device=torch.device("cpu"))
+    return pickle.dumps(buffer)
+
+
 def _pickled_vecnormalize(normalizer) -> bytes:
     """What SB3's VecNormalize.save writes (a pickle of the wrapper without its env)."""
     import pickle

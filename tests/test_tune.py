@@ -89,3 +89,10 @@ def test_sampled_values_round_trip_through_the_overrides_train_py_reads():
         "policy_kwargs": {"net_arch": [128, 128]},
         "learning_rate_schedule": "linear",
     }
+
+
+def test_a_sampled_ppo_batch_is_capped_at_the_rollout():
+    config = rl.resolve_config("ppo", SCENARIO, params=[*TINY, "n_steps=32", "batch_size=128"])
+    assert tuning.fitted({"n_steps": 32, "batch_size": 1024}, config)["batch_size"] == 32 * 8
+    assert tuning.fitted({"n_steps": 128, "batch_size": 512}, config)["batch_size"] == 512
+    assert tuning.fitted({"batch_size": 64}, config) == {"batch_size": 64}  # DQN: no rollout
