@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -122,6 +123,43 @@ class Batch:
             }
 
 
+def _session_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory all xdist workers of this session share (the base of their own temporary directories)."""
+    shared = tmp_path_factory.getbasetemp()
+    return shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+
+
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runs and a policy made once per session, for the cases to copy (never to change in place).
+
+    ``runs/ppo`` and ``runs/dqn`` (finished), ``runs/ppo-unfinished`` and ``runs/dqn-unfinished``
+    (a checkpoint, no model yet), and ``policy/``: base_stock for lost_sales_L2_p9, exported.
+    """
+    from agents.deploy.export import classic_source, export_policy
+    from envs.scenario import load_scenario, single_item
+
+    root = _session_directory(tmp_path_factory) / "hostile-artifacts"
+    with open(root.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "complete").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            (root / "runs").mkdir(parents=True)
+            for algo in ("ppo", "dqn"):
+                make_run(root / "made", algo).rename(root / "runs" / algo)
+                make_run(root / "made", algo, finished=False).rename(root / "runs" / f"{algo}-unfinished")
+            scenario = single_item(load_scenario("lost_sales_L2_p9"), "a test")
+            export_policy(classic_source("base_stock", scenario, 20), root / "policy", 200)
+            shutil.rmtree(root / "made")
+            (root / "complete").touch()
+    return root
+
+
+def copy_of(source: Path, to: Path) -> Path:
+    """A copy of an artifact (a run, a policy) at ``to``, to change or to hand to a command."""
+    shutil.copytree(source, to, symlinks=True)
+    return to
+
+
 def shared_batch(
     tmp_path_factory: pytest.TempPathFactory, name: str, prepare: Any, cases: list[Case], cleanup: Any = None
 ) -> Batch:
@@ -132,9 +170,7 @@ def shared_batch(
     saves the outcomes with snapshots of the directory before and after, the others wait for it
     on a lock and read them.
     """
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # one directory per session, above the workers' own
+    shared = _session_directory(tmp_path_factory)
     tmp = shared / f"hostile-{name}"
     saved = shared / f"hostile-{name}.json"
     with open(shared / f"hostile-{name}.lock", "w") as lock:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import ROOT, Case, assert_one_line_error, make_run, shared_batch
+from tests.hostile import ROOT, Case, artifacts, assert_one_line_error, copy_of, shared_batch
 from tests.test_hostile_scenarios import SINGLE
 
 S = "lost_sales_L1_p4"
@@ -318,10 +318,8 @@ CASES = [
 ]
 
 
-def prepare(tmp: Path) -> None:
-    """The inputs the cases point at (see the module docstring)."""
-    from agents.deploy.export import classic_source, export_policy
-    from envs.scenario import load_scenario, single_item
+def prepare(tmp: Path, made: Path) -> None:
+    """The inputs the cases point at (see the module docstring); ``made``: the session's artifacts."""
     from tests.test_hostile_scenarios import bomb
 
     scenarios = tmp / "scenarios"
@@ -330,9 +328,8 @@ def prepare(tmp: Path) -> None:
     (scenarios / "escape.yaml").write_text(SINGLE + "name: ../../escaped\n")
     (scenarios / "bomb.yaml").write_text(bomb())
     (scenarios / "binary.yaml").write_bytes(bytes(range(256)) * 8)
-    (scenarios / "environ.yaml").write_text(
-        SINGLE.replace("{dist: poisson, mean: 5}", "{dist: csv, path: /proc/self/environ}")
-    )
+    environ = SINGLE.replace("{dist: poisson, mean: 5}", "{dist: csv, path: /proc/self/environ}")
+    (scenarios / "environ.yaml").write_text(environ)
     (scenarios / "huge.yaml").write_text(SINGLE.replace("horizon: 10", "horizon: 1000000000"))
     os.mkfifo(tmp / "fifo")
     (tmp / "a-file").write_text("keep me\n")
@@ -343,18 +340,16 @@ def prepare(tmp: Path) -> None:
     (tmp / "outputs" / "not-a-policy").mkdir(parents=True)
     (tmp / "outputs" / "not-a-policy" / "notes.txt").write_text("mine\n")
     shutil.copy(ROOT / "examples" / "state.csv", tmp / "state.csv")
-    scenario = single_item(load_scenario("lost_sales_L2_p9"), "a test")
-    export_policy(classic_source("base_stock", scenario, 20), tmp / "policy", 200)
-    runs = tmp / "runs"
-    runs.mkdir()
-    make_run(runs, "ppo").rename(runs / "ppo")
-    make_run(runs, "ppo", finished=False).rename(runs / "unfinished")
-    (tmp / "link-run").symlink_to(runs / "unfinished")
+    copy_of(made / "policy", tmp / "policy")
+    copy_of(made / "runs" / "ppo", tmp / "runs" / "ppo")
+    copy_of(made / "runs" / "ppo-unfinished", tmp / "runs" / "unfinished")
+    (tmp / "link-run").symlink_to(tmp / "runs" / "unfinished")
 
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    return shared_batch(tmp_path_factory, "commands", prepare, CASES)
+    made = artifacts(tmp_path_factory)
+    return shared_batch(tmp_path_factory, "commands", lambda tmp: prepare(tmp, made), CASES)
 
 
 @pytest.mark.parametrize("case", [case.param() for case in CASES])

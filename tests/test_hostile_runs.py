@@ -28,7 +28,7 @@ from stable_baselines3 import DQN, PPO
 from agents import rl
 from agents.rl.serialization import LegacyPickleWarning
 from envs.errors import UserError
-from tests.hostile import ROOT, Case, assert_one_line_error, make_run, payload, shared_batch
+from tests.hostile import ROOT, Case, artifacts, assert_one_line_error, copy_of, payload, shared_batch
 
 ZOO = ROOT / "zoo"
 # Trained runs (every entry SB3 pickles is there) of both algorithms, as someone else would send them.
@@ -213,10 +213,10 @@ def test_an_old_run_still_loads_with_a_warning_naming_the_risk(tmp_path):
     np.testing.assert_array_equal(policy.act(observations), current.act(observations))
 
 
-def test_convert_rewrites_an_old_run_as_plain_data_that_loads_the_same(tmp_path, capsys):
+def test_convert_rewrites_an_old_run_as_plain_data_that_loads_the_same(tmp_path, tmp_path_factory, capsys):
     from agents.rl import convert
 
-    run = make_run(tmp_path, "dqn")
+    run = copy_of(artifacts(tmp_path_factory) / "runs" / "dqn", tmp_path / "run")
     current, _ = rl.load_run(run)
     checkpoint = latest(run)
     buffer = dict(np.load(checkpoint.replay_buffer_file))
@@ -263,8 +263,8 @@ def _pickled_vecnormalize(normalizer) -> bytes:
         normalizer.venv = venv
 
 
-def test_a_payload_in_an_old_replay_buffer_is_refused_on_resume_and_never_runs(tmp_path):
-    run = make_run(tmp_path, "dqn", finished=False)
+def test_a_payload_in_an_old_replay_buffer_is_refused_on_resume_and_never_runs(tmp_path, tmp_path_factory):
+    run = copy_of(artifacts(tmp_path_factory) / "runs" / "dqn-unfinished", tmp_path / "run")
     checkpoint = latest(run)
     marker = tmp_path / "pwned"
     checkpoint.replay_buffer_file.unlink()
@@ -448,11 +448,11 @@ SLOW_CASES = [
 # fmt: on
 
 
-def prepare(tmp: Path) -> None:
+def prepare(tmp: Path, made: Path) -> None:
     resume = tmp / "resume"
     resume.mkdir()
     for algo, breaks in (("ppo", RESUME_BROKEN), ("dqn", RESUME_BROKEN_DQN)):
-        base = make_run(tmp / "made", algo, finished=False)
+        base = made / "runs" / f"{algo}-unfinished"
         for name, brake in breaks.items():
             run = shutil.copytree(base, resume / f"{algo}-{name}")
             brake(latest(run).path)
@@ -475,14 +475,13 @@ def prepare(tmp: Path) -> None:
     (legacy / "model.vecnormalize.pkl").write_bytes(payload(tmp / "pwned"))
     truncated = copy_run("ppo", tmp / "truncated")
     (truncated / "model.zip").write_bytes((truncated / "model.zip").read_bytes()[:4000])
-    shutil.rmtree(tmp / "made")
     (tmp / "out").mkdir()
 
 
-def prepare_slow(tmp: Path) -> None:
+def prepare_slow(tmp: Path, made: Path) -> None:
     planted = copy_run("ppo", tmp / "payload")
     rewrite_zip(planted / "model.zip", data={key: pickled_entry(tmp / "pwned") for key in PICKLED["ppo"]})
-    resume = make_run(tmp / "made", "ppo", finished=False).rename(tmp / "resume-payload")
+    resume = copy_of(made / "runs" / "ppo-unfinished", tmp / "resume-payload")
     checkpoint = latest(resume)
     rewrite_zip(checkpoint.model_file, data={key: pickled_entry(tmp / "pwned") for key in PICKLED["ppo"]})
     (tmp / "out").mkdir()
@@ -490,7 +489,8 @@ def prepare_slow(tmp: Path) -> None:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    return shared_batch(tmp_path_factory, "runs", prepare, COMMAND_CASES)
+    made = artifacts(tmp_path_factory)
+    return shared_batch(tmp_path_factory, "runs", lambda tmp: prepare(tmp, made), COMMAND_CASES)
 
 
 @pytest.mark.parametrize("case", [case.param() for case in COMMAND_CASES])
@@ -502,7 +502,8 @@ def test_a_command_given_a_hostile_run_refuses_it_in_one_line_and_leaves_it_as_i
 
 @pytest.fixture(scope="module")
 def slow_batch(tmp_path_factory):
-    return shared_batch(tmp_path_factory, "runs-slow", prepare_slow, SLOW_CASES)
+    made = artifacts(tmp_path_factory)
+    return shared_batch(tmp_path_factory, "runs-slow", lambda tmp: prepare_slow(tmp, made), SLOW_CASES)
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ import tune
 from agents import rl
 from envs.errors import UserError
 from envs.files import DirectoryLock
-from tests.hostile import ROOT, Case, assert_one_line_error, make_run, shared_batch, snapshot
+from tests.hostile import ROOT, Case, artifacts, assert_one_line_error, copy_of, shared_batch, snapshot
 
 S = "lost_sales_L1_p4"
 QUICK_TRAINING = ["--timesteps", "2000", "--n-envs", "2"]
@@ -112,15 +112,10 @@ FULL_CASES = [
 # fmt: on
 
 
-def prepare(tmp: Path) -> None:
-    from agents.deploy.export import classic_source, export_policy
-    from envs.scenario import load_scenario, single_item
-
-    export_policy(
-        classic_source("base_stock", single_item(load_scenario("lost_sales_L2_p9"), "a test"), 20), tmp / "policy", 200
-    )
+def prepare(tmp: Path, made: Path) -> None:
+    copy_of(made / "policy", tmp / "policy")
     shutil.copy(ROOT / "examples" / "state.csv", tmp / "state.csv")
-    run = make_run(tmp / "made", "ppo", finished=False)
+    run = made / "runs" / "ppo-unfinished"
     mount_tmpfs(tmp / "full", "64k")
     mount_tmpfs(tmp / "full-small", "16k")
     mount_tmpfs(tmp / "full-tiny", "4k")
@@ -133,7 +128,6 @@ def prepare(tmp: Path) -> None:
     shutil.copytree(run, tmp / "read-only" / "run")
     subprocess.run(["mount", "-o", "remount,ro", str(tmp / "read-only")], check=True)
     mount_tmpfs(tmp / "other-fs", "64m")
-    shutil.rmtree(tmp / "made")
 
 
 def unmount(tmp: Path) -> None:
@@ -143,10 +137,12 @@ def unmount(tmp: Path) -> None:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    return shared_batch(tmp_path_factory, "system", prepare, FULL_CASES, cleanup=unmount)
+    made = artifacts(tmp_path_factory)
+    return shared_batch(tmp_path_factory, "system", lambda tmp: prepare(tmp, made), FULL_CASES, cleanup=unmount)
 
 
 @ROOT_NEEDED
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [case.param() for case in FULL_CASES])
 def test_a_full_or_read_only_file_system_gives_one_line_and_leaves_nothing(batch, case):
     outcome = batch.outcomes[case.id]
@@ -164,13 +160,12 @@ def test_a_full_or_read_only_file_system_gives_one_line_and_leaves_nothing(batch
 # Earlier outputs are kept: a failed command leaves them, a replaced one keeps its permission bits
 
 
-def test_a_failed_recommend_leaves_the_earlier_orders_and_a_replaced_file_keeps_its_mode(tmp_path, capsys):
+def test_a_failed_recommend_leaves_the_earlier_orders_and_a_replaced_file_keeps_its_mode(
+    tmp_path, tmp_path_factory, capsys
+):
     import recommend
-    from agents.deploy.export import classic_source, export_policy
-    from envs.scenario import load_scenario, single_item
 
-    scenario = single_item(load_scenario("lost_sales_L2_p9"), "a test")
-    export_policy(classic_source("base_stock", scenario, 20), tmp_path / "policy", 200)
+    copy_of(artifacts(tmp_path_factory) / "policy", tmp_path / "policy")
     orders = tmp_path / "orders.csv"
     orders.write_text("earlier orders\n")
     os.chmod(orders, 0o640)
@@ -198,8 +193,10 @@ def test_a_failed_recommend_leaves_the_earlier_orders_and_a_replaced_file_keeps_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "orders.csv", "policy"]
 
 
-def test_a_resume_that_fails_leaves_the_run_as_it_was_and_command_txt_keeps_its_mode(tmp_path, capsys):
-    run = make_run(tmp_path, "ppo", finished=False)
+def test_a_resume_that_fails_leaves_the_run_as_it_was_and_command_txt_keeps_its_mode(
+    tmp_path, tmp_path_factory, capsys
+):
+    run = copy_of(artifacts(tmp_path_factory) / "runs" / "ppo-unfinished", tmp_path / "run")
     checkpoint = rl.RunDirectory(run).latest_checkpoint()
     assert checkpoint is not None
     (checkpoint.path / "state.json").write_text("{oops")
@@ -245,8 +242,8 @@ def lock_holder():
         process.wait()
 
 
-def test_a_second_writer_of_a_run_gets_one_line_and_changes_nothing(tmp_path, capsys, lock_holder):
-    run = make_run(tmp_path, "ppo", finished=False)
+def test_a_second_writer_of_a_run_gets_one_line_and_changes_nothing(tmp_path, tmp_path_factory, capsys, lock_holder):
+    run = copy_of(artifacts(tmp_path_factory) / "runs" / "ppo-unfinished", tmp_path / "run")
     before = snapshot(run)
     holder = lock_holder(run)
     with pytest.raises(SystemExit) as exit_info:
@@ -332,8 +329,8 @@ def temporaries(root: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_two_resumes_of_one_run_at_once_one_trains_the_other_refuses(tmp_path, command):
-    run = make_run(tmp_path, "ppo", finished=False)
+def test_two_resumes_of_one_run_at_once_one_trains_the_other_refuses(tmp_path, tmp_path_factory, command):
+    run = copy_of(artifacts(tmp_path_factory) / "runs" / "ppo-unfinished", tmp_path / "run")
     config = run / "config.yaml"
     config.write_text(config.read_text().replace("total_timesteps: 1000", "total_timesteps: 10000000"))
     first = command(ROOT / "train.py", "--resume", run)
