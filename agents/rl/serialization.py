@@ -17,7 +17,7 @@ code when it is loaded. Three files of a run could:
 
 Runs written before this (``*.vecnormalize.pkl``, ``replay_buffer.pkl``) still load: their
 pickles are read by :class:`RestrictedUnpickler`, which builds numpy arrays and nothing else
-(every class the pickle names becomes an inert record of its attributes, any other function is
+(the classes such files name become inert records of their attributes, any other function is
 refused), with a :class:`LegacyPickleWarning`. ``python -m agents.rl.convert RUN_DIR`` rewrites
 such a run in the new format.
 """
@@ -42,7 +42,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 try:
     import numpy._core as _numpy_core
-except ImportError:  # numpy < 1.26
+except ImportError:  # numpy 1 names it numpy.core
     import numpy.core as _numpy_core  # type: ignore[no-redef]
 
 from agents.rl.config import RunConfig
