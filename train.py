@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 
 from agents import rl
-from envs.errors import UserError, exit_on_user_error
+from envs.errors import Interrupted, UserError, exit_on_user_error
+from envs.files import check_output_directory
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -29,16 +31,17 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UserError(message)  # one line and exit code 2, like every other user mistake
 
 
-def integer(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer of at least ``minimum``."""
+def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in ``minimum..maximum``."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text[:40]!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"at least {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
         return value
 
     return parse
@@ -49,7 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--algo", help=f"one of {', '.join(rl.ALGOS)}")
     parser.add_argument("--scenario", help="a scenario name in configs/scenarios or a YAML path")
     parser.add_argument("--timesteps", type=integer(1), help="env steps to train for (default: the config's)")
-    parser.add_argument("--seed", type=integer(0), default=0, help="seed of every random draw (default: 0)")
+    parser.add_argument(
+        "--seed", type=integer(0, rl.MAX_SEED), default=0, help="seed of every random draw (default: 0)"
+    )
     parser.add_argument("--n-envs", type=integer(1), help="systems simulated in parallel (default: the config's)")
     parser.add_argument("--run-dir", default="runs", help="where the run directory is created (default: runs)")
     parser.add_argument(
@@ -73,30 +78,56 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Train (argv defaults to the command line)."""
     args = parse_args(argv)
+    command = sys.orig_argv if argv is None else ["train.py", *argv]
     if args.resume:
         run, config, checkpoint = rl.open_for_resume(args.resume)
     else:
-        run, config, checkpoint = (
-            None,
+        config, checkpoint = (
             rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps, args.n_envs),
             None,
         )
-    # the references are tuned before a run directory exists: a scenario they refuse leaves nothing behind
-    evaluation = rl.EvaluationSet.for_config(config)
-    run = run or rl.RunDirectory.create(args.run_dir, config)
-    state = checkpoint.state if checkpoint else rl.Checkpoint.INITIAL_STATE
-    run.record_command(sys.orig_argv if argv is None else ["train.py", *argv])
-    print(f"run directory: {run.path}")
+        check_output_directory(args.run_dir, replaceable=lambda existing: True, what="--run-dir")
+        # the references are tuned before a run directory exists: a scenario they refuse leaves nothing behind
+        evaluation = rl.EvaluationSet.for_config(config)
+        run = rl.RunDirectory.create(args.run_dir, config)
+    with run.lock():  # one writer at a time: a second train.py --resume of the run stops here
+        if checkpoint is None:
+            state = rl.Checkpoint.INITIAL_STATE
+            model = None
+        else:
+            checkpoint = run.latest_checkpoint() or checkpoint  # the latest, now that no one else writes
+            state = checkpoint.state
+            # A resumed segment gets a seed of its own, so it does not replay the demand of the first.
+            seed = (config.seed + state["timesteps"]) % (rl.MAX_SEED + 1)
+            rl.setup_torch(seed)
+            model = checkpoint.restore(config, seed)  # a broken checkpoint stops here, the run left as it was
+            evaluation = rl.EvaluationSet.for_config(config)
+        try:
+            train(config, run, model, state, evaluation, command)
+        except UserError as error:  # a full disk, an unwritable run: say what is left of the run
+            raise UserError(f"{error}; {run.abandon(created_here=checkpoint is None)}") from None
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted; {run.abandon(created_here=checkpoint is None)}") from None
 
-    # A resumed segment gets a seed of its own, so it does not replay the demand of the first.
-    seed = config.seed + state["timesteps"]
-    rl.setup_torch(seed)
-    if checkpoint is None:
-        model = rl.new_model(config, rl.make_training_env(config, seed), seed)
+
+def train(
+    config: rl.RunConfig,
+    run: rl.RunDirectory,
+    resumed: BaseAlgorithm | None,
+    state: dict[str, Any],
+    evaluation: rl.EvaluationSet,
+    command: list[str],
+) -> None:
+    """Train a new model, or continue the ``resumed`` one, into ``run``; then save the model and the summary."""
+    if resumed is None:
+        rl.setup_torch(config.seed)
+        model = rl.new_model(config, rl.make_training_env(config, config.seed), config.seed)
         model.set_logger(rl.make_logger(run.tensorboard_dir))
     else:
-        model = checkpoint.restore(config, seed)
+        model = resumed
         model.set_logger(rl.make_logger(run.tensorboard_dir, resumed_from=state["timesteps"]))
+    run.record_command(command)
+    print(f"run directory: {run.path}")
 
     evaluator = rl.Evaluator(config, run, evaluation, best=state["best"])
     checkpointer = rl.Checkpointer(run, config.hyperparameters.checkpoint_freq, evaluator)
@@ -105,8 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         model.learn(
             remaining,
             callback=CallbackList([rl.EpisodeKpiLogger(), evaluator, checkpointer]),
-            reset_num_timesteps=checkpoint is None,  # a resumed run continues the TensorBoard step count
-            progress_bar=True,
+            reset_num_timesteps=resumed is None,  # a resumed run continues the TensorBoard step count
+            progress_bar=sys.stderr.isatty(),  # a bar in a log file is noise
         )
 
     rl.save_model(model, run.model_file)

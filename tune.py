@@ -16,24 +16,29 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from agents import rl
-from envs.errors import UserError, exit_on_user_error
-from envs.files import atomic_write
+from envs.errors import Interrupted, UserError, exit_on_user_error
+from envs.files import DirectoryLock, atomic_write, check_output_directory
 from train import ArgumentParser, integer
+
+if TYPE_CHECKING:
+    import optuna
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algo", required=True, help=f"one of {', '.join(rl.ALGOS)}")
     parser.add_argument("--scenario", required=True, help="a scenario name in configs/scenarios or a YAML path")
-    parser.add_argument("--trials", type=integer(1), default=20, help="trials to run (default: 20)")
+    parser.add_argument("--trials", type=integer(1, 100_000), default=20, help="trials to run (default: 20)")
     parser.add_argument("--timesteps", type=integer(1), default=300_000, help="env steps per trial (default: 300000)")
     parser.add_argument(
-        "--seed", type=integer(0), default=0, help="seed of the sampler and of every trial (default: 0)"
+        "--seed", type=integer(0, rl.MAX_SEED), default=0, help="seed of the sampler and of every trial (default: 0)"
     )
     parser.add_argument("--out", default="runs/tune", help="where the study's files go (default: runs/tune)")
     parser.add_argument(
@@ -55,36 +60,55 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError('tune.py needs optuna: pip install -e ".[tune]"')
     import optuna
 
-    from agents.rl import tuning
-
     config = rl.resolve_config(args.algo, args.scenario, args.seed, args.params, args.timesteps)  # bad input fails here
-    out = Path(args.out) / f"{config.scenario.name}_{args.algo}"
+    check_output_directory(args.out, replaceable=lambda existing: True)
+    out = check_output_directory(Path(args.out) / f"{config.scenario.name}_{args.algo}", lambda existing: True)
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"--out: cannot create {out} ({error.strerror})") from None
+
+    with DirectoryLock(out, "--out"):  # one study at a time writes here
+        try:
+            study = run_study(args, out)
+        except BaseException:
+            if created and not (out / "trials.csv").exists():  # nothing of the study was kept: leave no trace
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+        if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+            raise UserError(f"no trial completed; see {out / 'trials.csv'}")
+        best = study.best_trial
+        block = {config.scenario.name: rl.parse_overrides([*args.params, *best.user_attrs["params"]])}
+        atomic_write(
+            out / "best.yaml",
+            f"# tune.py: best of {len(study.trials)} trials, cost {best.value:.4f} "
+            f"on train.py's evaluation paths\n" + yaml.safe_dump(block, sort_keys=False),
+        )
+    print(f"best trial {best.number}: cost {best.value:.4f}; config block in {out / 'best.yaml'}:")
+    print(yaml.safe_dump(block, sort_keys=False), end="")
+
+
+def run_study(args: argparse.Namespace, out: Path) -> optuna.Study:
+    """Run the trials, writing them to ``out/trials.csv`` after each one, so that an interrupted study keeps them."""
+    import optuna
+
+    from agents.rl import tuning
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = tuning.create_study(args.seed, warmup_steps=args.timesteps // 3)
     run_trial = tuning.objective(args.algo, args.scenario, args.timesteps, args.seed, args.params)
 
     def save_trials(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        """After every trial, so that an interrupted study keeps them."""
         trials = study.trials_dataframe()
         atomic_write(out / "trials.csv", lambda path: trials.to_csv(path, index=False))
 
-    study.optimize(run_trial, n_trials=args.trials, callbacks=[tuning.print_trial, save_trials])
-    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
-        raise UserError(f"no trial completed; see {out / 'trials.csv'}")
-    best = study.best_trial
-    block = {config.scenario.name: rl.parse_overrides([*args.params, *best.user_attrs["params"]])}
-    atomic_write(
-        out / "best.yaml",
-        f"# tune.py: best of {len(study.trials)} trials, cost {best.value:.4f} "
-        f"on train.py's evaluation paths\n" + yaml.safe_dump(block, sort_keys=False),
-    )
-    print(f"best trial {best.number}: cost {best.value:.4f}; config block in {out / 'best.yaml'}:")
-    print(yaml.safe_dump(block, sort_keys=False), end="")
+    try:
+        study.optimize(run_trial, n_trials=args.trials, callbacks=[tuning.print_trial, save_trials])
+    except KeyboardInterrupt:
+        done = sum(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
+        raise Interrupted(f"interrupted; the {done} finished trials are in {out / 'trials.csv'}") from None
+    return study
 
 
 if __name__ == "__main__":

@@ -237,6 +237,8 @@ def zoo(args: argparse.Namespace) -> None:
 
 def promote(args: argparse.Namespace) -> None:
     """Copy a trained model and what load_run needs into zoo/<algo>/<scenario>/ (as model.zip)."""
+    from agents.rl.serialization import stats_file  # torch: only for this command
+
     model = args.model.resolve()
     run = model.parent
     algo, scenario, steps = run_info(model)
@@ -245,7 +247,7 @@ def promote(args: argparse.Namespace) -> None:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     shutil.copy(model, target / "model.zip")
-    shutil.copy(model.with_name(model.stem + ".vecnormalize.pkl"), target / "model.vecnormalize.pkl")
+    shutil.copy(stats_file(model), stats_file(target / "model.zip"))
     for name in ("config.yaml", "scenario.yaml", "summary.json", "command.txt", "versions.json"):
         if (run / name).exists():
             shutil.copy(run / name, target / name)

@@ -11,8 +11,11 @@ exact methods (dynamic programming, Zheng-Federgruen, newsvendor) need.
 
 from __future__ import annotations
 
+import csv
 import datetime
 import functools
+import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,12 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from scipy import stats
 
 from envs.errors import UserError
+from envs.inputs import MAX_DATA_BYTES, read_text
+from envs.limits import MAX_HORIZON, MAX_MEAN_DEMAND, MAX_UNITS, Flag, Int, Real
 from envs.sampling import DiscreteInverse
 
 # Tail mass left out when a pmf is truncated for the exact methods.
 PMF_TAIL = 1e-12
-# Largest demand accepted in a history row: far above any real item, far below int64 overflow.
-MAX_HISTORY_DEMAND = 10**9
+# Largest demand accepted in a history row (see envs.limits).
+MAX_HISTORY_DEMAND = MAX_UNITS
 
 
 class _Demand(BaseModel):
@@ -72,6 +77,16 @@ class _IidDemand(_Demand):
     def stationary(self) -> bool:
         return True
 
+    @model_validator(mode="after")
+    def _bounded(self) -> _IidDemand:
+        # the pmf runs up to this quantile: it must fit in memory, and demands in a float32 observation
+        upper = self._tail_quantile()
+        if not upper <= MAX_UNITS:
+            raise ValueError(
+                f"demand reaches {upper:.3g} units per period (its 1 - {PMF_TAIL:g} quantile); at most {MAX_UNITS:,}"
+            )
+        return self
+
     def pmf(self) -> np.ndarray:
         upper = int(self._ppf(1.0 - PMF_TAIL)) + 1
         pmf = self._pmf_upto(np.arange(upper + 1))
@@ -95,6 +110,10 @@ class _IidDemand(_Demand):
     def _ppf(self, q: float) -> float:
         raise NotImplementedError
 
+    def _tail_quantile(self) -> float:
+        """The demand with probability ``PMF_TAIL`` of being exceeded (where :meth:`pmf` ends)."""
+        return self._ppf(1.0 - PMF_TAIL)
+
     def _pmf_upto(self, k: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -103,7 +122,7 @@ class PoissonDemand(_IidDemand):
     """Poisson demand with the given mean."""
 
     dist: Literal["poisson"]
-    mean: float = Field(gt=0)
+    mean: Real = Field(gt=0, le=MAX_MEAN_DEMAND)
 
     def _ppf(self, q: float) -> float:
         return stats.poisson.ppf(q, self.mean)
@@ -116,14 +135,18 @@ class NegativeBinomialDemand(_IidDemand):
     """Negative binomial demand given by its mean and variance (variance > mean: overdispersed)."""
 
     dist: Literal["negative_binomial"]
-    mean: float = Field(gt=0)
-    variance: float = Field(gt=0)
+    mean: Real = Field(gt=0, le=MAX_MEAN_DEMAND)
+    variance: Real = Field(gt=0, le=float(MAX_MEAN_DEMAND) ** 2)
 
-    @model_validator(mode="after")
-    def _overdispersed(self) -> NegativeBinomialDemand:
-        if self.variance <= self.mean:
-            raise ValueError("variance must exceed the mean for a negative binomial (use poisson otherwise)")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _overdispersed(cls, data: Any) -> Any:
+        # checked before the fields: _bounded (of the parent) computes a quantile, which needs p < 1
+        if isinstance(data, dict):
+            mean, variance = data.get("mean"), data.get("variance")
+            if isinstance(mean, (int, float)) and isinstance(variance, (int, float)) and 0 < variance <= mean:
+                raise ValueError("variance must exceed the mean for a negative binomial (use poisson otherwise)")
+        return data
 
     @property
     def _n_p(self) -> tuple[float, float]:
@@ -133,6 +156,10 @@ class NegativeBinomialDemand(_IidDemand):
     def _ppf(self, q: float) -> float:
         return stats.nbinom.ppf(q, *self._n_p)
 
+    def _tail_quantile(self) -> float:
+        # the same quantile as a survival function: ppf takes seconds for a very heavy tail
+        return stats.nbinom.isf(PMF_TAIL, *self._n_p)
+
     def _pmf_upto(self, k: np.ndarray) -> np.ndarray:
         return stats.nbinom.pmf(k, *self._n_p)
 
@@ -141,8 +168,8 @@ class NormalDemand(_IidDemand):
     """Normal demand rounded to the nearest integer and truncated at zero."""
 
     dist: Literal["normal"]
-    mean: float = Field(ge=0)
-    std: float = Field(gt=0)
+    mean: Real = Field(ge=0, le=MAX_MEAN_DEMAND)
+    std: Real = Field(gt=0, le=MAX_MEAN_DEMAND)
 
     def _ppf(self, q: float) -> float:
         return max(stats.norm.ppf(q, self.mean, self.std), 0.0)
@@ -156,8 +183,8 @@ class UniformDemand(_IidDemand):
     """Uniform integer demand on low..high, both included."""
 
     dist: Literal["uniform"]
-    low: int = Field(ge=0)
-    high: int = Field(ge=0)
+    low: Int = Field(ge=0, le=MAX_UNITS)
+    high: Int = Field(ge=0, le=MAX_UNITS)
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformDemand:
@@ -178,7 +205,7 @@ class DeterministicDemand(_IidDemand):
     """The same demand every period."""
 
     dist: Literal["deterministic"]
-    value: int = Field(gt=0)
+    value: Int = Field(gt=0, le=MAX_UNITS)
 
     def _ppf(self, q: float) -> float:
         return self.value
@@ -207,27 +234,32 @@ class SeasonalDemand(_Demand):
     """
 
     dist: Literal["seasonal"]
-    base_mean: float = Field(gt=0)
-    weekly: tuple[float, ...] = Field(default=(1.0,) * 7, min_length=7, max_length=7)
-    yearly_amplitude: float = Field(default=0.0, ge=0, lt=1)
-    yearly_peak_day: int = Field(default=0, ge=0, lt=365)
-    trend: float = 0.0
-    promotion_probability: float = Field(default=0.0, ge=0, le=1)
-    promotion_duration: int = Field(default=7, ge=1)
-    promotion_uplift: float = Field(default=0.0, ge=0)
-    variance_to_mean: float = Field(default=1.0, ge=1)
-    start_day: int = Field(default=0, ge=0, lt=365)
-    random_start: bool = True
+    base_mean: Real = Field(gt=0, le=MAX_MEAN_DEMAND)
+    weekly: tuple[Real, ...] = Field(default=(1.0,) * 7, min_length=7, max_length=7)
+    yearly_amplitude: Real = Field(default=0.0, ge=0, lt=1)
+    yearly_peak_day: Int = Field(default=0, ge=0, lt=365)
+    trend: Real = Field(default=0.0, ge=-1, le=1, description="change of the mean per period, a share of base_mean")
+    promotion_probability: Real = Field(default=0.0, ge=0, le=1)
+    promotion_duration: Int = Field(default=7, ge=1, le=MAX_HORIZON)
+    promotion_uplift: Real = Field(default=0.0, ge=0, le=100)
+    variance_to_mean: Real = Field(default=1.0, ge=1, le=10_000)
+    start_day: Int = Field(default=0, ge=0, lt=365)
+    random_start: Flag = True
 
     @model_validator(mode="after")
     def _positive_weekly(self) -> SeasonalDemand:
-        if min(self.weekly) < 0 or max(self.weekly) == 0:
-            raise ValueError("weekly multipliers must be non-negative and not all zero")
+        if min(self.weekly) < 0 or max(self.weekly) == 0 or max(self.weekly) > 100:
+            raise ValueError("weekly multipliers must be in 0..100 and not all zero")
         return self
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         return SEASONAL_FEATURES
+
+    def peak_mean(self, length: int) -> float:
+        """An upper bound of the mean demand of any period of a path of ``length`` periods."""
+        trend = max(1.0, 1.0 + self.trend * (length - 1))
+        return self.base_mean * max(self.weekly) * (1.0 + self.yearly_amplitude) * trend * (1.0 + self.promotion_uplift)
 
     def mean_demand(self) -> float:
         promo_share = 1.0 - (1.0 - self.promotion_probability) ** self.promotion_duration
@@ -270,6 +302,87 @@ class SeasonalDemand(_Demand):
         return demand.astype(np.int64), features
 
 
+# Rows listed by line number in a message about bad values, and characters shown of a value.
+SHOWN_ROWS, SHOWN_CHARACTERS = 5, 20
+
+
+def _shown(cell: str) -> str:
+    """A cell as a message shows it: cut short, control characters as '?'."""
+    short = "".join(c if c.isprintable() else "?" for c in cell[:SHOWN_CHARACTERS])
+    return short + ("..." if len(cell) > SHOWN_CHARACTERS else "")
+
+
+def _columns(header: list[str]) -> str:
+    names = ", ".join(f"'{_shown(name)}'" for name in header[:SHOWN_ROWS])
+    more = f" and {len(header) - SHOWN_ROWS} more" if len(header) > SHOWN_ROWS else ""
+    return f"{len(header)} column{'s' if len(header) != 1 else ''}: {names}{more}"
+
+
+def read_csv_rows(path: Path, text: str, columns: Sequence[str]) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the rows (line number, fields) of CSV ``text``, every row as long as the header.
+
+    A blank line is a row of one empty field (a missing value, reported as such). Quoted fields
+    may hold commas but not line breaks: a quote left open would otherwise swallow the rows after
+    it into one field.
+
+    Raises:
+        UserError: no header, a repeated column, one of ``columns`` missing, no rows, a quoted
+            field over several lines, a malformed quote, or rows with the wrong number of fields
+            (all of them counted).
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for fields in reader:
+            if reader.line_num > line:
+                raise UserError(
+                    f"{path}: line {line}: a quoted field runs over {reader.line_num - line + 1} lines "
+                    "(a quote left open?); fields may not hold line breaks"
+                )
+            records.append((line, fields or [""]))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        if "unexpected end of data" in str(error):  # a quote left open to the end of the file
+            raise UserError(f"{path}: line {line}: a quote opened in this row is never closed") from None
+        raise UserError(f"{path}: line {reader.line_num}: not a valid CSV row ({error})") from None
+    if not records:
+        raise UserError(f"{path}: empty: a demand history needs a header and at least one row")
+    (_, header), rows = records[0], records[1:]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise UserError(f"{path}: line 1: the column '{_shown(repeated[0])}' appears more than once in the header")
+    for column in columns:
+        if column not in header:
+            raise UserError(f"{path}: no column '{_shown(column)}' (the header has {_columns(header)})")
+    if not rows:
+        raise UserError(f"{path}: no rows below the header")
+    wrong = [(number, len(fields)) for number, fields in rows if len(fields) != len(header)]
+    if wrong:
+        shown = ", ".join(f"line {number} has {count}" for number, count in wrong[:SHOWN_ROWS])
+        more = f" and {len(wrong) - SHOWN_ROWS} more" if len(wrong) > SHOWN_ROWS else ""
+        raise UserError(
+            f"{path}: {len(wrong)} row{'s' if len(wrong) > 1 else ''} without the header's {len(header)} "
+            f"field{'s' if len(header) > 1 else ''}: {shown}{more}"
+        )
+    return header, rows
+
+
+def _refuse_bad_cells(
+    path: Path, column: str, problem: str, lines: np.ndarray, cells: dict[str, pd.Series], bad: pd.Series
+) -> None:
+    """A :class:`UserError` counting the rows where ``bad``, listing the first few with their values."""
+    rows = np.flatnonzero(bad.to_numpy())
+    if not len(rows):
+        return
+    values = cells[column]
+    if len(rows) == 1:
+        raise UserError(f"{path}: line {lines[rows[0]]}: {column} '{_shown(values.iloc[rows[0]])}' {problem}")
+    shown = ", ".join(f"line {lines[row]} '{_shown(values.iloc[row])}'" for row in rows[:SHOWN_ROWS])
+    more = f" and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
+    raise UserError(f"{path}: {len(rows)} rows where {column} {problem}: {shown}{more}")
+
+
 class CsvDemand(_Demand):
     """Demand replayed from a history in a CSV file.
 
@@ -285,12 +398,12 @@ class CsvDemand(_Demand):
     """
 
     dist: Literal["csv"]
-    path: str
-    column: str = "demand"
-    features: tuple[str, ...] = ()
+    path: str = Field(min_length=1, max_length=4096)
+    column: str = Field(default="demand", min_length=1, max_length=200)
+    features: tuple[str, ...] = Field(default=(), max_length=100)
     mode: Literal["window", "bootstrap"] = "window"
-    block_length: int = Field(default=28, ge=1)
-    sku: str | None = None
+    block_length: Int = Field(default=28, ge=1, le=MAX_HORIZON)
+    sku: str | None = Field(default=None, min_length=1, max_length=200)
     start: datetime.date | None = None
     end: datetime.date | None = None
     _demand: np.ndarray = PrivateAttr()
@@ -316,37 +429,35 @@ class CsvDemand(_Demand):
         return self.features
 
     def load(self) -> None:
-        """Read and check the history; every problem names the file and the row (its line number)."""
+        """Read and check the history.
+
+        Every problem names the file and the rows (their line numbers): all the rows with a bad
+        value in a column are counted and the first few listed, each value cut short, so that a
+        file that is not a history (a /proc file, someone's secrets) is not echoed back.
+
+        Raises:
+            UserError: not a readable regular file of UTF-8 CSV text, no header or no rows, a
+                missing or repeated column, a row with the wrong number of fields or a quoted
+                field running over several lines, a demand that is not an integer in
+                0..``MAX_HISTORY_DEMAND`` or a feature that is not a finite number.
+        """
         path = Path(self.path)
-        if not path.is_file():
-            raise UserError(f"{path}: demand history file not found")
         if self.sku is not None:
             self._load_sku(path, self.sku)
             return
-        try:
-            # blank lines are kept (and refused below) so that reported line numbers stay true
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-        except (pd.errors.ParserError, UnicodeDecodeError) as error:
-            raise UserError(f"{path}: not a readable CSV ({str(error).splitlines()[0]})") from None
-        for column in (self.column, *self.features):
-            if column not in frame.columns:
-                raise UserError(f"{path}: no column '{column}' (columns: {', '.join(frame.columns)})")
-        if frame.empty:
-            raise UserError(f"{path}: no rows")
-        demand = pd.to_numeric(frame[self.column], errors="coerce")
+        columns = (self.column, *self.features)
+        header, rows = read_csv_rows(path, read_text(path, "demand history", MAX_DATA_BYTES), columns)
+        lines = np.array([line for line, _ in rows])
+        cells = {
+            column: pd.Series([fields[header.index(column)] for _, fields in rows], dtype=str) for column in columns
+        }
+        demand = pd.to_numeric(cells[self.column], errors="coerce")
         bad = ~np.isfinite(demand) | (demand < 0) | (demand > MAX_HISTORY_DEMAND) | (demand != demand.round())
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise UserError(
-                f"{path}: line {row + 2}: {self.column} '{frame[self.column].iloc[row]}' is not an integer "
-                f"in 0..{MAX_HISTORY_DEMAND}"
-            )
-        features = np.zeros((len(frame), len(self.features)), dtype=np.float32)
+        _refuse_bad_cells(path, self.column, f"is not an integer in 0..{MAX_HISTORY_DEMAND}", lines, cells, bad)
+        features = np.zeros((len(rows), len(self.features)), dtype=np.float32)
         for j, column in enumerate(self.features):
-            values = pd.to_numeric(frame[column], errors="coerce")
-            if not np.isfinite(values).all():
-                row = int(np.flatnonzero(~np.isfinite(values.to_numpy()))[0])
-                raise UserError(f"{path}: line {row + 2}: {column} '{frame[column].iloc[row]}' is not a finite number")
+            values = pd.to_numeric(cells[column], errors="coerce")
+            _refuse_bad_cells(path, column, "is not a finite number", lines, cells, ~np.isfinite(values))
             features[:, j] = values.to_numpy(dtype=np.float32)
         self._demand = demand.to_numpy(dtype=np.int64)
         self._features = features

@@ -1,28 +1,93 @@
-"""The one exception type for mistakes a user can fix (bad config, bad file, bad argument)."""
+"""The one exception type for mistakes a user can fix (bad config, bad file, bad argument), and how commands end.
+
+A command-line ``main`` wrapped in :func:`exit_on_user_error` ends in one of these ways:
+
+- it returns: exit code 0 (or what ``main`` exits with);
+- a :class:`UserError`: its message on one line of stderr, ``error: ...``, exit code 2;
+- Ctrl-C or SIGTERM: ``error: interrupted ...`` on one line, exit code 130 or 143 (128 + the
+  signal), after every ``finally`` block ran (no temporary file is left behind); a command can
+  say more by raising :class:`Interrupted` with its message;
+- stdout closed early (``train.py | head``): silently, exit code 141 (128 + SIGPIPE).
+
+Warnings are shown on one line each, ``warning: ...``.
+
+Anything else is a bug and shows its traceback.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import sys
+import threading
+import warnings
 from collections.abc import Callable
+from types import FrameType
 from typing import TypeVar
 
 F = TypeVar("F", bound=Callable[..., object])
+
+# Exit codes: bad input; stopped by a signal (128 + its number, as a shell reports it).
+BAD_INPUT = 2
+BROKEN_PIPE = 128 + 13
 
 
 class UserError(Exception):
     """A problem in what the user gave us; its message is one line naming the file and key or row."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, with a message saying what was kept.
+
+    A KeyboardInterrupt, so that ``except Exception`` lets it by as it lets Ctrl-C by.
+    """
+
+
+_received = {"signal": signal.SIGINT}
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    _received["signal"] = signal.Signals(signum)
+    raise KeyboardInterrupt
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters (terminal escapes) shown as '?'."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
+    """A warning of a command as one line, ``warning: ...`` (Python's own format takes two, with a line of code)."""
+    return f"warning: {one_line(str(message))}\n"
+
+
 def exit_on_user_error(main: F) -> F:
-    """Turn a :class:`UserError` raised by a command-line ``main`` into one line on stderr and exit code 2."""
+    """Run a command-line ``main`` so that it ends as the module docstring says."""
 
     @functools.wraps(main)
     def wrapper(*args: object, **kwargs: object) -> object:
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        warnings.formatwarning = _one_line_warning
+        previous = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+        if in_main_thread and previous == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _interrupt)  # so that SIGTERM cleans up like Ctrl-C
         try:
             return main(*args, **kwargs)
         except UserError as error:
-            print(f"error: {error}", file=sys.stderr)
-            sys.exit(2)
+            print(f"error: {one_line(str(error))}", file=sys.stderr)
+            sys.exit(BAD_INPUT)
+        except KeyboardInterrupt as interrupt:
+            received = signal.Signals(_received["signal"])
+            print(f"error: {str(interrupt) or 'interrupted'} ({received.name})", file=sys.stderr)
+            sys.exit(128 + received)
+        except BrokenPipeError:
+            # stdout was closed by its reader; send what Python flushes at exit nowhere
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(BROKEN_PIPE)
+        finally:
+            if in_main_thread and previous == signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                _received["signal"] = signal.SIGINT
 
     return wrapper  # type: ignore[return-value]

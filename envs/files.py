@@ -12,6 +12,8 @@ Every command writes its outputs through these helpers:
   results of an evaluation): every file is written in full before the first one is renamed in.
 - :func:`write_new_directory` creates a directory under the first free name of several (a run
   directory), complete when it appears; writers started together each get their own.
+- :class:`DirectoryLock` keeps a second process from writing a directory another one writes
+  (a run being trained, a tuning study).
 
 Every failure a user can cause (no permission, read-only or full file system, a path that is
 not a regular file) is a :class:`~envs.errors.UserError`: one line naming the path.
@@ -20,12 +22,14 @@ not a regular file) is a :class:`~envs.errors.UserError`: one line naming the pa
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from types import TracebackType
 
 from envs.errors import UserError
 
@@ -269,3 +273,66 @@ def _staging_directory(parent: Path, prefix: str, what: str) -> Path:
     except OSError as error:
         raise UserError(f"{what} {parent}: cannot create a directory in it ({error.strerror})") from None
     return staging
+
+
+class DirectoryLock:
+    """An exclusive lock on a directory a process writes: ``fcntl.flock`` on ``DIRECTORY/.lock``.
+
+    The lock file holds the pid of its holder. The lock is released by :meth:`release`, or by
+    the system when the process ends however it ends (a kill leaves no stale lock); the file
+    stays (removing it would let a third process lock a new file while the second holds the old).
+
+    Args:
+        directory: the directory to lock (it must exist).
+        what: how the directory was given (``--resume``, ``--out``), for messages.
+    """
+
+    NAME = ".lock"
+
+    def __init__(self, directory: str | Path, what: str) -> None:
+        self.directory, self.what = Path(directory), what
+        self._descriptor: int | None = None
+
+    def acquire(self) -> DirectoryLock:
+        """Take the lock, or refuse at once.
+
+        Raises:
+            UserError: another process holds it (naming its pid), or the directory cannot hold
+                a lock file (read-only, no permission, the lock file a symlink or special file).
+        """
+        path = check_output_path(self.directory / self.NAME, self.what)
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, _new_file_mode())
+        except OSError as error:
+            raise UserError(f"{self.what} {self.directory}: cannot lock it for writing ({error.strerror})") from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            holder = os.read(descriptor, 32).decode(errors="replace").strip()
+            os.close(descriptor)
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise UserError(f"{self.what} {self.directory}: cannot lock it ({error.strerror})") from None
+            who = f"process {holder}" if holder.isdigit() else "another process"
+            raise UserError(
+                f"{self.what} {self.directory}: {who} is writing to it; wait until it ends (or stop it)"
+            ) from None
+        try:
+            os.ftruncate(descriptor, 0)
+            os.write(descriptor, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass  # the pid only makes the message of a second writer clearer (a full disk may refuse it)
+        self._descriptor = descriptor
+        return self
+
+    def release(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)  # closing the last descriptor releases the flock
+            self._descriptor = None
+
+    def __enter__(self) -> DirectoryLock:
+        return self.acquire()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.release()

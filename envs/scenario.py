@@ -7,15 +7,31 @@ validated with pydantic: a mistake is reported as one line naming the file and t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from envs.demand import CsvDemand, DemandConfig
+from envs.demand import CsvDemand, DemandConfig, SeasonalDemand
 from envs.errors import UserError
+from envs.inputs import read_yaml
+from envs.limits import (
+    MAX_CHAIN_LENGTH,
+    MAX_COST,
+    MAX_HORIZON,
+    MAX_LEAD_TIME,
+    MAX_MEAN_DEMAND,
+    MAX_OBSERVED_PERIODS,
+    MAX_STOCK_POINTS,
+    MAX_UNITS,
+    PLAIN_NAME,
+    Flag,
+    Int,
+    PlainName,
+    Real,
+)
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "configs" / "scenarios"
 
@@ -29,16 +45,16 @@ class LeadTimeDistribution(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    values: tuple[int, ...] = Field(min_length=1)
-    probs: tuple[float, ...] = Field(min_length=1)
-    overtaking: bool = False
+    values: tuple[Int, ...] = Field(min_length=1, max_length=MAX_LEAD_TIME + 1)
+    probs: tuple[Real, ...] = Field(min_length=1, max_length=MAX_LEAD_TIME + 1)
+    overtaking: Flag = False
 
     @model_validator(mode="after")
     def _valid(self) -> LeadTimeDistribution:
         if len(self.values) != len(self.probs):
             raise ValueError("values and probs must have the same length")
-        if min(self.values) < 0:
-            raise ValueError("lead times must be non-negative integers")
+        if min(self.values) < 0 or max(self.values) > MAX_LEAD_TIME:
+            raise ValueError(f"lead times must be non-negative integers (at most {MAX_LEAD_TIME})")
         if min(self.probs) < 0 or abs(sum(self.probs) - 1.0) > 1e-9:
             raise ValueError("probs must be non-negative and sum to 1")
         return self
@@ -49,9 +65,11 @@ def _check_lead_time(lead: Any) -> Any:
     if (
         isinstance(lead, bool)
         or not isinstance(lead, (int, dict, LeadTimeDistribution))
-        or (isinstance(lead, int) and lead < 0)
+        or (isinstance(lead, int) and not 0 <= lead <= MAX_LEAD_TIME)
     ):
-        raise ValueError(f"must be a non-negative integer or a distribution, got {lead!r}")
+        raise ValueError(
+            f"must be a non-negative integer (at most {MAX_LEAD_TIME}) or a distribution, got {str(lead)[:40]}"
+        )
     return lead
 
 
@@ -62,15 +80,15 @@ class _Strict(BaseModel):
 class _Supply(_Strict):
     """How one stock point is replenished and what its stock costs."""
 
-    lead_time: int | LeadTimeDistribution = Field(description="periods from shipment to arrival")
-    holding_cost: float = Field(ge=0, description="per unit on hand at period end")
-    transit_holding_cost: float = Field(default=0.0, ge=0, description="per unit in transit at period end")
-    fixed_order_cost: float = Field(default=0.0, ge=0)
-    unit_cost: float = Field(default=0.0, ge=0, description="per unit shipped to the stock point")
-    max_order: int = Field(ge=1)
-    initial_on_hand: int = Field(default=0, ge=0)
-    max_level: int | None = Field(
-        default=None, ge=1, description="highest order-up-to level; default (lead times + 1) * max_order"
+    lead_time: Int | LeadTimeDistribution = Field(description="periods from shipment to arrival")
+    holding_cost: Real = Field(ge=0, le=MAX_COST, description="per unit on hand at period end")
+    transit_holding_cost: Real = Field(default=0.0, ge=0, le=MAX_COST, description="per unit in transit at period end")
+    fixed_order_cost: Real = Field(default=0.0, ge=0, le=MAX_COST)
+    unit_cost: Real = Field(default=0.0, ge=0, le=MAX_COST, description="per unit shipped to the stock point")
+    max_order: Int = Field(ge=1, le=MAX_UNITS)
+    initial_on_hand: Int = Field(default=0, ge=0, le=MAX_UNITS)
+    max_level: Int | None = Field(
+        default=None, ge=1, le=MAX_UNITS, description="highest order-up-to level; default (lead times + 1) * max_order"
     )
 
     _lead_time_integer = field_validator("lead_time", mode="before")(_check_lead_time)
@@ -114,10 +132,10 @@ class ForecastSettings(_Strict):
     """
 
     model: str = "moving_average"
-    horizon: int | None = Field(default=None, ge=1, le=366, description="periods ahead; default lead time + 1")
-    levels: tuple[float, ...] = Field(default=(0.1, 0.9), min_length=1)
-    refit_every: int = Field(default=28, ge=1)
-    warmup: int = Field(default=56, ge=28, le=3650)
+    horizon: Int | None = Field(default=None, ge=1, le=366, description="periods ahead; default lead time + 1")
+    levels: tuple[Real, ...] = Field(default=(0.1, 0.9), min_length=1, max_length=99)
+    refit_every: Int = Field(default=28, ge=1, le=MAX_HORIZON)
+    warmup: Int = Field(default=56, ge=28, le=3650)
 
     @field_validator("model")
     @classmethod
@@ -137,18 +155,26 @@ class ForecastSettings(_Strict):
 
 
 class _Options(_Strict):
-    """Keys of every scenario: the episode, and what the agent sees and does."""
+    """Keys of every scenario: the episode, and what the agent sees and does.
 
-    name: str
-    description: str = ""
-    horizon: int = Field(ge=1, description="periods per episode")
+    Its validator checks the demand of every stock point over the whole timeline an episode
+    draws (``demand_history + horizon + feature_lookahead`` periods): a seasonal mean with a
+    trend grows with it.
+    """
+
+    name: PlainName
+    description: str = Field(default="", max_length=10_000)
+    horizon: Int = Field(ge=1, le=MAX_HORIZON, description="periods per episode")
     action: Literal["discrete", "continuous"] = "discrete"
     action_meaning: Literal["quantity", "level"] = Field(
         default="quantity",
         description="the action is the order quantity, or an order-up-to level of the (echelon) inventory position",
     )
-    demand_history: int = Field(default=0, ge=0, description="observe the last k demands")
-    feature_lookahead: int = Field(default=0, ge=0, description="observe demand features of the next m periods")
+    demand_history: Int = Field(default=0, ge=0, le=MAX_OBSERVED_PERIODS, description="observe the last k demands")
+    feature_lookahead: Int = Field(
+        default=0, ge=0, le=MAX_OBSERVED_PERIODS, description="observe demand features of the next m periods"
+    )
+
     forecast: ForecastSettings | None = Field(
         default=None, description="observe demand forecasts (see ForecastSettings)"
     )
@@ -158,14 +184,26 @@ class _Options(_Strict):
         """Periods of demand drawn before an episode: the observed history, and a forecaster's warm-up."""
         return max(self.demand_history, self.forecast.warmup if self.forecast is not None else 0)
 
+    @model_validator(mode="after")
+    def _demand_within_bounds(self) -> _Options:
+        length = self.periods_before + self.horizon + self.feature_lookahead
+        for demand in demand_processes(self):  # type: ignore[arg-type]  # self is a whole scenario here
+            if isinstance(demand, SeasonalDemand) and not demand.peak_mean(length) <= MAX_MEAN_DEMAND:
+                raise ValueError(
+                    f"demand: the seasonal mean reaches {demand.peak_mean(length):.3g} units per period "
+                    f"within {length} periods (base_mean x weekly x yearly x trend x promotion); "
+                    f"at most {MAX_MEAN_DEMAND:,}"
+                )
+        return self
+
 
 class Scenario(_Options, _Supply):
     """One single-item, periodic-review inventory system (see the README for every key)."""
 
     demand: DemandConfig
-    lost_sales: bool = True
-    shortage_cost: float = Field(ge=0, description="per unit lost, or per unit backlogged per period")
-    price: float = Field(default=0.0, ge=0, description="revenue per unit sold; turns reward into profit")
+    lost_sales: Flag = True
+    shortage_cost: Real = Field(ge=0, le=MAX_COST, description="per unit lost, or per unit backlogged per period")
+    price: Real = Field(default=0.0, ge=0, le=MAX_COST, description="revenue per unit sold; turns reward into profit")
 
     @model_validator(mode="after")
     def _backorders_need_both_costs(self) -> Scenario:
@@ -198,17 +236,25 @@ class StockPoint(_Supply):
     points it supplies.
     """
 
-    name: str = Field(min_length=1)
+    name: PlainName
     supplier: str | None = Field(default=None, description="the stock point it orders from; none: outside")
     demand: DemandConfig | None = None
-    lost_sales: bool = True
-    shortage_cost: float = Field(default=0.0, ge=0, description="per unit lost, or backlogged per period")
-    price: float = Field(default=0.0, ge=0)
-    priority: int = Field(default=0, description="under the priority rule, lower is served first")
-    unfilled_order_cost: float = Field(
-        default=0.0, ge=0, description="per unit of its order its supplier could not ship (awaiting at period end)"
+    lost_sales: Flag = True
+    shortage_cost: Real = Field(default=0.0, ge=0, le=MAX_COST, description="per unit lost, or backlogged per period")
+    price: Real = Field(default=0.0, ge=0, le=MAX_COST)
+    priority: Int = Field(
+        default=0,
+        ge=-MAX_STOCK_POINTS,
+        le=MAX_STOCK_POINTS,
+        description="under the priority rule, lower is served first",
     )
-    volume: float = Field(default=1.0, gt=0, description="space one unit takes, for shared capacities")
+    unfilled_order_cost: Real = Field(
+        default=0.0,
+        ge=0,
+        le=MAX_COST,
+        description="per unit of its order its supplier could not ship (awaiting at period end)",
+    )
+    volume: Real = Field(default=1.0, gt=0, le=MAX_COST, description="space one unit takes, for shared capacities")
 
     @model_validator(mode="after")
     def _customers(self) -> StockPoint:
@@ -236,13 +282,13 @@ class Capacity(_Strict):
     first, each served in full while the limit allows).
     """
 
-    name: str = Field(min_length=1)
+    name: PlainName
     kind: Literal["storage", "orders"]
-    limit: float = Field(gt=0)
+    limit: Real = Field(gt=0, le=MAX_COST * MAX_UNITS)
     weight: Literal["volume", "unit_cost", "units"] = "volume"
     members: tuple[str, ...] | None = Field(default=None, description="stock points sharing it; none: all")
     rule: Literal["proportional", "value"] = "proportional"
-    overflow_cost: float = Field(default=0.0, ge=0, description="storage: per unit of weight rejected")
+    overflow_cost: Real = Field(default=0.0, ge=0, le=MAX_COST, description="storage: per unit of weight rejected")
 
 
 class NetworkScenario(_Options):
@@ -256,9 +302,9 @@ class NetworkScenario(_Options):
     order drawn each period (Kaynov et al. 2024).
     """
 
-    stock_points: tuple[StockPoint, ...] = Field(min_length=1)
+    stock_points: tuple[StockPoint, ...] = Field(min_length=1, max_length=MAX_STOCK_POINTS)
     allocation: Literal["proportional", "priority", "random"] = "proportional"
-    internal_backorders: bool = True
+    internal_backorders: Flag = True
     capacities: tuple[Capacity, ...] = ()
 
     @model_validator(mode="after")
@@ -297,9 +343,10 @@ class NetworkScenario(_Options):
             if point.supplier == point.name:
                 raise ValueError(f"stock point '{point.name}': supplier: a stock point cannot supply itself")
             if point.supplier is not None and point.supplier not in supplier_of:
+                known = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
                 raise ValueError(
-                    f"stock point '{point.name}': supplier: '{point.supplier}' is not a stock point "
-                    f"(known: {', '.join(names)}; leave supplier out for the outside supplier)"
+                    f"stock point '{point.name}': supplier: '{point.supplier[:60]}' is not a stock point "
+                    f"(known: {known}; leave supplier out for the outside supplier)"
                 )
         for point in points:
             chain, current = [point.name], point.supplier
@@ -308,6 +355,10 @@ class NetworkScenario(_Options):
                     cycle = " -> ".join([*chain[chain.index(current) :], current])
                     raise ValueError(f"stock point '{point.name}': supplier: the suppliers form a cycle ({cycle})")
                 chain.append(current)
+                if len(chain) > MAX_CHAIN_LENGTH:
+                    raise ValueError(
+                        f"stock point '{point.name}': supplier: a chain of more than {MAX_CHAIN_LENGTH} stock points"
+                    )
                 current = supplier_of[current]
         supplies = {p.supplier for p in points}
         for point in points:
@@ -355,27 +406,37 @@ _UNION_TAGS = {"int", "LeadTimeDistribution"} | {
 def format_validation_error(source: str, error: ValidationError) -> str:
     """One line naming the file and the key of the most telling error pydantic found."""
     errors = error.errors()
-    first = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), errors[0])
+    # a problem that is not a type mismatch of a union branch; else the most specific mismatch
+    first = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), max(errors, key=lambda e: len(e["loc"])))
     parts = [str(part) for part in first["loc"]]
     key = (
         ".".join(p for p in parts if p not in _UNION_TAGS and not p.startswith(("function-", "tagged-union[")))
         or "(top level)"
     )
     message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-    return f"{source}: {key}: {message}"
+    # one line whatever the input held (a name with a line break, a terminal escape)
+    return "".join(c if c.isprintable() else "?" for c in f"{source}: {key}: {message}")
 
 
 def resolve_scenario_path(name_or_path: str | Path) -> Path:
-    """A scenario file from a name in configs/scenarios or a path; unknown names are a :class:`UserError`."""
+    """A scenario file from a name in configs/scenarios or a path; unknown names are a :class:`UserError`.
+
+    Only the path is resolved here; :func:`load_scenario` refuses what is not a regular file.
+    """
+    text = str(name_or_path)
+    if not text or "\0" in text:
+        raise UserError(f"{text!r}: not a scenario name or path")
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        if not candidate.is_file():
-            raise UserError(f"{candidate}: scenario file not found")
+    try:
+        exists = os.path.lexists(candidate)
+    except OSError as error:  # a name too long
+        raise UserError(f"{text[:80]}: not a scenario name or path ({error.strerror})") from None
+    if candidate.suffix in (".yaml", ".yml") or exists or os.sep in text:
         return candidate
     path = SCENARIO_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
+    if not PLAIN_NAME.fullmatch(text) or not path.is_file():
         known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
-        raise UserError(f"{name_or_path}: no such scenario (known: {known})")
+        raise UserError(f"{text[:80]}: no such scenario (known: {known})")
     return path
 
 
@@ -384,8 +445,14 @@ def _absolute_history_paths(raw: dict[str, Any], scenario_file: Path) -> None:
     demands = [raw] + [p for p in raw.get("stock_points") or () if isinstance(p, dict)]
     for holder in demands:
         demand = holder.get("demand")
-        if isinstance(demand, dict) and demand.get("dist") == "csv" and isinstance(demand.get("path"), str):
-            holder["demand"] = {**demand, "path": str((scenario_file.resolve().parent / demand["path"]).resolve())}
+        if (
+            isinstance(demand, dict)
+            and demand.get("dist") == "csv"
+            and isinstance(demand.get("path"), str)
+            and demand["path"]
+        ):
+            # abspath, not resolve: it never fails (a NUL byte, a symlink loop), the reading does, in one line
+            holder["demand"] = {**demand, "path": os.path.abspath(scenario_file.resolve().parent / demand["path"])}
 
 
 def load_scenario(name_or_path: str | Path | AnyScenario, **overrides: Any) -> AnyScenario:
@@ -407,10 +474,7 @@ def load_scenario(name_or_path: str | Path | AnyScenario, **overrides: Any) -> A
     else:
         path = resolve_scenario_path(name_or_path)
         source = str(path)
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as error:
-            raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        raw = read_yaml(path, "scenario")
         if not isinstance(raw, dict):
             raise UserError(f"{path}: a scenario must be a YAML mapping of keys")
         raw.setdefault("name", path.stem)

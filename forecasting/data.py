@@ -25,14 +25,21 @@ A :class:`Panel` holds n series on one daily calendar as arrays: demand (n, T) a
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
+from envs.inputs import read_bytes
+
+MAX_HISTORY_BYTES = 1 << 30  # a sales history file (compressed or not)
+Compression = Literal["gzip", "zip", "bz2", "xz", "zstd"]
+COMPRESSION: dict[str, Compression] = {".gz": "gzip", ".zip": "zip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 
 REQUIRED = ("sku", "date", "demand")
 FREQ = "D"
@@ -165,15 +172,18 @@ class History:
 
 
 def _read_table(path: Path, what: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise UserError(f"{what} {path}: file not found")
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
-    if b"\x00" in head and not head.startswith(b"\x1f\x8b"):
+    """The CSV file ``path`` (compressed by its extension) as strings, read as
+    :func:`envs.inputs.read_bytes` reads any input: a regular file of bounded size, never a
+    device, FIFO or kernel pseudo-file."""
+    data = read_bytes(path, what, MAX_HISTORY_BYTES)
+    compression = COMPRESSION.get(path.suffix.lower())
+    if compression is None and b"\x00" in data[:4096]:
         raise UserError(f"{what} {path}: is a binary file, not a CSV")
     try:
         # blank lines are kept (and reported) so that line numbers stay true
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        frame = pd.read_csv(
+            io.BytesIO(data), dtype=str, keep_default_na=False, skip_blank_lines=False, compression=compression
+        )
     except pd.errors.EmptyDataError:
         raise UserError(f"{what} {path}: is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as error:

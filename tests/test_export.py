@@ -213,7 +213,7 @@ def test_learned_export_parity(algo, action_meaning, tmp_path, single_threaded_t
     assert len(np.unique(expected)) > 1
 
     # another model of the run is named after it
-    for suffix in (".zip", ".vecnormalize.pkl"):
+    for suffix in (".zip", ".vecnormalize.json"):
         shutil.copy(run / f"model{suffix}", run / f"best_model{suffix}")
     assert learned_source(run / "best_model.zip").name == f"{run.name}_best_model"
 

@@ -146,3 +146,22 @@ def test_a_new_directory_in_a_parent_that_is_a_file_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="cannot create a directory in it"):
         write_new_directory(tmp_path / "runs", ["run"], {"config.yaml": ""}, what="--run-dir")
     assert (tmp_path / "runs").read_text() == "a file"
+
+
+def test_a_locked_directory_refuses_a_second_writer_until_it_is_released(tmp_path):
+    from envs.files import DirectoryLock
+
+    held = rf"run directory {tmp_path}: process {os.getpid()} is writing to it"
+    with DirectoryLock(tmp_path, "run directory"), pytest.raises(UserError, match=held):
+        DirectoryLock(tmp_path, "run directory").acquire()
+    DirectoryLock(tmp_path, "run directory").acquire().release()  # free again
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused(tmp_path):
+    from envs.files import DirectoryLock
+
+    (tmp_path / "elsewhere").write_text("keep")
+    (tmp_path / ".lock").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UserError, match="symbolic link"):
+        DirectoryLock(tmp_path, "--out").acquire()
+    assert (tmp_path / "elsewhere").read_text() == "keep"

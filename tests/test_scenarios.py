@@ -88,19 +88,20 @@ def test_unknown_override_and_unknown_name_are_refused():
 def test_malformed_yaml_is_refused(tmp_path: Path):
     path = tmp_path / "broken.yaml"
     path.write_text("horizon: [1, 2\n")
-    with pytest.raises(UserError, match=r"broken\.yaml: not valid YAML"):
+    with pytest.raises(UserError, match=r"broken\.yaml: line 2: not valid YAML"):
         load_scenario(str(path))
 
 
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ("demand\n3\n4\nabc\n", "line 4: demand 'abc' is not an integer in 0..1000000000"),
+        ("demand\n3\n4\nabc\n", "line 4: demand 'abc' is not an integer in 0..10000000"),
         ("demand\n3\n-1\n", "line 3: demand '-1' is not an integer"),
         ("demand\n3\n2.5\n", "line 3: demand '2.5' is not an integer"),
         ("demand\n3\ninf\n", "line 3: demand 'inf' is not an integer"),
         ("demand\n3\n1e30\n", "line 3: demand '1e30' is not an integer"),
-        ("demand\n3\n\n4\nx\n", "line 3: demand '' is not an integer"),  # a blank line is a missing value
+        # a blank line is a missing value; every bad row is listed
+        ("demand\n3\n\n4\nx\n", "2 rows where demand is not an integer in 0..10000000: line 3 '', line 5 'x'"),
         ("demand\n3\n4\n", None),
         ("sales\n3\n", "no column 'demand'"),
         ("demand,promotion\n3,1\n4,yes\n", "line 3: promotion 'yes' is not a finite number"),

@@ -79,9 +79,9 @@ def test_run_directory_holds_config_command_versions_models_checkpoints_and_summ
         "command.txt",
         "versions.json",
         "model.zip",
-        "model.vecnormalize.pkl",
+        "model.vecnormalize.json",
         "best_model.zip",
-        "best_model.vecnormalize.pkl",
+        "best_model.vecnormalize.json",
         "summary.json",
     ]:
         assert (run / name).is_file(), name
@@ -96,7 +96,7 @@ def test_run_directory_holds_config_command_versions_models_checkpoints_and_summ
 
     checkpoints = sorted((run / "checkpoints").iterdir())
     assert [c.name for c in checkpoints] == [f"step_{step:012d}" for step in (1000, 2000, 3000)]
-    expected = {"model.zip", "model.vecnormalize.pkl", "state.json", *(["replay_buffer.pkl"] if algo == "dqn" else [])}
+    expected = {"model.zip", "model.vecnormalize.json", "state.json", *(["replay_buffer.npz"] if algo == "dqn" else [])}
     assert all({f.name for f in c.iterdir()} == expected for c in checkpoints)
 
     summary = json.loads((run / "summary.json").read_text())
@@ -312,7 +312,7 @@ def test_scenario_block_and_overrides_apply_in_order(tmp_path):
     path = tmp_path / "ppo.yaml"
     path.write_text(yaml.safe_dump({**ppo, SCENARIO: {"n_steps": 32, "policy_kwargs": {"net_arch": [16]}}}))
     overrides = rl.parse_overrides(["learning_rate=1e-3", "policy_kwargs.activation_fn=relu", "env.horizon=30"])
-    assert overrides == {"learning_rate": "1e-3", "policy_kwargs": {"activation_fn": "relu"}, "env": {"horizon": 30}}
+    assert overrides == {"learning_rate": 1e-3, "policy_kwargs": {"activation_fn": "relu"}, "env": {"horizon": 30}}
     hyperparameters = rl.load_hyperparameters(path, "ppo", SCENARIO, overrides)
     kwargs = hyperparameters.sb3_kwargs()
     assert kwargs["n_steps"] == 32 and kwargs["learning_rate"] == 1e-3 and kwargs["gamma"] == ppo["default"]["gamma"]
@@ -325,7 +325,8 @@ def test_scenario_block_and_overrides_apply_in_order(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])
 def test_a_linear_learning_rate_schedule_falls_to_zero_at_the_end(algo):
-    config = rl.resolve_config(algo, SCENARIO, params=["learning_rate=2e-3", "learning_rate_schedule=linear"], n_envs=2)
+    params = ["learning_rate=2e-3", "learning_rate_schedule=linear", *(["batch_size=64"] if algo == "ppo" else [])]
+    config = rl.resolve_config(algo, SCENARIO, params=params, n_envs=2)
     model = rl.new_model(config, rl.make_training_env(config, 0), 0)
     assert [model.lr_schedule(p) for p in (1.0, 0.25, 0.0)] == pytest.approx([2e-3, 5e-4, 0.0])
     with pytest.raises(ValueError, match="needs a learning_rate"):

@@ -50,7 +50,7 @@ def test_a_trial_behind_the_median_is_pruned_and_stops_training(single_threaded_
 
     study = tuning.create_study(seed=0, warmup_steps=0, startup_trials=1)
     study.add_trial(optuna.trial.create_trial(value=1.0, intermediate_values={1000: 1.0, 2000: 1.0}))
-    config = rl.resolve_config("ppo", SCENARIO, params=[*TINY, "n_steps=32"], total_timesteps=4000)
+    config = rl.resolve_config("ppo", SCENARIO, params=[*TINY, "n_steps=32", "batch_size=128"], total_timesteps=4000)
     model = rl.new_model(config, rl.make_training_env(config, 0), 0, verbose=0)
     reporter = tuning.TrialReporter(study.ask(), config, FixedCost(5.0))
     model.learn(4000, callback=reporter)
@@ -89,3 +89,10 @@ def test_sampled_values_round_trip_through_the_overrides_train_py_reads():
         "policy_kwargs": {"net_arch": [128, 128]},
         "learning_rate_schedule": "linear",
     }
+
+
+def test_a_sampled_ppo_batch_is_capped_at_the_rollout():
+    config = rl.resolve_config("ppo", SCENARIO, params=[*TINY, "n_steps=32", "batch_size=128"])
+    assert tuning.fitted({"n_steps": 32, "batch_size": 1024}, config)["batch_size"] == 32 * 8
+    assert tuning.fitted({"n_steps": 128, "batch_size": 512}, config)["batch_size"] == 512
+    assert tuning.fitted({"batch_size": 64}, config) == {"batch_size": 64}  # DQN: no rollout

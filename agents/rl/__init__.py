@@ -12,12 +12,13 @@ What ``train.py`` calls, in order:
 
 And what the evaluator calls: :func:`~agents.rl.policy.load_run`, which returns an
 :class:`~agents.rl.policy.SB3Policy`, the adapter that makes a trained model meet the policy
-protocol of :mod:`envs.policy`. :mod:`agents.rl.tuning` (Optuna, an optional dependency) is
+protocol of :mod:`envs.policy`. Every file of a run is read without running code from it
+(:mod:`agents.rl.serialization`). :mod:`agents.rl.tuning` (Optuna, an optional dependency) is
 not imported here.
 """
 
 from agents.rl.callbacks import EVAL_SEED, Checkpointer, EpisodeKpiLogger, EvaluationSet, Evaluator, crossed
-from agents.rl.config import ALGO_DIR, RunConfig, load_hyperparameters, parse_overrides, resolve_config
+from agents.rl.config import ALGO_DIR, MAX_SEED, RunConfig, load_hyperparameters, parse_overrides, resolve_config
 from agents.rl.hyperparameters import (
     ALGOS,
     Algorithm,
@@ -28,13 +29,15 @@ from agents.rl.hyperparameters import (
     linear_schedule,
 )
 from agents.rl.policy import SB3Policy, load_run
-from agents.rl.run_directory import Checkpoint, RunDirectory, open_for_resume, save_model, stats_file
+from agents.rl.run_directory import Checkpoint, RunDirectory, open_for_resume, save_model
+from agents.rl.serialization import LegacyPickleWarning, load_model, load_normalizer, stats_file
 from agents.rl.training import make_logger, make_training_env, new_model, setup_torch
 
 __all__ = [
     "ALGOS",
     "ALGO_DIR",
     "EVAL_SEED",
+    "MAX_SEED",
     "Algorithm",
     "Checkpoint",
     "Checkpointer",
@@ -43,6 +46,7 @@ __all__ = [
     "EvaluationSet",
     "Evaluator",
     "Hyperparameters",
+    "LegacyPickleWarning",
     "PPOHyperparameters",
     "RunConfig",
     "RunDirectory",
@@ -51,6 +55,8 @@ __all__ = [
     "crossed",
     "linear_schedule",
     "load_hyperparameters",
+    "load_model",
+    "load_normalizer",
     "load_run",
     "make_logger",
     "make_training_env",

@@ -17,12 +17,20 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from agents.rl.hyperparameters import ALGOS, Algorithm, Hyperparameters
+from agents.rl.hyperparameters import ALGOS, Algorithm, DQNHyperparameters, Hyperparameters, sb3_default
 from envs.errors import UserError
+from envs.inputs import load_yaml, read_yaml
+from envs.layout import ObservationLayout
 from envs.scenario import AnyScenario, NetworkScenario, format_validation_error, load_scenario
 
 # The shipped algo configs: package data of `configs`, in a checkout and when installed.
 ALGO_DIR = Path(str(files("configs") / "algos"))
+# Seeds: numpy's legacy global seed and torch's take 32 bits.
+MAX_SEED = 2**32 - 1
+# Actions of a discrete action space: its network has one output per action.
+MAX_DISCRETE_ACTIONS = 100_000
+# Memory DQN's replay buffer may take (observations and next observations, float32).
+MAX_REPLAY_BYTES = 8 << 30
 
 
 def validate_hyperparameters(model: type[Hyperparameters], raw: Any, source: str) -> Hyperparameters:
@@ -48,20 +56,18 @@ def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, An
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings as a nested mapping: dotted keys reach into mappings, values are parsed as YAML.
+    """``KEY=VALUE`` strings as a nested mapping: dotted keys reach into mappings, values are parsed as YAML
+    (by :func:`envs.inputs.load_yaml`: ``1e-4`` is a float).
 
     >>> parse_overrides(["learning_rate=1e-4", "policy_kwargs.net_arch=[32, 32]"])
-    {'learning_rate': '1e-4', 'policy_kwargs': {'net_arch': [32, 32]}}
+    {'learning_rate': 0.0001, 'policy_kwargs': {'net_arch': [32, 32]}}
     """
     overrides: dict[str, Any] = {}
     for pair in pairs:
         key, separator, text = pair.partition("=")
-        if not separator or not key:
-            raise UserError(f"-p {pair}: expected KEY=VALUE")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise UserError(f"-p {pair}: the value is not valid YAML") from None
+        if not separator or not all(key.split(".")):
+            raise UserError(f"-p {pair[:80]}: expected KEY=VALUE (KEY: names joined by dots)")
+        value = load_yaml(text, f"-p {key}")
         *parents, leaf = key.split(".")
         target = overrides
         for part in parents:
@@ -84,10 +90,7 @@ def load_hyperparameters(
         UserError: one line naming the file (or the command line), the block and the key.
     """
     model = ALGOS[algo].hyperparameters
-    try:
-        blocks = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise UserError(f"{path}: cannot read ({str(error).splitlines()[0]})") from None
+    blocks = read_yaml(path, "algo config")
     if not isinstance(blocks, dict) or not isinstance(blocks.get("default"), dict):
         raise UserError(f"{path}: must be a mapping with a 'default' block")
     for name, block in blocks.items():
@@ -139,7 +142,9 @@ def resolve_config(
         UserError: one line naming what is wrong.
     """
     if algo not in ALGOS:
-        raise UserError(f"--algo {algo}: unknown algorithm (known: {', '.join(ALGOS)})")
+        raise UserError(f"--algo {str(algo)[:40]}: unknown algorithm (known: {', '.join(ALGOS)})")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UserError(f"--seed {str(seed)[:40]}: must be an integer in 0..{MAX_SEED}")
     overrides = parse_overrides(params)
     for key, value in (("total_timesteps", total_timesteps), ("n_envs", n_envs)):
         if value is not None:
@@ -164,4 +169,33 @@ def resolve_config(
     if trained_on.action not in ALGOS[algo].actions:
         known = ", ".join(ALGOS[algo].actions)
         raise UserError(f"{algo}: env.action: cannot learn {trained_on.action} actions (only {known})")
+    check_fits(algo, trained_on, hyperparameters)
     return RunConfig(algo, trained_on, seed, hyperparameters)
+
+
+def check_fits(algo: str, scenario: AnyScenario, hyperparameters: Hyperparameters) -> None:
+    """Refuse settings that SB3 accepts but cannot run on this scenario, before anything is built.
+
+    Raises:
+        UserError: gSDE with discrete actions (SB3 asserts), a discrete action space too large
+            for a network's output layer, or a replay buffer that would not fit in memory.
+    """
+    discrete = scenario.action == "discrete"
+    if discrete:
+        ranges = scenario.action_ranges if isinstance(scenario, NetworkScenario) else (scenario.action_range,)
+        actions = sum(value + 1 for value in ranges)  # one output per value of every stock point's action
+        if actions > MAX_DISCRETE_ACTIONS:
+            raise UserError(
+                f"{scenario.name}: a discrete action has {actions:,} values (max_order or max_level); "
+                f"at most {MAX_DISCRETE_ACTIONS:,}: use action: continuous, or a smaller max_order or max_level"
+            )
+    if discrete and getattr(hyperparameters, "use_sde", None):
+        raise UserError(f"{algo}: use_sde: gSDE needs continuous actions (env.action: continuous)")
+    if isinstance(hyperparameters, DQNHyperparameters):
+        buffer_size = hyperparameters.buffer_size or sb3_default(ALGOS[algo].sb3_class, "buffer_size")
+        needed = 2 * 4 * buffer_size * ObservationLayout(scenario).dim
+        if needed > MAX_REPLAY_BYTES:
+            raise UserError(
+                f"{algo}: buffer_size: {buffer_size:,} observations of {ObservationLayout(scenario).dim} entries "
+                f"need {needed / (1 << 30):.1f} GiB; at most {MAX_REPLAY_BYTES >> 30} GiB"
+            )

@@ -7,25 +7,17 @@ and the keyword arguments of the SB3 algorithm; an SB3 key left out keeps SB3's 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from torch import nn
 
+from envs.limits import Flag, Int, Real
 from envs.scenario import NetworkScenario, Scenario
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -37,21 +29,43 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
+# Bounds far above any useful setting and below what exhausts memory (10 million steps of replay at
+# once, 100,000 systems stepped together, a layer of 4096 units) or never ends.
+MAX_TIMESTEPS = 10**11
+MAX_ENVS = 100_000
+MAX_EPISODES = 100_000
+MAX_LAYERS, MAX_WIDTH = 16, 4096
+MAX_BUFFER = 10_000_000
+
+Count = Annotated[Int, Field(ge=1)]
+Steps = Annotated[Int, Field(ge=1, le=MAX_TIMESTEPS)]
+Rate = Annotated[Real, Field(gt=0, le=1)]
+Share = Annotated[Real, Field(ge=0, le=1)]
+NonNegative = Annotated[Real, Field(ge=0, le=1e6)]
+Positive = Annotated[Real, Field(gt=0, le=1e6)]
+
+
+def sb3_default(algorithm: type[BaseAlgorithm], key: str) -> Any:
+    """The default SB3 gives ``key`` when a config leaves it out."""
+    return inspect.signature(algorithm.__init__).parameters[key].default
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # a value of the wrong type is refused, not converted (see envs.limits); inf and nan too
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Normalization(_Strict):
     """VecNormalize: scale observations by their running mean and std, rewards by the std of the discounted return."""
 
-    obs: bool
-    reward: bool
+    obs: Flag
+    reward: Flag
 
 
 class PolicyKwargs(_Strict):
     """SB3's ``policy_kwargs``: hidden layer sizes and the activation, by name."""
 
-    net_arch: list[PositiveInt] | None = None
+    net_arch: list[Annotated[Int, Field(ge=1, le=MAX_WIDTH)]] | None = Field(default=None, max_length=MAX_LAYERS)
     activation_fn: Literal[tuple(ACTIVATIONS)] | None = None  # type: ignore[valid-type]
 
     def sb3(self) -> dict[str, Any]:
@@ -65,19 +79,19 @@ class PolicyKwargs(_Strict):
 class ActorCriticPolicyKwargs(PolicyKwargs):
     """PPO's network: the actor and the critic each get ``net_arch`` hidden layers."""
 
-    ortho_init: bool | None = None
-    log_std_init: float | None = None
+    ortho_init: Flag | None = None
+    log_std_init: Real | None = Field(default=None, ge=-20, le=20)
 
 
 class RunSettings(_Strict):
     """The keys of the run itself, which SB3 does not take."""
 
-    total_timesteps: PositiveInt = Field(description="env steps to train for (--timesteps)")
-    n_envs: PositiveInt = Field(description="systems simulated in parallel (--n-envs)")
+    total_timesteps: Steps = Field(description="env steps to train for (--timesteps)")
+    n_envs: Int = Field(ge=1, le=MAX_ENVS, description="systems simulated in parallel (--n-envs)")
     normalize: Normalization
-    eval_freq: PositiveInt = Field(description="env steps between evaluations")
-    eval_episodes: PositiveInt = Field(description="episodes per evaluation, on fixed paths")
-    checkpoint_freq: PositiveInt = Field(description="env steps between checkpoints")
+    eval_freq: Steps = Field(description="env steps between evaluations")
+    eval_episodes: Int = Field(ge=1, le=MAX_EPISODES, description="episodes per evaluation, on fixed paths")
+    checkpoint_freq: Steps = Field(description="env steps between checkpoints")
     env: dict[str, Any] = Field(default_factory=dict, description="scenario keys to override, e.g. action")
 
     @field_validator("env")
@@ -93,13 +107,13 @@ class Hyperparameters(RunSettings):
     """Keys every algorithm config has: the run's own and SB3's common ones."""
 
     # required: VecNormalize discounts the rewards it scales with it too
-    gamma: float = Field(gt=0, le=1)
-    learning_rate: PositiveFloat | None = None
+    gamma: Real = Field(gt=0, le=1)
+    learning_rate: Rate | None = None
     learning_rate_schedule: Literal["constant", "linear"] = Field(
         default="constant", description="linear: from learning_rate down to 0 at total_timesteps"
     )
-    max_grad_norm: PositiveFloat | None = None
-    stats_window_size: PositiveInt | None = None
+    max_grad_norm: Positive | None = None
+    stats_window_size: Int | None = Field(default=None, ge=1, le=1_000_000)
     policy_kwargs: PolicyKwargs = Field(default_factory=PolicyKwargs)
 
     @model_validator(mode="after")
@@ -131,34 +145,58 @@ def linear_schedule(initial: float) -> Callable[[float], float]:
 class PPOHyperparameters(Hyperparameters):
     """PPO: the keys of ``stable_baselines3.PPO`` (schedules and custom classes aside)."""
 
-    n_steps: PositiveInt | None = None
-    batch_size: PositiveInt | None = None
-    n_epochs: PositiveInt | None = None
-    gae_lambda: float | None = Field(default=None, ge=0, le=1)
-    clip_range: PositiveFloat | None = None
-    clip_range_vf: PositiveFloat | None = None
-    normalize_advantage: bool | None = None
-    ent_coef: NonNegativeFloat | None = None
-    vf_coef: NonNegativeFloat | None = None
-    use_sde: bool | None = None
-    sde_sample_freq: int | None = None
-    target_kl: PositiveFloat | None = None
+    n_steps: Int | None = Field(default=None, ge=1, le=MAX_BUFFER)
+    batch_size: Int | None = Field(default=None, ge=2, le=MAX_BUFFER)
+    n_epochs: Int | None = Field(default=None, ge=1, le=1000)
+    gae_lambda: Share | None = None
+    clip_range: Positive | None = None
+    clip_range_vf: Positive | None = None
+    normalize_advantage: Flag | None = None
+    ent_coef: NonNegative | None = None
+    vf_coef: NonNegative | None = None
+    use_sde: Flag | None = None
+    sde_sample_freq: Int | None = Field(default=None, ge=-1, le=MAX_TIMESTEPS)
+    target_kl: Positive | None = None
     policy_kwargs: ActorCriticPolicyKwargs = Field(default_factory=ActorCriticPolicyKwargs)
+
+    @model_validator(mode="after")
+    def _batches_fit_a_rollout(self) -> PPOHyperparameters:
+        # a rollout is n_steps per env; SB3 asserts it has 2 steps or more, and a mini-batch larger
+        # than the rollout would silently be the whole rollout
+        rollout = (self.n_steps or sb3_default(PPO, "n_steps")) * self.n_envs
+        batch_size = self.batch_size or sb3_default(PPO, "batch_size")
+        if rollout < 2:
+            raise ValueError("n_steps x n_envs must be at least 2 (a rollout of 1 step cannot be normalised)")
+        if rollout > MAX_BUFFER:
+            raise ValueError(f"n_steps x n_envs is {rollout:,}; a rollout holds at most {MAX_BUFFER:,} steps")
+        if batch_size > rollout:
+            raise ValueError(f"batch_size {batch_size} is larger than a rollout, n_steps x n_envs = {rollout}")
+        return self
 
 
 class DQNHyperparameters(Hyperparameters):
     """DQN: the keys of ``stable_baselines3.DQN`` (``train_freq`` in steps)."""
 
-    buffer_size: PositiveInt | None = None
-    learning_starts: NonNegativeInt | None = None
-    batch_size: PositiveInt | None = None
-    tau: float | None = Field(default=None, gt=0, le=1)
-    train_freq: PositiveInt | None = None
-    gradient_steps: int | None = Field(default=None, ge=-1)
-    target_update_interval: PositiveInt | None = None
-    exploration_fraction: float | None = Field(default=None, ge=0, le=1)
-    exploration_initial_eps: float | None = Field(default=None, ge=0, le=1)
-    exploration_final_eps: float | None = Field(default=None, ge=0, le=1)
+    buffer_size: Int | None = Field(default=None, ge=1, le=MAX_BUFFER)
+    learning_starts: Int | None = Field(default=None, ge=0, le=MAX_TIMESTEPS)
+    batch_size: Int | None = Field(default=None, ge=1, le=MAX_BUFFER)
+    tau: Rate | None = None
+    train_freq: Int | None = Field(default=None, ge=1, le=MAX_TIMESTEPS)
+    gradient_steps: Int | None = Field(default=None, ge=-1, le=10_000)
+    target_update_interval: Int | None = Field(default=None, ge=1, le=MAX_TIMESTEPS)
+    exploration_fraction: Share | None = None
+    exploration_initial_eps: Share | None = None
+    exploration_final_eps: Share | None = None
+
+    @model_validator(mode="after")
+    def _batches_fit_the_buffer(self) -> DQNHyperparameters:
+        buffer_size = self.buffer_size or sb3_default(DQN, "buffer_size")
+        batch_size = self.batch_size or sb3_default(DQN, "batch_size")
+        if batch_size > buffer_size:
+            raise ValueError(f"batch_size {batch_size} is larger than the replay buffer, buffer_size = {buffer_size}")
+        if buffer_size < self.n_envs:  # SB3 keeps buffer_size // n_envs transitions per env
+            raise ValueError(f"buffer_size {buffer_size} is smaller than n_envs = {self.n_envs}")
+        return self
 
 
 @dataclass(frozen=True)

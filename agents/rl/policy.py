@@ -9,9 +9,11 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
-from agents.rl.run_directory import RunDirectory, stats_file
+from agents.rl.run_directory import RunDirectory
+from agents.rl.serialization import has_stats, load_model, load_normalizer, stats_file
 from envs.actions import ActionMap
 from envs.errors import UserError
+from envs.inputs import shown_path
 from envs.layout import ObservationLayout
 from envs.scenario import AnyScenario
 from envs.vec_env import InventoryVecEnv
@@ -46,24 +48,35 @@ class SB3Policy:
 
 
 def load_run(path: str | Path) -> tuple[SB3Policy, AnyScenario]:
-    """A trained policy and the scenario it was trained on.
+    """A trained policy and the scenario it was trained on, nothing of the files unpickled.
 
     Args:
         path: a run directory (its final ``model.zip`` is used) or a model file in one
             (``best_model.zip``, ``checkpoints/step_N/model.zip``); the VecNormalize statistics
-            are found next to the model, the config in the run directory.
+            are found next to the model, the config in the run directory. The model is rebuilt
+            from the config and the weights (:func:`agents.rl.serialization.load_model`).
 
     Raises:
-        UserError: if there is no model or it is not inside a run directory.
+        UserError: no model (a run still training, or interrupted: resume it), no statistics,
+            not inside a run directory, or a file that is corrupt or not of this run.
     """
     path = Path(path)
     model_file = path / "model.zip" if path.is_dir() else path
     if not model_file.is_file():
-        raise UserError(f"{path}: no trained model here (a run directory gets model.zip when training ends)")
-    if not stats_file(model_file).is_file():
-        raise UserError(f"{model_file}: its VecNormalize statistics {stats_file(model_file).name} are missing")
+        run = path if path.is_dir() else None
+        unfinished = run is not None and (run / "config.yaml").is_file() and (run / "checkpoints").is_dir()
+        hint = (
+            f"the run has not finished: resume it with train.py --resume {path}, or evaluate a checkpoint's model.zip"
+            if unfinished
+            else "a run directory gets model.zip when training ends"
+        )
+        raise UserError(f"{shown_path(path)}: no trained model here ({hint})")
+    if not has_stats(model_file):
+        missing = stats_file(model_file).name
+        raise UserError(f"{shown_path(model_file)}: its VecNormalize statistics {missing} are missing")
     config = RunDirectory.find(model_file.parent).read_config()
-    model = config.algorithm.sb3_class.load(model_file, device="cpu")
-    normalizer = VecNormalize.load(str(stats_file(model_file)), InventoryVecEnv(config.scenario, 1))
+    venv = InventoryVecEnv(config.scenario, 1)
+    model = load_model(model_file, config, env=venv)
+    normalizer = load_normalizer(model_file, venv)
     normalizer.training = False
     return SB3Policy(model, config.scenario, normalizer, name=config.algo), config.scenario

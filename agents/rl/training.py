@@ -13,6 +13,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 from torch.utils.tensorboard import SummaryWriter
 
 from agents.rl.config import RunConfig
+from agents.rl.serialization import load_normalizer
 from envs.vec_env import InventoryVecEnv
 
 
@@ -28,14 +29,15 @@ def setup_torch(seed: int) -> None:
 
 
 def make_training_env(
-    config: RunConfig, seed: int, venv: VecEnv | None = None, stats: Path | None = None
+    config: RunConfig, seed: int, venv: VecEnv | None = None, stats_of: Path | None = None
 ) -> VecNormalize:
     """The training env: ``venv`` (default: an InventoryVecEnv of ``n_envs`` systems) with episode
-    statistics (VecMonitor) and normalisation (VecNormalize, new or loaded from ``stats``)."""
+    statistics (VecMonitor) and normalisation (VecNormalize: new, or with the statistics saved
+    next to the model file ``stats_of``)."""
     hp = config.hyperparameters
     monitored = VecMonitor(venv or InventoryVecEnv(config.scenario, hp.n_envs, seed=seed))
-    if stats is not None:
-        return VecNormalize.load(str(stats), monitored)
+    if stats_of is not None:
+        return load_normalizer(stats_of, monitored)
     return VecNormalize(monitored, norm_obs=hp.normalize.obs, norm_reward=hp.normalize.reward, gamma=hp.gamma)
 
 

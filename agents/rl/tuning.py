@@ -56,6 +56,15 @@ def dqn_space(trial: optuna.Trial) -> dict[str, Any]:
 SEARCH_SPACES: dict[str, Callable[[optuna.Trial], dict[str, Any]]] = {"ppo": ppo_space, "dqn": dqn_space}
 
 
+def fitted(params: dict[str, Any], base: RunConfig) -> dict[str, Any]:
+    """``params`` with PPO's mini-batch no larger than a rollout (n_steps x n_envs), which the config requires:
+    with few systems (a small ``-p n_envs``) a sampled batch size may exceed it."""
+    if "n_steps" in params and "batch_size" in params:
+        rollout = params["n_steps"] * base.hyperparameters.n_envs
+        params = {**params, "batch_size": min(params["batch_size"], rollout)}
+    return params
+
+
 class TrialReporter(BaseCallback):
     """Evaluates the model every ``eval_freq`` env steps, reports the cost to the trial, stops it when pruned."""
 
@@ -104,10 +113,11 @@ def objective(
 ) -> Callable[[optuna.Trial], float]:
     """The function Optuna minimises: the best evaluated average cost of one short training run."""
     # the scenario and the evaluation paths are the same for every trial: tune the references once
-    evaluation = EvaluationSet.for_config(resolve_config(algo, scenario, seed, fixed, total_timesteps=timesteps))
+    base = resolve_config(algo, scenario, seed, fixed, total_timesteps=timesteps)
+    evaluation = EvaluationSet.for_config(base)
 
     def run_trial(trial: optuna.Trial) -> float:
-        params = as_overrides(SEARCH_SPACES[algo](trial))
+        params = as_overrides(fitted(SEARCH_SPACES[algo](trial), base))
         config = resolve_config(algo, scenario, seed, [*fixed, *params], total_timesteps=timesteps)
         trial.set_user_attr("params", params)
         setup_torch(seed)
