@@ -42,11 +42,14 @@ def relative(path: Path) -> str:
     return str(path.resolve().relative_to(ROOT))
 
 
-def run_evaluate(scenario: Path, learned: list[str], episodes: int, seed: int) -> list[dict[str, Any]]:
+def run_evaluate(
+    scenario: Path, learned: list[str], episodes: int, seed: int
+) -> tuple[list[dict[str, Any]], list[str]]:
     """``evaluate.py`` on ``scenario`` with the classic policies, the optimum and the ``learned`` ones.
 
     Returns:
-        the records of its results.json, in the order classic policies, optimum (if tractable), learned.
+        the records of its results.json, in the order classic policies, optimum (if tractable), learned;
+        and the warnings it printed (the DP's, when a truncation bound is reached).
 
     Raises:
         RuntimeError: evaluate.py failed (its output in the message).
@@ -60,7 +63,8 @@ def run_evaluate(scenario: Path, learned: list[str], episodes: int, seed: int) -
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command[1:])} failed ({done.returncode}):\n{done.stderr[-2000:]}")
         records: list[dict[str, Any]] = json.loads((Path(out) / "results.json").read_text())
-    return records
+    warnings = [line.split("Warning: ", 1)[1] for line in done.stderr.splitlines() if "Warning: " in line]
+    return records, warnings
 
 
 def summarize_references(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -91,7 +95,10 @@ def compute(instance_set: InstanceSet, episodes: int = EPISODES, seed: int = EVA
     out: dict[str, Any] = {}
     for path in instance_set.files():
         start = time.perf_counter()
-        entry = summarize_references(run_evaluate(path, [], episodes, seed))
+        records, warnings = run_evaluate(path, [], episodes, seed)
+        entry = summarize_references(records)
+        if warnings:
+            entry["warnings"] = warnings
         entry["scenario"] = relative(path)
         entry["description"] = str(yaml.safe_load(path.read_text())["description"])
         if "optimal" not in entry:
@@ -152,6 +159,9 @@ def markdown(references: dict[str, Any], command: str, today: str) -> str:
             best = entry["classic"][entry["best_classic"]]
             cells += [entry["best_classic"], f"{100 * (best['avg_cost'] / reference - 1):+.2f}"]
             lines.append("| " + " | ".join(cells) + " |")
+        notes = [f"- {name}: {w}" for name, entry in references[set_name].items() for w in entry.get("warnings", [])]
+        if notes:
+            lines += ["", "Warnings evaluate.py printed:", "", *notes]
     return "\n".join(lines) + "\n"
 
 
