@@ -68,12 +68,29 @@ class _Supply(_Strict):
     fixed_order_cost: float = Field(default=0.0, ge=0)
     unit_cost: float = Field(default=0.0, ge=0, description="per unit shipped to the stock point")
     max_order: int = Field(ge=1)
+    pack_size: int = Field(default=1, ge=1, description="orders are whole packs of this many units")
+    min_order: int = Field(default=0, ge=0, description="minimum order quantity (MOQ), in units")
     initial_on_hand: int = Field(default=0, ge=0)
     max_level: int | None = Field(
         default=None, ge=1, description="highest order-up-to level; default (lead times + 1) * max_order"
     )
 
     _lead_time_integer = field_validator("lead_time", mode="before")(_check_lead_time)
+
+    @model_validator(mode="after")
+    def _orderable(self) -> _Supply:
+        smallest = -(-max(self.min_order, 1) // self.pack_size) * self.pack_size
+        if smallest > self.max_order:
+            raise ValueError(
+                f"max_order {self.max_order} is below the smallest order allowed by pack_size {self.pack_size} "
+                f"and min_order {self.min_order} ({smallest})"
+            )
+        return self
+
+    @property
+    def order_rounding(self) -> bool:
+        """Whether orders are rounded to packs or raised to a minimum (then the exact formulas do not hold)."""
+        return self.pack_size > 1 or self.min_order > 0
 
     @property
     def lead_time_values(self) -> np.ndarray:
@@ -209,6 +226,9 @@ class StockPoint(_Supply):
         default=0.0, ge=0, description="per unit of its order its supplier could not ship (awaiting at period end)"
     )
     volume: float = Field(default=1.0, gt=0, description="space one unit takes, for shared capacities")
+    overflow_cost: float | None = Field(
+        default=None, ge=0, description="per unit its storage limit rejects (default: the limit's cost x weight)"
+    )
 
     @model_validator(mode="after")
     def _customers(self) -> StockPoint:
@@ -281,6 +301,9 @@ class NetworkScenario(_Options):
                         f"('{claimed[capacity.kind, member]}' and '{capacity.name}')"
                     )
                 claimed[capacity.kind, member] = capacity.name
+        for point in self.stock_points:
+            if point.overflow_cost is not None and ("storage", point.name) not in claimed:
+                raise ValueError(f"stock point '{point.name}': overflow_cost needs a storage limit among capacities")
         return self
 
     @field_validator("stock_points")
