@@ -345,6 +345,75 @@ class CsvDemand(_Demand):
         return self._demand[index], self._features[index]
 
 
+class HistoryDemand(_Demand):
+    """One SKU's demand replayed from a long-format sales history (``sku, date, demand``; see
+    :mod:`forecasting.data`), the dates restricted to ``start``..``end``.
+
+    The SKUs of an assortment that replay the same file are drawn together (:func:`sample_paths`):
+    every episode replays the same dates for all of them, so that their demands stay as correlated
+    as they were (a common season, promotions on the same days), which is what a shared capacity
+    feels. ``mode: window`` replays a random run of consecutive days; ``bootstrap`` glues random
+    blocks of ``block_length`` days. Days before an SKU's first sale count as zero demand.
+    """
+
+    dist: Literal["history"]
+    path: str
+    sku: str
+    start: str | None = Field(default=None, description="first date replayed (ISO), default the first in the file")
+    end: str | None = Field(default=None, description="last date replayed (ISO), default the last in the file")
+    mode: Literal["window", "bootstrap"] = "window"
+    block_length: int = Field(default=28, ge=1)
+
+    @property
+    def joint_key(self) -> tuple[str, str | None, str | None, str, int]:
+        """Processes with the same key are replayed on the same days."""
+        return (self.path, self.start, self.end, self.mode, self.block_length)
+
+    @property
+    def series(self) -> np.ndarray:
+        """The SKU's daily demands from ``start`` to ``end`` (int64)."""
+        from envs.history import history_series
+
+        return history_series(self.path, self.sku, self.start, self.end)
+
+    @property
+    def history_length(self) -> int:
+        return len(self.series)
+
+    def mean_demand(self) -> float:
+        return float(self.series.mean())
+
+    def draw_index(self, rng: np.random.Generator, n: int, length: int) -> np.ndarray:
+        """The days (n, length) replayed by ``n`` episodes of ``length`` periods."""
+        size = self.history_length
+        if self.mode == "window":
+            if length > size:
+                raise UserError(f"{self.path}: {size} days of history replayed, an episode needs {length}")
+            return rng.integers(0, size - length + 1, size=(n, 1)) + np.arange(length)[None, :]
+        blocks = -(-length // self.block_length)
+        starts = rng.integers(0, size, size=(n, blocks))
+        index = (starts[:, :, None] + np.arange(self.block_length)[None, None, :]).reshape(n, -1)
+        return index[:, :length] % size
+
+    def sample(self, rng: np.random.Generator, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.series[self.draw_index(rng, n, length)], np.zeros((n, length, 0), dtype=np.float32)
+
+
+def sample_paths(processes: list, rng: np.random.Generator, n: int, length: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each process's ``sample(rng, n, length)`` in order, except that history replays of one file
+    share the days they replay (drawn once, by the first of them; see :class:`HistoryDemand`)."""
+    days: dict[tuple, np.ndarray] = {}
+    parts = []
+    for process in processes:
+        if not isinstance(process, HistoryDemand):
+            parts.append(process.sample(rng, n, length))
+            continue
+        if process.joint_key not in days:
+            days[process.joint_key] = process.draw_index(rng, n, length)
+        parts.append((process.series[days[process.joint_key]], np.zeros((n, length, 0), dtype=np.float32)))
+    return parts
+
+
 DemandConfig = Annotated[
     PoissonDemand
     | NegativeBinomialDemand
@@ -352,6 +421,7 @@ DemandConfig = Annotated[
     | UniformDemand
     | DeterministicDemand
     | SeasonalDemand
-    | CsvDemand,
+    | CsvDemand
+    | HistoryDemand,
     Field(discriminator="dist"),
 ]

@@ -20,6 +20,7 @@ import numba
 import numpy as np
 from numba import typed
 
+from envs.demand import sample_paths
 from envs.layout import forecast_horizon
 from envs.sampling import DiscreteInverse
 from envs.scenario import AnyScenario, demand_processes
@@ -96,7 +97,7 @@ class PathSampler:
 
     def _draw_demand_and_supply(self, rng: np.random.Generator, n: int) -> ExogenousPaths:
         """Paths from the demand processes' own samplers (not iid demand), without forecasts."""
-        parts = [d.sample(rng, n, self.timeline) for d in self.demands]
+        parts = sample_paths(self.demands, rng, n, self.timeline)
         demand = np.stack([p[0].T for p in parts], axis=-1).astype(np.int64)
         features = np.concatenate([p[1].transpose(1, 0, 2) for p in parts], axis=-1).astype(np.float32)
         rest = rng.random((n, self.uniforms - self.timeline * len(self.demands)))

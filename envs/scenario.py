@@ -438,6 +438,10 @@ def load_scenario(name_or_path: str | Path | AnyScenario, **overrides: Any) -> A
             raise UserError(f"{path}: a scenario must be a YAML mapping of keys")
         raw.setdefault("name", path.stem)
         _absolute_history_paths(raw, path)
+        if "assortment" in raw:  # an item master: one stock point per SKU
+            from envs.assortment import expand_assortment
+
+            raw = expand_assortment(raw, path)
     model: type[Scenario] | type[NetworkScenario] = NetworkScenario if "stock_points" in raw else Scenario
     unknown = sorted(set(overrides) - set(model.model_fields))
     if unknown:

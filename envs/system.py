@@ -145,7 +145,8 @@ def compile_system(scenario: AnyScenario) -> System:
         if point.demand is not None:
             demands.append(point.demand)
     if isinstance(scenario, NetworkScenario):
-        ranges = [scenario.action_ranges[order[j]] for j in range(len(points))]
+        listed_ranges = scenario.action_ranges  # computed once: each access walks the tree
+        ranges = [listed_ranges[order[j]] for j in range(len(points))]
         allocation, internal_backorders = ALLOCATION_RULES.index(scenario.allocation), scenario.internal_backorders
         capacities = scenario.capacities
     else:
