@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from agents.classic.assortment import ASSORTMENT_POLICIES
 from agents.evaluation import (
     NETWORK_POLICY_NAMES,
     POLICY_NAMES,
@@ -42,7 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="P",
-        help=f"one of {', '.join(POLICY_NAMES)} (a network: {', '.join(NETWORK_POLICY_NAMES)}), "
+        help=f"one of {', '.join(POLICY_NAMES)} (a network: {', '.join(NETWORK_POLICY_NAMES)}; an assortment: "
+        f"{', '.join(ASSORTMENT_POLICIES)}), "
         "a run directory / model zip, or an exported policy directory "
         "(repeatable); "
         "default: every classic policy and the optimum where tractable",
