@@ -130,7 +130,7 @@ def share_capacity(quantities, weights, values, limit, rule, out):
     proportional: every quantity scaled by limit / (weighted total), rounded down, then one more
     unit at a time to the largest remainders while the limit allows; value: members by ``values``
     (value per unit of weight), highest first, each in full while the limit allows, the one that
-    no longer fits cut to what does. Also what plan.py calls, so a plan cuts as the simulation does.
+    no longer fits cut to what does.
     """
     m = quantities.shape[0]
     total = 0.0
@@ -180,10 +180,11 @@ def feasible_order(q, pack, minimum, max_order):
 
 
 @numba.njit(cache=True)
-def _limit_orders(kind, limit, rule, start, members, weights, values, pack, minimum, max_order, orders, effective,
+def limit_orders(kind, limit, rule, start, members, weights, values, pack, minimum, max_order, orders, effective,
                   cut):  # fmt: skip
     """Round every order to packs and minimums, then cut them to each shared order limit in whole packs
-    (``effective``: what is left; ``cut``: what the limits took off the rounded order)."""
+    (``effective``: what is left; ``cut``: what the limits took off the rounded order). Also what
+    plan.py calls (one system, every SKU a member), so that a plan rounds and cuts as the simulation does."""
     n = orders.shape[0]
     for i in range(n):
         for j in range(orders.shape[1]):
@@ -262,7 +263,7 @@ def apply_period(
     capacity = (capacity_kind, capacity_limit, capacity_rule, capacity_start, capacity_points, capacity_weights,
                 capacity_values)  # fmt: skip
     # 1. the orders, rounded to packs and minimums, cut to the shared order limits
-    _limit_orders(*capacity, pack, minimum, max_order, orders, effective, cut)
+    limit_orders(*capacity, pack, minimum, max_order, orders, effective, cut)
     # 2a. the outside supplier ships every order placed with it now
     for j in range(points):
         if supplier[j] >= 0:

@@ -34,7 +34,6 @@ import time
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from agents.classic.tuning import MAX_CELLS, TunedPolicy
 from envs.assortment import is_assortment
@@ -42,6 +41,7 @@ from envs.batch import InventoryBatch, run_batch
 from envs.layout import ObservationLayout
 from envs.paths import ExogenousPaths
 from envs.scenario import AnyScenario, NetworkScenario
+from forecasting.order_up_to import gamma_levels
 
 RULES = ("base_stock", "s_S", "forecast_order_up_to")
 # evaluate.py's names: the rule tuned alone with the kernel sharing the limit, or with the Lagrangian price
@@ -149,13 +149,9 @@ class ForecastReorderLevels:
         lags = np.asarray(obs, dtype=np.float64)[:, self.lag_columns]  # (n, J, k)
         mu = lags.mean(axis=2)
         var = np.maximum(lags.var(axis=2, ddof=1), mu)
-        mean, variance = mu * self.interval, var * self.interval
-        # two-moment gamma fit of protection-interval demand (Burgin 1975): shape mean^2/var, scale var/mean
-        with np.errstate(divide="ignore", invalid="ignore"):
-            quantile = special.gammaincinv(mean**2 / variance, self.fractile[None, :]) * (variance / mean)
-        reorder = np.where(mean > 0, np.ceil(quantile - 1e-9), 0.0)
+        reorder = gamma_levels(mu * self.interval, var * self.interval, self.fractile[None, :])
         lot = np.clip(np.rint(np.sqrt(2 * self.fixed * mu / self.lot_holding)), 1, self.max_order)
-        return reorder.astype(np.int64), (reorder + lot).astype(np.int64)
+        return reorder, (reorder + lot).astype(np.int64)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         reorder, order_up_to = self.levels(obs)
