@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from agents.classic.assortment import ASSORTMENT_POLICIES
 from agents.evaluation import (
     NETWORK_POLICY_NAMES,
     POLICY_NAMES,
@@ -45,7 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="P",
-        help=f"one of {', '.join(POLICY_NAMES)} (a network: {', '.join(NETWORK_POLICY_NAMES)}); "
+        help=f"one of {', '.join(POLICY_NAMES)} (a network: {', '.join(NETWORK_POLICY_NAMES)}; an assortment: "
+        f"{', '.join(ASSORTMENT_POLICIES)}); "
         "with forecasts: forecast_order_up_to, or forecast_order_up_to:MODEL on the same demand with MODEL's "
         "forecasts; random; a run directory / model zip, or an exported policy directory "
         "(repeatable); "

@@ -23,10 +23,12 @@ import numpy as np
 from scipy import stats
 
 from agents.classic import TUNERS, RandomOrders
+from agents.classic.assortment import ASSORTMENT_POLICIES, tune_assortment
 from agents.classic.forecast_policy import ForecastOrderUpTo
 from agents.classic.meio import NETWORK_POLICIES, optimise_base_stock
 from agents.exact.serial import serial_optimum
 from agents.references import TUNING_SEED, optimal_policy
+from envs.assortment import is_assortment
 from envs.batch import BatchResult, evaluation_paths, run_batch
 from envs.errors import UserError
 from envs.files import Content, write_files
@@ -50,6 +52,8 @@ BASELINE_NAMES = ("random",)
 def policy_names(scenario: AnyScenario) -> tuple[str, ...]:
     """The policies evaluated by default for this kind of scenario (``random`` is asked for by name); an
     item whose scenario has forecasts adds the forecast-driven order-up-to policy."""
+    if is_assortment(scenario):  # per-SKU rules with the shared limit handled by the kernel or by a price
+        return tuple(ASSORTMENT_POLICIES)
     if isinstance(scenario, NetworkScenario):
         return NETWORK_POLICY_NAMES
     return (*POLICY_NAMES, FORECAST_POLICY) if scenario.forecast is not None else POLICY_NAMES
@@ -116,7 +120,7 @@ def resolve_policies(
     a model for another observation layout is a :class:`UserError`. ``eoq_service_level``
     sets the (r, Q) reorder point for that cycle service level instead of by cost.
     """
-    names = (*policy_names(scenario), *BASELINE_NAMES)
+    names = (*policy_names(scenario), *BASELINE_NAMES, *(NETWORK_POLICY_NAMES if is_assortment(scenario) else ()))
     if eoq_service_level is not None and not (
         isinstance(scenario, Scenario) and scenario.demand.stationary and scenario.deterministic_lead_time
     ):
@@ -161,6 +165,11 @@ def resolve_policies(
             assert isinstance(tuning.scenario, NetworkScenario)
             tuned = optimise_base_stock(tuning.scenario, NETWORK_POLICIES[spec], seed=TUNING_SEED, warmup=warmup)
             details = {"tuning": "Monte Carlo optimisation", "tuning_cost": tuned.expected_cost, **tuned.details}
+            policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
+        elif spec in ASSORTMENT_POLICIES and is_assortment(scenario):
+            assert isinstance(tuning.scenario, NetworkScenario)
+            tuned = tune_assortment(spec, tuning.scenario, tuning.paths, warmup)
+            details = {"tuning": tuned.method, "tuning_cost": tuned.expected_cost, **tuned.details}
             policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
         elif spec == FORECAST_POLICY and isinstance(scenario, Scenario) and scenario.forecast is not None:
             forecast = ForecastOrderUpTo(scenario, ObservationLayout(scenario))

@@ -41,6 +41,8 @@ def optimal_policy(scenario: AnyScenario) -> tuple[Policy | None, str]:
         return None, f"demand '{scenario.demand.dist}' is not stationary"
     if not isinstance(scenario.lead_time, int):
         return None, "the lead time is stochastic"
+    if scenario.order_rounding:
+        return None, "orders are rounded to packs or a minimum order quantity (the DP orders any quantity)"
     try:
         result = solve_dp(
             scenario.demand.pmf(),

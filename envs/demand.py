@@ -392,9 +392,10 @@ class CsvDemand(_Demand):
     ``block_length`` periods (circular block bootstrap), so paths longer than the history exist.
 
     With ``sku``, the file is a multi-SKU history in the long format of :mod:`forecasting.data`
-    (sku, date, demand, signals; ``.csv`` or ``.csv.gz``) and that SKU's days from its first row
-    are replayed, a day without a row counting as zero demand; ``start`` and ``end`` (ISO dates,
-    inclusive) keep a part of the history, e.g. a training year and a test year.
+    (sku, date, demand, signals; ``.csv`` or ``.csv.gz``) and that SKU's days are replayed, a day
+    without a row counting as zero demand (before its first row: not sold yet); ``start`` and
+    ``end`` (ISO dates, inclusive) keep a part of the history, e.g. a training year and a test
+    year. SKUs of one file replayed together (an assortment) replay the same days (``joint_key``).
     """
 
     dist: Literal["csv"]
@@ -463,28 +464,41 @@ class CsvDemand(_Demand):
         self._features = features
 
     def _load_sku(self, path: Path, sku: str) -> None:
-        panel = _long_history(str(path.resolve()), path.stat().st_mtime_ns, self.features)
+        panel = long_history(path, self.features)
         if sku not in panel.skus:
             shown = ", ".join(panel.skus[:5]) + (", ..." if len(panel.skus) > 5 else "")
             raise UserError(f"{path}: no SKU '{sku}' ({len(panel.skus):,} SKUs: {shown})")
         row = panel.skus.index(sku)
         dates = panel.dates().date
-        keep = ~np.isnan(panel.demand[row])  # from the SKU's first row on
+        keep = np.ones(len(dates), dtype=bool)
         if self.start is not None:
             keep &= dates >= self.start
         if self.end is not None:
             keep &= dates <= self.end
         if not keep.any():
+            first, last = dates[0], dates[-1]
             raise UserError(
-                f"{path}: SKU '{sku}' has no days between {self.start or 'the start'} and {self.end or 'the end'}"
+                f"{path}: no days between {self.start or 'the start'} and {self.end or 'the end'} "
+                f"(the history runs from {first} to {last})"
             )
         columns = [panel.signal_names.index(name) for name in self.features]
-        self._demand = panel.demand[row, keep].astype(np.int64)
+        self._demand = np.nan_to_num(panel.demand[row, keep], nan=0.0).astype(np.int64)  # before a first sale: 0
         self._features = panel.signals[row, : panel.periods][keep][:, columns].astype(np.float32)
         self._start = dates[keep][0]
         self._source = (str(path.resolve()), path.stat().st_mtime_ns)
         self._row = row
         self._kept = np.flatnonzero(keep)
+
+    @property
+    def joint_key(self) -> tuple[Any, ...] | None:
+        """SKUs of one history with the same key replay the same days (:class:`envs.paths.PathSampler`).
+
+        Their demands then stay as correlated as they were (a common season, promotions on the
+        same days), which is what a limit they share feels. None for a single-series file.
+        """
+        if self.sku is None:
+            return None
+        return (*self._source, self.start, self.end, self.mode, self.block_length)
 
     @property
     def history_length(self) -> int:
@@ -570,6 +584,17 @@ def _pooled_forecasts(path: str, modified: int, features: tuple[str, ...], setti
     panel = _long_history(path, modified, features)
     signals = panel.signals[:, : panel.periods, [panel.signal_names.index(f) for f in features]]
     return _rolling_entries(panel.demand, signals, features, settings, str(panel.start.date()))
+
+
+def long_history(path: str | Path, features: tuple[str, ...] = ()) -> Any:
+    """The multi-SKU history ``path`` as a :class:`forecasting.data.Panel`, read once per process
+    and version of the file; any bad row is a :class:`UserError` naming its line."""
+    resolved = Path(path).resolve()
+    try:
+        modified = resolved.stat().st_mtime_ns
+    except OSError:
+        raise UserError(f"{path}: demand history not found") from None
+    return _long_history(str(resolved), modified, features)
 
 
 @functools.lru_cache(maxsize=4)

@@ -3,8 +3,11 @@
 Event order in a period, for every system (a single item is a network of one stock point):
 
 1. **Order.** Every stock point places its order q (0..max_order), all at once, on the state
-   at the start of the period. Cost: fixed_order_cost if q > 0. Orders beyond a shared order
-   limit (a budget, a truck) are cut by its rule (``share_capacity``).
+   at the start of the period. A positive order below the minimum order quantity (min_order)
+   is raised to it if it is at least half of it, else dropped; then it is rounded up to whole
+   packs (pack_size), at most the largest number of packs within max_order (``feasible_order``).
+   Cost: fixed_order_cost if q > 0. Orders beyond a shared order limit (a budget, a truck) are
+   cut by its rule (``share_capacity``), in whole packs; an order cut below its minimum is dropped.
 2. Then the stock points are taken in supply order, every supplier before the points it
    supplies (from the top of the tree down). At stock point j:
 
@@ -127,7 +130,7 @@ def share_capacity(quantities, weights, values, limit, rule, out):
     proportional: every quantity scaled by limit / (weighted total), rounded down, then one more
     unit at a time to the largest remainders while the limit allows; value: members by ``values``
     (value per unit of weight), highest first, each in full while the limit allows, the one that
-    no longer fits cut to what does. Also what plan.py calls, so a plan cuts as the simulation does.
+    no longer fits cut to what does.
     """
     m = quantities.shape[0]
     total = 0.0
@@ -158,27 +161,56 @@ def share_capacity(quantities, weights, values, limit, rule, out):
 
 
 @numba.njit(cache=True)
-def _limit_orders(kind, limit, rule, start, members, weights, values, orders, effective, cut):
-    """Cut the orders of every system to each shared order limit (``effective``: what is left)."""
+def feasible_order(q, pack, minimum, max_order):
+    """The order placed for a wish of ``q`` units under a pack size and a minimum order quantity.
+
+    0 stays 0. A positive q below ``minimum`` becomes the minimum if q >= minimum / 2, else 0
+    (the nearer of the two; a tie is raised). What is left is rounded up to whole packs (a buyer
+    orders whole cases, and rounding up keeps an order-up-to level covered), and capped at the
+    largest whole number of packs within ``max_order`` (validation keeps the minimum below it).
+    """
+    if q <= 0:
+        return 0
+    if q < minimum:
+        if 2 * q < minimum:
+            return 0
+        q = minimum
+    q = -(-q // pack) * pack
+    return min(q, max_order // pack * pack)
+
+
+@numba.njit(cache=True)
+def limit_orders(kind, limit, rule, start, members, weights, values, pack, minimum, max_order, orders, effective,
+                  cut):  # fmt: skip
+    """Round every order to packs and minimums, then cut them to each shared order limit in whole packs
+    (``effective``: what is left; ``cut``: what the limits took off the rounded order). Also what
+    plan.py calls (one system, every SKU a member), so that a plan rounds and cuts as the simulation does."""
     n = orders.shape[0]
     for i in range(n):
         for j in range(orders.shape[1]):
             effective[i, j] = orders[i, j]
+            if pack[j] > 1 or minimum[j] > 0:
+                effective[i, j] = feasible_order(orders[i, j], pack[j], minimum[j], max_order[j])
             cut[i, j] = 0
     for g in range(kind.shape[0]):
         if kind[g] != ORDER_LIMIT:
             continue
         group = members[start[g] : start[g + 1]]
+        packs = pack[group]
+        pack_weights = weights[start[g] : start[g + 1]] * packs  # the limit is shared in whole packs
         wanted = np.empty(group.shape[0], dtype=np.int64)
         allowed = np.empty(group.shape[0], dtype=np.int64)
         for i in range(n):
             for k in range(group.shape[0]):
-                wanted[k] = effective[i, group[k]]
-            share_capacity(wanted, weights[start[g] : start[g + 1]], values[start[g] : start[g + 1]], limit[g],
-                           rule[g], allowed)  # fmt: skip
+                wanted[k] = effective[i, group[k]] // packs[k]
+            share_capacity(wanted, pack_weights, values[start[g] : start[g + 1]], limit[g], rule[g], allowed)
             for k in range(group.shape[0]):
-                effective[i, group[k]] = allowed[k]
-                cut[i, group[k]] = wanted[k] - allowed[k]
+                j = group[k]
+                units = allowed[k] * packs[k]
+                if units < minimum[j]:
+                    units = 0
+                cut[i, j] = effective[i, j] - units
+                effective[i, j] = units
 
 
 @numba.njit(cache=True)
@@ -210,6 +242,7 @@ def _limit_storage(kind, limit, rule, start, members, weights, values, on_hand, 
 @numba.njit(cache=True)
 def apply_period(
     supplier, child_start, children, demand_column, lost_sales, costs, overtaking, allocation, internal_backorders,
+    pack, minimum, max_order,
     capacity_kind, capacity_limit, capacity_rule, capacity_start, capacity_points, capacity_weights, capacity_values,
     on_hand, backlog, awaiting, pipeline, latest,
     orders, demand, lead, keys,
@@ -229,8 +262,8 @@ def apply_period(
     slots = pipeline.shape[2]
     capacity = (capacity_kind, capacity_limit, capacity_rule, capacity_start, capacity_points, capacity_weights,
                 capacity_values)  # fmt: skip
-    # 1. the orders, cut to the shared order limits
-    _limit_orders(*capacity, orders, effective, cut)
+    # 1. the orders, rounded to packs and minimums, cut to the shared order limits
+    limit_orders(*capacity, pack, minimum, max_order, orders, effective, cut)
     # 2a. the outside supplier ships every order placed with it now
     for j in range(points):
         if supplier[j] >= 0:
@@ -514,7 +547,7 @@ class InventoryKernel:
         lead_times = np.ascontiguousarray(lead_times, dtype=np.int64).reshape(n, points)
         apply_period(
             s.supplier, s.child_start, s.children, s.demand_column, s.lost_sales, s.costs, s.overtaking,
-            s.allocation, s.internal_backorders,
+            s.allocation, s.internal_backorders, s.pack_size, s.min_order, s.max_order,
             s.capacity_kind, s.capacity_limit, s.capacity_rule, s.capacity_start, s.capacity_points,
             s.capacity_weights, s.capacity_values,
             self.on_hand, self.backlog, self.awaiting, self.pipeline, self.latest_arrival,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numba
 import numpy as np
@@ -101,9 +102,16 @@ class PathSampler:
     def _draw_demand_and_supply(self, rng: np.random.Generator, n: int) -> ExogenousPaths:
         """Paths from the demand processes' own samplers (not iid demand), without forecasts."""
         parts, rows = [], np.full((self.timeline, n, len(self.demands)), -1, dtype=np.int64)
+        joint: dict[tuple[Any, ...], np.ndarray] = {}  # the days SKUs of one history replay together
         for d, process in enumerate(self.demands):
             if isinstance(process, CsvDemand):
-                replayed = process.rows(rng, n, self.timeline)
+                key = process.joint_key
+                if key is None or key not in joint:
+                    replayed = process.rows(rng, n, self.timeline)
+                    if key is not None:
+                        joint[key] = replayed
+                else:
+                    replayed = joint[key]
                 rows[:, :, d] = replayed.T
                 parts.append(process.replay(replayed))
             else:

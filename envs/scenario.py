@@ -86,12 +86,29 @@ class _Supply(_Strict):
     fixed_order_cost: Real = Field(default=0.0, ge=0, le=MAX_COST)
     unit_cost: Real = Field(default=0.0, ge=0, le=MAX_COST, description="per unit shipped to the stock point")
     max_order: Int = Field(ge=1, le=MAX_UNITS)
+    pack_size: Int = Field(default=1, ge=1, le=MAX_UNITS, description="orders are whole packs of this many units")
+    min_order: Int = Field(default=0, ge=0, le=MAX_UNITS, description="minimum order quantity (MOQ), in units")
     initial_on_hand: Int = Field(default=0, ge=0, le=MAX_UNITS)
     max_level: Int | None = Field(
         default=None, ge=1, le=MAX_UNITS, description="highest order-up-to level; default (lead times + 1) * max_order"
     )
 
     _lead_time_integer = field_validator("lead_time", mode="before")(_check_lead_time)
+
+    @model_validator(mode="after")
+    def _orderable(self) -> _Supply:
+        smallest = -(-max(self.min_order, 1) // self.pack_size) * self.pack_size
+        if smallest > self.max_order:
+            raise ValueError(
+                f"max_order {self.max_order} is below the smallest order allowed by pack_size {self.pack_size} "
+                f"and min_order {self.min_order} ({smallest})"
+            )
+        return self
+
+    @property
+    def order_rounding(self) -> bool:
+        """Whether orders are rounded to packs or raised to a minimum (then the exact formulas do not hold)."""
+        return self.pack_size > 1 or self.min_order > 0
 
     @property
     def lead_time_values(self) -> np.ndarray:
@@ -255,6 +272,12 @@ class StockPoint(_Supply):
         description="per unit of its order its supplier could not ship (awaiting at period end)",
     )
     volume: Real = Field(default=1.0, gt=0, le=MAX_COST, description="space one unit takes, for shared capacities")
+    overflow_cost: Real | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_COST,
+        description="per unit its storage limit rejects (default: the limit's cost x weight)",
+    )
 
     @model_validator(mode="after")
     def _customers(self) -> StockPoint:
@@ -327,6 +350,9 @@ class NetworkScenario(_Options):
                         f"('{claimed[capacity.kind, member]}' and '{capacity.name}')"
                     )
                 claimed[capacity.kind, member] = capacity.name
+        for point in self.stock_points:
+            if point.overflow_cost is not None and ("storage", point.name) not in claimed:
+                raise ValueError(f"stock point '{point.name}': overflow_cost needs a storage limit among capacities")
         return self
 
     @field_validator("stock_points")
@@ -479,6 +505,10 @@ def load_scenario(name_or_path: str | Path | AnyScenario, **overrides: Any) -> A
             raise UserError(f"{path}: a scenario must be a YAML mapping of keys")
         raw.setdefault("name", path.stem)
         _absolute_history_paths(raw, path)
+        if "assortment" in raw:  # an item master: one stock point per SKU
+            from envs.assortment import expand_assortment
+
+            raw = expand_assortment(raw, path)
     model: type[Scenario] | type[NetworkScenario] = NetworkScenario if "stock_points" in raw else Scenario
     unknown = sorted(set(overrides) - set(model.model_fields))
     if unknown:

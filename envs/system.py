@@ -36,6 +36,8 @@ class System:
         costs: float (J, 8): holding, transit holding, shortage, fixed order, unit, price, unfilled order,
             and overflow (per unit rejected by the point's shared storage limit: its cost x weight).
         max_order: the order capacity of each point.
+        pack_size, min_order: each point's pack size and minimum order quantity (orders are rounded
+            by the kernel, see :func:`envs.kernel.feasible_order`).
         initial_on_hand: each point's stock at the start of an episode.
         lead_values, lead_probs: the lead-time distribution of each point (deterministic: one value).
         overtaking: per point, whether a shipment may arrive before an earlier one.
@@ -59,6 +61,8 @@ class System:
     lost_sales: np.ndarray
     costs: np.ndarray
     max_order: np.ndarray
+    pack_size: np.ndarray
+    min_order: np.ndarray
     initial_on_hand: np.ndarray
     lead_values: tuple[np.ndarray, ...]
     lead_probs: tuple[np.ndarray, ...]
@@ -141,7 +145,8 @@ def compile_system(scenario: AnyScenario) -> System:
         if point.demand is not None:
             demands.append(point.demand)
     if isinstance(scenario, NetworkScenario):
-        ranges = [scenario.action_ranges[order[j]] for j in range(len(points))]
+        listed_ranges = scenario.action_ranges  # computed once: each access walks the tree
+        ranges = [listed_ranges[order[j]] for j in range(len(points))]
         allocation, internal_backorders = ALLOCATION_RULES.index(scenario.allocation), scenario.internal_backorders
         capacities = scenario.capacities
     else:
@@ -155,7 +160,9 @@ def compile_system(scenario: AnyScenario) -> System:
     overflow = np.zeros(len(points))  # per unit rejected by the point's shared storage limit
     for c, group, ws in zip(capacities, members, weights, strict=True):
         if c.kind == "storage":
-            overflow[group] = c.overflow_cost * np.asarray(ws)
+            for j, w in zip(group, ws, strict=True):
+                own = getattr(points[j], "overflow_cost", None)
+                overflow[j] = c.overflow_cost * w if own is None else own
     costs = np.array(
         [
             [
@@ -187,6 +194,8 @@ def compile_system(scenario: AnyScenario) -> System:
         lost_sales=np.array([p.lost_sales for p in points]),
         costs=costs,
         max_order=np.array([p.max_order for p in points], dtype=np.int64),
+        pack_size=np.array([p.pack_size for p in points], dtype=np.int64),
+        min_order=np.array([p.min_order for p in points], dtype=np.int64),
         initial_on_hand=np.array([p.initial_on_hand for p in points], dtype=np.int64),
         lead_values=tuple(p.lead_time_values.astype(np.int64) for p in points),
         lead_probs=tuple(p.lead_time_probs.astype(np.float64) for p in points),

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 
 def critical_fractile(holding_cost: float, shortage_cost: float) -> float:
@@ -101,3 +101,23 @@ def order_up_to_levels(
     r = mu[over] ** 2 / (var[over] - mu[over])
     levels[over] = stats.nbinom.ppf(fractile, r, mu[over] / var[over])
     return levels.astype(np.int64)
+
+
+def gamma_levels(mean: np.ndarray, variance: np.ndarray, fractile: np.ndarray | float) -> np.ndarray:
+    """The ``fractile`` quantile of demand with this mean and variance from a two-moment gamma fit, rounded up.
+
+    The gamma with shape mean^2 / variance and scale variance / mean (Burgin 1975, "The gamma
+    distribution and inventory control", Operational Research Quarterly 26(3)): one vectorised
+    special-function call, fast for millions of SKUs and per-SKU fractiles, within a unit or so of
+    :func:`order_up_to_levels`' discrete fits. Zero where the mean is zero; the variance is floored
+    at a tiny share of the mean (a deterministic demand has level = mean).
+
+    Args:
+        mean, variance: (...,) protection-interval demand, >= 0.
+        fractile: in (0, 1), scalar or broadcastable to ``mean``.
+    """
+    mean = np.asarray(mean, dtype=float)
+    variance = np.maximum(np.asarray(variance, dtype=float), 1e-9 * mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quantile = special.gammaincinv(mean**2 / variance, fractile) * (variance / mean)
+    return np.where(mean > 0, np.ceil(quantile - 1e-9), 0.0).astype(np.int64)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ("train", "evaluate", "export", "recommend", "tune")
+SCRIPTS = ("train", "evaluate", "export", "recommend", "tune", "plan")
 
 
 def run(command: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -30,7 +30,7 @@ def install_into_a_venv(work: Path) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md", *(f"{script}.py" for script in SCRIPTS)):
         shutil.copy2(ROOT / name, source / name)
-    for package in ("envs", "agents", "configs"):
+    for package in ("envs", "agents", "configs", "forecasting"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True)

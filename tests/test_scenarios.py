@@ -134,7 +134,7 @@ def test_csv_window_longer_than_history_is_refused(write_scenario, tmp_path):
 LONG_HISTORY = (
     "sku,date,demand,promotion\n"
     "B,2025-01-01,9,0\n"
-    "A,2025-01-02,3,0\n"  # A starts on day 2
+    "A,2025-01-02,3,0\n"  # A starts on day 2: zero demand on day 1 (not sold yet)
     "A,2025-01-03,4,1\n"
     "A,2025-01-05,6,0\n"  # no row on the 4th: zero demand, the promotion carried forward
     "B,2025-01-05,1,0\n"
@@ -144,9 +144,9 @@ LONG_HISTORY = (
 @pytest.mark.parametrize(
     ("selection", "demand", "promotion"),
     [
-        ({}, [3, 4, 0, 6], [0, 1, 1, 0]),
+        ({}, [0, 3, 4, 0, 6], [0, 0, 1, 1, 0]),
         ({"start": "2025-01-03"}, [4, 0, 6], [1, 1, 0]),
-        ({"start": "2025-01-01", "end": "2025-01-04"}, [3, 4, 0], [0, 1, 1]),
+        ({"start": "2025-01-01", "end": "2025-01-04"}, [0, 3, 4, 0], [0, 0, 1, 1]),
     ],
 )
 def test_one_sku_of_a_long_history_replays_its_days_with_gaps_as_zero(write_scenario, tmp_path, selection, demand,
@@ -163,7 +163,11 @@ def test_one_sku_of_a_long_history_replays_its_days_with_gaps_as_zero(write_scen
     ("history", "selection", "message"),
     [
         (LONG_HISTORY, {"sku": "C"}, "no SKU 'C' (2 SKUs: A, B)"),
-        (LONG_HISTORY, {"sku": "A", "end": "2025-01-01"}, "SKU 'A' has no days between the start and 2025-01-01"),
+        (
+            LONG_HISTORY,
+            {"sku": "A", "start": "2025-02-01"},
+            "no days between 2025-02-01 and the end (the history runs from 2025-01-01",
+        ),
         (LONG_HISTORY, {"start": "2025-01-01"}, "start and end select days of a multi-SKU history: they need sku"),
         (LONG_HISTORY, {"sku": "A", "start": "2025-02-01", "end": "2025-01-01"}, "end 2025-01-01 is before start"),
         (LONG_HISTORY.replace("A,2025-01-03,4", "A,2025-01-03,-4"), {"sku": "A"}, "line 4:"),

@@ -288,7 +288,7 @@ def test_command_line_error_is_exactly_one_line_on_stderr(tmp_path):
 @pytest.mark.parametrize("algo, action", [("ppo", "continuous"), ("dqn", "discrete")])
 def test_every_scenario_resolves_with_the_algos_action(algo, action):
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
-        if algo == "dqn" and "stock_points" in yaml.safe_load(path.read_text()):
+        if algo == "dqn" and {"stock_points", "assortment"} & set(yaml.safe_load(path.read_text())):
             with pytest.raises(UserError, match=f"--algo dqn: learns for one stock point; {path.stem} is a network"):
                 rl.resolve_config(algo, path.stem)
             continue

@@ -44,6 +44,7 @@ def _exact_applies(scenario: Scenario, largest_order: int) -> bool:
     that never cuts the policy's orders (``largest_order`` is its largest possible order)."""
     return (
         not scenario.lost_sales
+        and not scenario.order_rounding
         and scenario.demand.stationary
         and scenario.deterministic_lead_time
         and largest_order <= scenario.max_order

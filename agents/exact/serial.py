@@ -93,6 +93,8 @@ def why_not_exact(scenario: NetworkScenario) -> str | None:
             return f"stock point '{point.name}' has a fixed order cost (base-stock policies are not optimal then)"
         if point.unfilled_order_cost > 0:
             return f"stock point '{point.name}' has an unfilled_order_cost"
+        if point.order_rounding:
+            return f"stock point '{point.name}' orders in packs or with a minimum order quantity"
     local = [points[system.names[j]].holding_cost for j in chain]
     if any(below < above for below, above in itertools.pairwise(local)):
         return "a stock point holds stock more cheaply than its supplier (negative echelon holding cost)"

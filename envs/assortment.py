@@ -1,0 +1,208 @@
+"""Assortments: many SKUs supplied from outside that share a capacity, made from an item master.
+
+An assortment is a network scenario whose stock points are all supplied from outside (a forest
+of single points) and share the scenario's ``capacities`` (a warehouse's volume, a purchasing
+budget, a truck): the one kernel simulates it, with the shared limits applied inside each
+period (see :mod:`envs.kernel`). A scenario file names an item master instead of listing the
+stock points::
+
+    horizon: 100
+    demand_history: 21
+    assortment:
+      items: ../data/mabim_items.csv        # relative to the scenario file (envs.items: the columns)
+      history: ../data/retail_history.csv.gz  # or demand_mean / demand_variance in the item master
+      history_from: 2024-01-22               # the days replayed (default: the whole history)
+      history_to: 2024-12-30
+      replay: window                         # or bootstrap, in blocks of block_length days
+    capacities:
+      - {name: warehouse, kind: storage, limit: 20000, weight: volume}
+
+Each row of the item master becomes one stock point named by its SKU. With a history, every SKU's
+demand replays its own sales on the same days as every other SKU (a ``csv`` demand with ``sku``,
+:class:`envs.demand.CsvDemand`).
+
+:class:`SkuView` reads an assortment's observation as one row per SKU (its stock, pipeline and
+demand history, padded to a common width) beside a table of the SKU's parameters: the shape a
+single policy for every SKU needs (one model, each SKU's parameters in its input).
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from envs.errors import UserError
+from envs.items import Items, read_items
+from envs.layout import ObservationLayout
+from envs.scenario import AnyScenario, NetworkScenario
+
+
+class AssortmentSettings(BaseModel):
+    """The ``assortment`` key of a scenario (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    items: str = Field(description="the item master CSV, relative to the scenario file")
+    history: str | None = Field(default=None, description="a long-format sales history to replay")
+    history_from: datetime.date | None = Field(default=None, description="first day replayed (ISO date)")
+    history_to: datetime.date | None = Field(default=None, description="last day replayed (ISO date)")
+    replay: Literal["window", "bootstrap"] = "window"
+    block_length: int = Field(default=28, ge=1)
+    skus: int | None = Field(default=None, ge=1, description="only the first N SKUs of the item master")
+    lost_sales: bool = True
+
+
+def is_assortment(scenario: AnyScenario) -> bool:
+    """A network of stock points all supplied from outside and all facing customers (a forest of items)."""
+    return isinstance(scenario, NetworkScenario) and all(
+        p.supplier is None and p.demand is not None for p in scenario.stock_points
+    )
+
+
+def _demand(items: Items, row: int, settings: AssortmentSettings, history: str | None) -> dict[str, Any]:
+    if history is not None:
+        return {"dist": "csv", "path": history, "sku": str(items.skus[row]), "start": settings.history_from,
+                "end": settings.history_to, "mode": settings.replay, "block_length": settings.block_length}  # fmt: skip
+    mean, variance = float(items.demand_mean[row]), float(items.demand_variance[row])
+    if not np.isfinite(mean) or mean <= 0:
+        raise ValueError("demand_mean must be given and positive (no history)")
+    if np.isfinite(variance) and variance > mean:
+        return {"dist": "negative_binomial", "mean": mean, "variance": variance}
+    return {"dist": "poisson", "mean": mean}
+
+
+def stock_points(items: Items, settings: AssortmentSettings, history: str | None) -> list[dict[str, Any]]:
+    """The stock point of every item (a dict a scenario validates); ValueError names the item's line."""
+    points = []
+    for row in range(len(items)):
+        try:
+            demand = _demand(items, row, settings, history)
+        except ValueError as error:
+            raise ValueError(f"line {items.lines[row]}: {error}") from None
+        point: dict[str, Any] = {
+            "name": str(items.skus[row]),
+            "lead_time": items.lead_time(row),
+            "holding_cost": float(items.holding_cost[row]),
+            "unit_cost": float(items.unit_cost[row]),
+            "fixed_order_cost": float(items.fixed_order_cost[row]),
+            "max_order": int(items.max_order[row]),
+            "pack_size": int(items.pack_size[row]),
+            "min_order": int(items.min_order[row]),
+            "initial_on_hand": int(items.initial_on_hand[row]),
+            "volume": float(items.volume[row]),
+            "demand": demand,
+            "lost_sales": settings.lost_sales,
+            "shortage_cost": float(items.shortage_cost[row]),
+            "price": float(items.price[row]),
+        }
+        if np.isfinite(items.overflow_cost[row]):
+            point["overflow_cost"] = float(items.overflow_cost[row])
+        points.append(point)
+    return points
+
+
+def expand_assortment(raw: dict[str, Any], scenario_file: Path) -> dict[str, Any]:
+    """A scenario mapping with an ``assortment`` key turned into one with ``stock_points`` (one per item).
+
+    Raises:
+        UserError: one line naming the scenario file and key, or the item master and its first bad row.
+    """
+    if "stock_points" in raw:
+        raise UserError(f"{scenario_file}: assortment: give an assortment or stock_points, not both")
+    try:
+        settings = AssortmentSettings.model_validate(raw.pop("assortment"))
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise UserError(f"{scenario_file}: assortment.{key}: {message}") from None
+    base = scenario_file.resolve().parent
+    items_path = (base / settings.items).resolve()
+    history = str((base / settings.history).resolve()) if settings.history is not None else None
+    items, problems = read_items(items_path, need_demand=history is None)
+    if problems:
+        line, message = problems[0]
+        raise UserError(f"items {items_path}: line {line}: {message} ({len(problems):,} bad rows)")
+    if settings.skus is not None:
+        items = items.select(slice(0, settings.skus))
+    if history is not None:
+        from envs.demand import long_history
+
+        in_history = set(long_history(history).skus)
+        missing = [i for i, sku in enumerate(items.skus) if sku not in in_history]
+        if missing:
+            raise UserError(
+                f"items {items_path}: line {items.lines[missing[0]]}: sku {items.skus[missing[0]]} has no rows in "
+                f"the history {history} ({len(missing):,} SKUs without)"
+            )
+    try:
+        raw["stock_points"] = stock_points(items, settings, history)
+    except ValueError as error:
+        raise UserError(f"items {items_path}: {error}") from None
+    return raw
+
+
+# The per-SKU parameters a general policy would see beside each SKU's state, in this order.
+PARAMETERS = ("mean_lead_time", "holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "pack_size",
+              "min_order", "volume", "max_order", "mean_demand")  # fmt: skip
+
+
+class SkuView:
+    """An assortment's observation as one row per SKU, and each SKU's parameters.
+
+    ``rows(obs)`` turns (n, dim) observations into (n, J, width): per SKU its stock entry, its
+    pipeline (``arriving_in_0`` ..., zero-padded to the longest lead time of the assortment) and
+    its demand history (lag 1 first). ``parameters`` is (J, len(PARAMETERS)): what differs between
+    SKUs and stays fixed over an episode, so that one model can order for every SKU from
+    ``concat(rows, parameters)``.
+
+    Args:
+        scenario: an assortment (see :func:`is_assortment`).
+        layout: its observation layout (built here if not given).
+    """
+
+    def __init__(self, scenario: NetworkScenario, layout: ObservationLayout | None = None) -> None:
+        if not is_assortment(scenario):
+            raise ValueError(
+                f"{scenario.name}: not an assortment (every stock point supplied from outside, with demand)"
+            )
+        self.layout = layout = layout if layout is not None else ObservationLayout(scenario)
+        system = layout.system
+        pipeline = int(system.max_lead_time.max())
+        history = scenario.demand_history
+        self.names = ("stock", *(f"arriving_in_{k}" for k in range(pipeline)),
+                      *(f"demand_lag_{k}" for k in range(1, history + 1)))  # fmt: skip
+        index = np.full((system.n_points, len(self.names)), layout.dim, dtype=np.int64)  # dim: the zero column
+        for j, point in enumerate(system.names):
+            stock = layout.block("stock", point)
+            assert stock is not None
+            index[j, 0] = stock.start
+            block = layout.block("pipeline", point)
+            if block is not None:
+                index[j, 1 : 1 + len(block.names)] = np.arange(block.start, block.stop)
+            block = layout.block("demand_history", point)
+            if block is not None:
+                index[j, 1 + pipeline :] = np.arange(block.start, block.stop)
+        self.index = index
+        points = {p.name: p for p in scenario.stock_points}
+        self.parameters = np.array(
+            [
+                [
+                    float(points[name].lead_time_values @ points[name].lead_time_probs),
+                    *(getattr(points[name], key) for key in PARAMETERS[1:-1]),
+                    points[name].demand.mean_demand(),  # type: ignore[union-attr]
+                ]
+                for name in system.names
+            ],
+            dtype=np.float64,
+        )
+
+    def rows(self, obs: np.ndarray) -> np.ndarray:
+        """(n, J, width) per-SKU rows of a batch of observations (n, dim)."""
+        obs = np.asarray(obs)
+        padded = np.concatenate([obs, np.zeros((len(obs), 1), dtype=obs.dtype)], axis=1)
+        return padded[:, self.index]

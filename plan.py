@@ -1,0 +1,88 @@
+"""Plan purchase orders for a whole assortment under a shared limit, one order line per SKU with its explanation.
+
+    python plan.py --items items.csv --state state.csv --out orders.csv
+                   [--policy order_up_to|s_S] [--price LAMBDA]
+                   [--limit 20000 --limit-kind storage|orders --weight volume|unit_cost|units --rule proportional|value]
+                   [--history history.csv [--known price,promotion --future future.csv] [--model moving_average]]
+
+The item master (envs/items.py: lead time, costs or service level, pack size, minimum order,
+maximum order, volume, demand_mean/demand_variance) and the state file (sku, on_hand, on_order,
+backlog) are read in chunks, twice: first every SKU's order under its rule, before the limit;
+then, with the limit shared as the simulation shares it (packs, minimums, proportional or by
+value), the lines are written. Demand comes from the item master, or from --history: the
+forecasting model's forecast of the days ahead (the whole history is then read at once).
+
+Exit codes: 0 every row was used; 3 partial success: some rows were skipped (each on stderr with
+its file and line) and the others planned; 2 bad input (no such file, a missing column, no valid
+row, a bad option), one line on stderr. The output is written complete or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from agents.deploy.planning import POLICIES, ItemTable, Limit, first_pass, forecast_demand, share, write_lines
+from envs.errors import UserError, exit_on_user_error
+from envs.files import atomic_write, check_output_path
+
+PARTIAL_SUCCESS = 3
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", required=True, metavar="CSV", help="the item master")
+    parser.add_argument("--state", required=True, metavar="CSV", help="sku, on_hand[, on_order, backlog]")
+    parser.add_argument("--out", default="orders.csv", help="where the order lines go (default orders.csv)")
+    parser.add_argument("--policy", choices=POLICIES, default="order_up_to", help="the rule of every SKU")
+    parser.add_argument("--price", type=float, default=0.0, metavar="LAMBDA",
+                        help="price of a unit of capacity per period, added to holding costs (default 0)")  # fmt: skip
+    parser.add_argument("--limit", type=float, metavar="X", help="a shared limit (default: none)")
+    parser.add_argument("--limit-kind", choices=("storage", "orders"), default="storage",
+                        help="storage: the stock expected when the orders arrive; orders: the orders")  # fmt: skip
+    parser.add_argument("--weight", choices=("volume", "unit_cost", "units"), default="volume")
+    parser.add_argument("--rule", choices=("proportional", "value"), default="proportional")
+    parser.add_argument("--history", metavar="CSV", help="a sales history to forecast demand from")
+    parser.add_argument("--known", default="", help="with --history: signals known in advance, comma-separated")
+    parser.add_argument("--future", metavar="CSV", help="with --known: the known signals of the days ahead")
+    parser.add_argument("--model", default="moving_average", help="with --history: the forecasting model")
+    parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows read at a time (default 100000)")
+    return parser.parse_args(argv)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = check_output_path(args.out)  # a bad --out fails before the work
+    if args.limit is not None and not (np.isfinite(args.limit) and args.limit > 0):
+        raise UserError(f"--limit must be a positive number, got {args.limit}")
+    if not (np.isfinite(args.price) and args.price >= 0) or args.chunk_rows < 1:
+        raise UserError("--price must be >= 0 and --chunk-rows >= 1")
+    limit = Limit(args.limit, args.limit_kind, args.weight, args.rule) if args.limit is not None else None
+
+    # the items, then demand (from the item master or a forecast), then every SKU's wish, the limit, the lines
+    table = ItemTable(args.items, args.chunk_rows, need_demand=args.history is None)
+    if args.history:
+        horizon = int(np.ceil(table.columns["lead_mean"].max())) + 1
+        known = [name for name in args.known.split(",") if name]
+        table.set_demand(*forecast_demand(args.history, known, args.future, args.model, horizon))
+    plan = first_pass(table, args.state, args.chunk_rows, args.policy, args.price)
+    for source, problems in ((args.items, table.problems), (args.state, plan.problems)):
+        for line, problem in problems:
+            print(f"skipped {source} line {line}: {problem}", file=sys.stderr)
+    planned = int(plan.planned.sum())
+    if planned == 0:
+        raise UserError(f"--state {args.state}: no valid row to plan an order for")
+    share(table, plan, limit)
+    atomic_write(out, write_lines(out, table, plan, args.state, args.chunk_rows, args.policy, limit))
+    cut = int((plan.wanted - plan.order).sum())
+    limit_text = f"; {cut:,} units cut by the limit (room {plan.room:,.0f})" if limit is not None else ""
+    print(f"{out}: {planned:,} SKUs, {int((plan.order > 0).sum()):,} orders of {int(plan.order.sum()):,} units"
+          f"{limit_text}", file=sys.stderr)  # fmt: skip
+    return PARTIAL_SUCCESS if table.problems or plan.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
