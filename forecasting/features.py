@@ -42,6 +42,7 @@ def relative_signals(signals: np.ndarray, means: np.ndarray) -> np.ndarray:
 
 def series_scale(panel: Panel) -> np.ndarray:
     """(n,) each series' mean demand over its history, at least 0.1 (so that scaled demand stays finite)."""
-    with np.errstate(all="ignore"):
-        mean = np.nanmean(panel.demand, axis=1) if panel.periods else np.zeros(panel.n)
-    return np.maximum(np.nan_to_num(mean, nan=0.0), 0.1)
+    observed = ~np.isnan(panel.demand)  # a new item has no demand before its first day
+    total = np.where(observed, panel.demand, 0.0).sum(axis=1)
+    mean = total / np.maximum(observed.sum(axis=1), 1)
+    return np.maximum(mean, 0.1)
