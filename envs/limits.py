@@ -15,6 +15,9 @@ from pydantic import AfterValidator, Strict, StrictBool, StrictInt
 
 # Periods per episode: paths are drawn as (episodes x horizon) arrays.
 MAX_HORIZON = 100_000
+# Episodes evaluated at once (evaluate.py --episodes, a run's eval_episodes): paths are (episodes x horizon)
+# arrays, and 100,000 episodes of a year of days already take gigabytes.
+MAX_EPISODES = 100_000
 # Periods from order to arrival: the pipeline holds one slot per period.
 MAX_LEAD_TIME = 1_000
 # Units of a period (an order, a stock level, a demand): observations are float32, which holds every

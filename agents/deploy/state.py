@@ -7,6 +7,7 @@ still used. numpy, pandas and the csv module only.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,10 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
+from envs.inputs import decode_text, read_bytes
 
+# Largest state file: read at once (a million SKUs of a few dozen columns are well below it).
+MAX_STATE_BYTES = 1 << 30
 # Largest count of units in a state file: float32, the ONNX input, holds whole numbers exactly up to 2^24.
 MAX_UNITS = 1 << 24
 
@@ -47,31 +51,30 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     impossible, when it has the wrong number of fields, no SKU, or the SKU of an earlier row.
     Blank lines are skipped.
 
+    The file is read as every input is (:func:`envs.inputs.read_bytes`): a regular file of at
+    most :data:`MAX_STATE_BYTES`, not a device, FIFO or file of the kernel.
+
     Raises:
-        UserError: if the file is missing, unreadable, or lacks a column.
+        UserError: if the file is missing, unreadable, not a regular file, not UTF-8, or lacks a column.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: state file not found")
+    content = decode_text(read_bytes(path, "state file", MAX_STATE_BYTES), path, "state file")
     required = ["sku", *(entry["name"] for entry in entries)]
     problems: list[tuple[int, str]] = []
     lines, rows = [], []
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header = [name.strip() for name in next(reader, [])]
-            missing = [name for name in required if name not in header]
-            if missing:
-                raise UserError(
-                    f"{path}: missing column(s) {', '.join(missing)} (the policy needs {','.join(required)})"
-                )
-            for row in reader:
-                if len(row) == len(header) and any(row):
-                    lines.append(reader.line_num)
-                    rows.append(row)
-                elif any(cell.strip() for cell in row):
-                    problems.append((reader.line_num, f"has {len(row)} fields, the header has {len(header)}"))
-    except (UnicodeDecodeError, csv.Error) as error:
+        reader = csv.reader(io.StringIO(content, newline=""))
+        header = [name.strip() for name in next(reader, [])]
+        missing = [name for name in required if name not in header]
+        if missing:
+            raise UserError(f"{path}: missing column(s) {', '.join(missing)} (the policy needs {','.join(required)})")
+        for row in reader:
+            if len(row) == len(header) and any(row):
+                lines.append(reader.line_num)
+                rows.append(row)
+            elif any(cell.strip() for cell in row):
+                problems.append((reader.line_num, f"has {len(row)} fields, the header has {len(header)}"))
+    except csv.Error as error:
         raise UserError(f"{path}: not a readable CSV ({error})") from None
 
     columns = list(zip(*rows, strict=True)) or [()] * len(header)
