@@ -128,7 +128,19 @@ def main(argv: list[str] | None = None) -> None:
         args.service_level,
     )
 
-    with tqdm(total=len(policies) * scenario.horizon, desc="evaluating", unit="period", file=sys.stderr) as bar:
+    print(
+        f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
+        f"first {args.warmup} periods left out, evaluation seed {args.seed}\n",
+        flush=True,  # the work starts: a reader of a pipe sees it now
+    )
+    bar = tqdm(
+        total=len(policies) * scenario.horizon,
+        desc="evaluating",
+        unit="period",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),  # a bar in a log file is noise, and stderr keeps one line for an error
+    )
+    with bar:
 
         def advance(period: int) -> None:
             bar.update(1)
@@ -146,10 +158,6 @@ def main(argv: list[str] | None = None) -> None:
         "command": " ".join(sys.argv),
     }
     write_results(results, scenario, args.out, meta, args.warmup)
-    print(
-        f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
-        f"first {args.warmup} periods left out, evaluation seed {args.seed}\n"
-    )
     print(text_table(results) + point_table(results, markdown=False))
     for note in notes:
         print(f"note: {note}")
