@@ -75,6 +75,8 @@ def read_state_and_forecasts(args: argparse.Namespace, policy: OnnxPolicy) -> St
     """The state file; with --history, the forecast entries come from the policy's forecasting model instead."""
     entries = policy.metadata["observation"]
     if not args.history:
+        if args.known or args.future:
+            raise UserError("--known and --future go with --history (the sales history the forecasts are made from)")
         return read_state(args.state, entries)
     settings = policy.metadata.get("forecast")
     if settings is None:

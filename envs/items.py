@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
+from envs.inputs import MAX_TABLE_BYTES, check_input_file, check_unique_columns, csv_header
 
 REQUIRED = ("sku", "lead_time", "unit_cost", "max_order")
 EITHER = (("holding_cost", "holding_rate"), ("shortage_cost", "service_level"))
@@ -280,8 +281,7 @@ def parse_items(frame: pd.DataFrame, first_line: int) -> tuple[Items, list[tuple
 
 
 def _open_checked(path: Path, what: str) -> None:
-    if not path.is_file():
-        raise UserError(f"{what} {path}: file not found")
+    check_input_file(path, "item master", MAX_TABLE_BYTES)  # a regular file: not a FIFO, a device or /proc
     with open(path, "rb") as handle:
         head = handle.read(4096)
     if b"\x00" in head and not head.startswith(b"\x1f\x8b"):
@@ -294,7 +294,8 @@ def item_chunks(
     """The item master in chunks of ``chunk_rows`` rows: the good rows of each and its problems.
 
     Raises:
-        UserError: no such file; binary, empty or unreadable; a required column missing.
+        UserError: no such file, or not a regular file (a directory, device, FIFO or kernel file);
+            binary, empty or unreadable; a required column missing or a column repeated.
     """
     path = Path(path)
     _open_checked(path, what)
@@ -304,6 +305,7 @@ def item_chunks(
         for number, frame in enumerate(reader):
             frame.columns = [str(column).strip() for column in frame.columns]
             if number == 0:
+                check_unique_columns(csv_header(path), f"{what} {path}")
                 check_columns(list(frame.columns), path, what, need_demand)
             yield parse_items(frame, line)
             line += len(frame)

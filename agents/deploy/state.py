@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
-from envs.inputs import decode_text, read_bytes
+from envs.inputs import check_unique_columns, decode_text, read_bytes
 
 # Largest state file: read at once (a million SKUs of a few dozen columns are well below it).
 MAX_STATE_BYTES = 1 << 30
@@ -55,7 +55,7 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     most :data:`MAX_STATE_BYTES`, not a device, FIFO or file of the kernel.
 
     Raises:
-        UserError: if the file is missing, unreadable, not a regular file, not UTF-8, or lacks a column.
+        UserError: if the file is missing, unreadable, not a regular file, not UTF-8, or lacks or repeats a column.
     """
     path = Path(path)
     content = decode_text(read_bytes(path, "state file", MAX_STATE_BYTES), path, "state file")
@@ -65,6 +65,7 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     try:
         reader = csv.reader(io.StringIO(content, newline=""))
         header = [name.strip() for name in next(reader, [])]
+        check_unique_columns(header, str(path))
         missing = [name for name in required if name not in header]
         if missing:
             raise UserError(f"{path}: missing column(s) {', '.join(missing)} (the policy needs {','.join(required)})")
