@@ -1,7 +1,7 @@
 """The state file of recommend.py: one row per SKU, read and checked row by row.
 
 A bad row is left out with its line number and every problem found in it; the other rows are
-still used. numpy, pandas and the csv module only.
+still used. numpy and the csv module only (pandas takes longer to import than the rest of recommend.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from envs.errors import UserError
 from envs.inputs import check_unique_columns, decode_text, read_bytes
@@ -79,7 +78,7 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
         raise UserError(f"{path}: not a readable CSV ({error})") from None
 
     columns = list(zip(*rows, strict=True)) or [()] * len(header)
-    text = {name: pd.Series(columns[header.index(name)], dtype=object).str.strip() for name in required}
+    text = {name: [cell.strip() for cell in columns[header.index(name)]] for name in required}
     lines_array = np.array(lines, dtype=np.int64)
     values = np.empty((len(rows), len(entries)), dtype=np.float64)
     row_problems: dict[int, list[str]] = {}
@@ -89,11 +88,13 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
             row_problems.setdefault(int(i), []).append(describe(int(i)))
 
     skus = text["sku"]
-    blank_sku = (skus == "").to_numpy()
+    blank_sku = np.array([sku == "" for sku in skus], dtype=bool)
     flag(blank_sku, lambda i: "sku: missing")
-    repeated = skus.duplicated().to_numpy()
-    first_line: dict[Any, int] = dict(zip(skus[~repeated], lines_array[~repeated], strict=True))
-    flag(repeated & ~blank_sku, lambda i: f"sku {skus.iat[i]!r} repeats line {first_line[skus.iat[i]]}")
+    first_line: dict[str, int] = {}
+    for sku, line in zip(skus, lines, strict=True):
+        first_line.setdefault(sku, line)
+    repeated = np.array([first_line[sku] != line for sku, line in zip(skus, lines, strict=True)], dtype=bool)
+    flag(repeated & ~blank_sku, lambda i: f"sku {skus[i]!r} repeats line {first_line[skus[i]]}")
     for j, entry in enumerate(entries):
         values[:, j] = _checked_numbers(entry, text[entry["name"]], flag)
 
@@ -102,27 +103,41 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     problems += [(int(lines_array[i]), "; ".join(found)) for i, found in row_problems.items()]
     problems.sort()
     return StateRows(
-        skus=skus[valid].tolist(), obs=values[valid].astype(np.float32), lines=lines_array[valid], problems=problems
+        skus=[sku for sku, keep in zip(skus, valid, strict=True) if keep],
+        obs=values[valid].astype(np.float32),
+        lines=lines_array[valid],
+        problems=problems,
     )
 
 
 Flag = Callable[[np.ndarray, Callable[[int], str]], None]
 
 
-def _checked_numbers(entry: dict[str, Any], cells: pd.Series, flag: Flag) -> np.ndarray:
+def _number(cell: str) -> float:
+    """``cell`` as a number, NaN if it is none (a decimal or exponent number, inf or nan; not '1_000',
+    which Python's float() alone would take)."""
+    if "_" in cell:
+        return np.nan
+    try:
+        return float(cell)
+    except ValueError:
+        return np.nan
+
+
+def _checked_numbers(entry: dict[str, Any], cells: list[str], flag: Flag) -> np.ndarray:
     """The values of one column as numbers (NaN where there is none); ``flag(rows, describe)`` is given
     the rows with each problem: missing, not a (finite) number, not whole or beyond :data:`MAX_UNITS`
     where units are counted, below the entry's minimum."""
     name = entry["name"]
-    number = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
-    blank = (cells == "").to_numpy()
+    number = np.array([_number(cell) for cell in cells], dtype=np.float64)
+    blank = np.array([cell == "" for cell in cells], dtype=bool)
     finite = np.isfinite(number)
     flag(blank, lambda i: f"{name}: missing")
-    flag(np.isnan(number) & ~blank, lambda i: f"{name}: not a number ({cells.iat[i]!r})")
-    flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells.iat[i]!r})")
+    flag(np.isnan(number) & ~blank, lambda i: f"{name}: not a number ({cells[i]!r})")
+    flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells[i]!r})")
     if entry["whole_number"]:
-        flag(finite & (number != np.round(number)), lambda i: f"{name}: not a whole number ({cells.iat[i]})")
-        flag(finite & (np.abs(number) > MAX_UNITS), lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells.iat[i]})")
+        flag(finite & (number != np.round(number)), lambda i: f"{name}: not a whole number ({cells[i]})")
+        flag(finite & (np.abs(number) > MAX_UNITS), lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells[i]})")
     if entry["min"] is not None:
-        flag(finite & (number < entry["min"]), lambda i: f"{name}: negative ({cells.iat[i]})")
+        flag(finite & (number < entry["min"]), lambda i: f"{name}: negative ({cells[i]})")
     return number
