@@ -160,6 +160,19 @@ def check_unique_columns(header: Sequence[str], source: str) -> None:
         raise UserError(f"{source}: line 1: the column '{shown}' appears more than once in the header")
 
 
+# First characters that make a spreadsheet read a cell as a formula (CSV injection, as OWASP describes it):
+# an SKU such as =HYPERLINK(...) written back into orders.csv would run when the file is opened.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_problem(sku: str) -> str:
+    """Why ``sku`` may not be written to a CSV a spreadsheet opens ('' if it may): it starts as a formula."""
+    if not sku.startswith(FORMULA_STARTS):
+        return ""
+    shown = "".join(c if c.isprintable() else "?" for c in sku[:20])
+    return f"sku '{shown}' starts with {sku[0]!r}, which a spreadsheet runs as a formula"
+
+
 def csv_header(source: Any, compression: Any = "infer") -> list[str]:
     """The first row of a CSV file or buffer as written, before pandas renames repeated names
     (``x``, ``x.1``); empty for an empty file. Imports pandas."""

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
-from envs.inputs import check_unique_columns, csv_header, read_bytes
+from envs.inputs import check_unique_columns, csv_header, formula_problem, read_bytes
 
 MAX_HISTORY_BYTES = 1 << 30  # a sales history file (compressed or not)
 Compression = Literal["gzip", "zip", "bz2", "xz", "zstd"]
@@ -211,6 +211,7 @@ def _check_rows(frame: pd.DataFrame, value_columns: Sequence[str], with_demand: 
     report(blank, lambda row: "blank line")
     sku = frame["sku"].str.strip()
     report((sku == "").to_numpy(), lambda row: "sku is empty")
+    report(np.array([bool(formula_problem(s)) for s in sku], dtype=bool), lambda row: formula_problem(sku.iloc[row]))
     raw_date = frame["date"].str.strip()
     date = pd.to_datetime(raw_date, format="ISO8601", errors="coerce")
     report(date.isna().to_numpy(), lambda row: f"date '{raw_date.iloc[row]}' is not a date (YYYY-MM-DD)")

@@ -398,7 +398,7 @@ SCENARIO_CASES: list[tuple[str, str, str, str]] = [
     ("assortment-items-missing", assortment(items="missing.csv"), "missing.csv", "item master not found"),
     ("assortment-items-repeated-column", assortment(items="items-repeated.csv"), "line 1", REPEATED),
     ("assortment-items-bad-row", assortment(items="items-bad-row.csv"), "line 3", "unit_cost"),
-    ("assortment-items-formula-sku", assortment(items="items-formula.csv"), "line 5", "not a plain name"),
+    ("assortment-items-formula-sku", assortment(items="items-formula.csv"), "line 5", "runs as a formula"),
     ("assortment-items-path-sku", assortment(items="items-path.csv"), "line 5", "not a plain name"),
     (
         "assortment-history-proc",
@@ -527,3 +527,68 @@ def test_the_templates_of_the_scenario_cases_are_valid(tmp_path):
         path = tmp_path / f"{name}.yaml"
         path.write_text(text)
         assert load_scenario(str(path)).horizon == 10
+
+
+# ---------------------------------------------------------------------------------------------
+# SKUs a spreadsheet would run as formulas (CSV injection): skipped naming their line, never written
+
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1+1"]
+
+
+def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> str:
+    import csv
+
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    return str(path)
+
+
+def assert_skipped_and_not_written(err: str, source: str, out: Path, formula: str) -> None:
+    shown = formula.strip()[:20]  # cells are read stripped: a leading tab is gone, the formula stays
+    assert f"{source} line 3: sku '{shown}" in err and "which a spreadsheet runs as a formula" in err, err
+    assert formula not in out.read_text() and "SKU-A" in out.read_text()
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_recommend_skips_a_formula_sku(tmp_path, tmp_path_factory, capsys, formula):
+    import recommend
+
+    header = ["sku", "on_hand", "arriving_in_0", "arriving_in_1"]
+    state = write_rows(tmp_path / "state.csv", header, [["SKU-A", "1", "1", "1"], [formula, "1", "1", "1"]])
+    out = tmp_path / "orders.csv"
+    code = recommend.main(
+        ["--policy", str(artifacts(tmp_path_factory) / "policy"), "--state", state, "--out", str(out)]
+    )
+    assert code == 3
+    assert_skipped_and_not_written(capsys.readouterr().err, state, out, formula)
+
+
+@pytest.mark.parametrize("where", ["items", "state"])
+def test_plan_skips_a_formula_sku(tmp_path, capsys, where):
+    formula = FORMULAS[0]
+    items_rows = [line.split(",") for line in ITEMS.splitlines()]
+    state_rows = [line.split(",") for line in PLAN_STATE.splitlines()]
+    (items_rows if where == "items" else state_rows).insert(2, [formula, *(["1"] * (len(items_rows[0]) - 1))])
+    if where == "items":
+        state_rows.append([formula, "1", "0"])  # the state names it too: it is skipped as unknown there
+    items = write_rows(tmp_path / "items.csv", items_rows[0], items_rows[1:])
+    state = write_rows(tmp_path / "state.csv", state_rows[0], state_rows[1:])
+    out = tmp_path / "orders.csv"
+    import plan
+
+    assert plan.main(["--items", items, "--state", state, "--out", str(out)]) == 3
+    assert_skipped_and_not_written(capsys.readouterr().err, items if where == "items" else state, out, formula)
+
+
+def test_forecast_skips_the_rows_of_a_formula_sku(tmp_path, capsys):
+    import forecast
+
+    lines = history_text().splitlines()
+    rows = [line.split(",") for line in lines]
+    rows.insert(2, [FORMULAS[0], *rows[1][1:]])
+    history = write_rows(tmp_path / "history.csv", rows[0], rows[1:])
+    out = tmp_path / "forecast.csv"
+    assert forecast.main(["predict", "--history", history, "--model", "moving_average", "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "line 3" in err and "which a spreadsheet runs as a formula" in err, err
+    assert FORMULAS[0] not in out.read_text() and "SKU-A" in out.read_text()

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
-from envs.inputs import MAX_TABLE_BYTES, check_input_file, check_unique_columns, csv_header
+from envs.inputs import MAX_TABLE_BYTES, check_input_file, check_unique_columns, csv_header, formula_problem
 from envs.items import item_chunks
 from envs.kernel import ORDER_LIMIT, SHARE_BY_VALUE, SHARE_PROPORTIONAL, limit_orders
 from forecasting.order_up_to import gamma_levels
@@ -204,6 +204,9 @@ def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy
         empty = (sku == "").to_numpy() & ~bad
         problems += [(int(lines[row]), "sku is empty") for row in np.flatnonzero(empty)]
         bad |= empty
+        formula = np.array([bool(formula_problem(s)) for s in sku], dtype=bool) & ~bad
+        problems += [(int(lines[row]), formula_problem(sku.iloc[row])) for row in np.flatnonzero(formula)]
+        bad |= formula
         item = table.find(sku_hash(sku.to_numpy(dtype=object)))
         unknown = (item < 0) & ~bad
         problems += [

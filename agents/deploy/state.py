@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from envs.errors import UserError
-from envs.inputs import check_unique_columns, decode_text, read_bytes
+from envs.inputs import check_unique_columns, decode_text, formula_problem, read_bytes
 
 # Largest state file: read at once (a million SKUs of a few dozen columns are well below it).
 MAX_STATE_BYTES = 1 << 30
@@ -47,7 +47,8 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     Columns may come in any order and extra columns are ignored. A row is left out, with its
     line number and every problem found in it, when a value is missing, not a number, not a
     whole number where units are counted (or beyond :data:`MAX_UNITS`), negative where that is
-    impossible, when it has the wrong number of fields, no SKU, or the SKU of an earlier row.
+    impossible, when it has the wrong number of fields, no SKU, an SKU a spreadsheet would take for a formula
+    (:func:`envs.inputs.formula_problem`), or the SKU of an earlier row.
     Blank lines are skipped.
 
     The file is read as every input is (:func:`envs.inputs.read_bytes`): a regular file of at
@@ -90,6 +91,7 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     skus = text["sku"]
     blank_sku = np.array([sku == "" for sku in skus], dtype=bool)
     flag(blank_sku, lambda i: "sku: missing")
+    flag(np.array([bool(formula_problem(sku)) for sku in skus], dtype=bool), lambda i: formula_problem(skus[i]))
     first_line: dict[str, int] = {}
     for sku, line in zip(skus, lines, strict=True):
         first_line.setdefault(sku, line)
