@@ -326,6 +326,8 @@ CASES = [
     recommend("out-fifo", *POLICY, *STATE, out="fifo", mentions=("--out", "not a regular file")),
     # ---- python -m agents.rl.convert
     Case("convert-not-a-run", "convert", ("{tmp}/empty-dir",), ("not a run directory",)),
+    Case("convert-no-argument", "convert", (), ("the following arguments are required: RUN_DIR",)),
+    Case("convert-unknown-option", "convert", ("--all", "{tmp}/empty-dir"), ("unrecognized arguments: --all",)),
 ]
 
 
