@@ -31,15 +31,15 @@ from agents.evaluation import (
     with_forecast_model,
     write_results,
 )
+from envs.arguments import MAX_SEED, ArgumentParser, integer
 from envs.errors import UserError, exit_on_user_error
 from envs.files import check_output_directory
+from envs.limits import MAX_EPISODES
 from envs.scenario import load_scenario
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", required=True, help="scenario name in configs/scenarios or a YAML path")
     parser.add_argument(
         "--policy",
@@ -53,10 +53,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(repeatable); "
         "default: every classic policy and the optimum where tractable",
     )
-    parser.add_argument("--episodes", type=int, default=1000, help="evaluation episodes (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation demand (default 0)")
     parser.add_argument(
-        "--warmup", type=int, default=50, help="periods at the start of each episode left out of the KPIs (default 50)"
+        "--episodes", type=integer(1, MAX_EPISODES), default=1000, help="evaluation episodes (default 1000)"
+    )
+    parser.add_argument(
+        "--seed", type=integer(0, MAX_SEED), default=0, help="seed of the evaluation demand (default 0)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=integer(0),
+        default=50,
+        help="periods at the start of each episode left out of the KPIs (default 50)",
     )
     parser.add_argument(
         "--service-level",
@@ -76,7 +83,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="tune the classic policies on this scenario instead (the same system on another part of a demand "
         "history, e.g. the year before the one evaluated)",
     )
-    parser.add_argument("--tuning-episodes", type=int, default=200, help="episodes classic policies are tuned on")
+    parser.add_argument(
+        "--tuning-episodes", type=integer(1, MAX_EPISODES), default=200, help="episodes classic policies are tuned on"
+    )
     parser.add_argument("--out", default="results", help="output directory (default results/)")
     return parser.parse_args(argv)
 
@@ -98,10 +107,6 @@ def load_learned(path: str):
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.episodes <= 0 or args.tuning_episodes <= 0:
-        raise UserError(
-            f"--episodes and --tuning-episodes must be positive, got {args.episodes} and {args.tuning_episodes}"
-        )
     check_output_directory(args.out, replaceable=lambda existing: True)  # results join what is there
     if args.service_level is not None and not 0 < args.service_level < 1:
         raise UserError(f"--service-level must be between 0 and 1, got {args.service_level}")
@@ -123,7 +128,19 @@ def main(argv: list[str] | None = None) -> None:
         args.service_level,
     )
 
-    with tqdm(total=len(policies) * scenario.horizon, desc="evaluating", unit="period", file=sys.stderr) as bar:
+    print(
+        f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
+        f"first {args.warmup} periods left out, evaluation seed {args.seed}\n",
+        flush=True,  # the work starts: a reader of a pipe sees it now
+    )
+    bar = tqdm(
+        total=len(policies) * scenario.horizon,
+        desc="evaluating",
+        unit="period",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),  # a bar in a log file is noise, and stderr keeps one line for an error
+    )
+    with bar:
 
         def advance(period: int) -> None:
             bar.update(1)
@@ -141,10 +158,6 @@ def main(argv: list[str] | None = None) -> None:
         "command": " ".join(sys.argv),
     }
     write_results(results, scenario, args.out, meta, args.warmup)
-    print(
-        f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
-        f"first {args.warmup} periods left out, evaluation seed {args.seed}\n"
-    )
     print(text_table(results) + point_table(results, markdown=False))
     for note in notes:
         print(f"note: {note}")

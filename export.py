@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from agents.deploy.export import (
+    MAX_PARITY_OBSERVATIONS,
     NETWORK_POLICY_NAMES,
     PARITY_OBSERVATIONS,
     POLICY_NAMES,
@@ -25,12 +26,14 @@ from agents.deploy.export import (
     learned_source,
 )
 from agents.evaluation import format_params
+from envs.arguments import ArgumentParser, integer
 from envs.errors import UserError, exit_on_user_error
+from envs.limits import MAX_EPISODES
 from envs.scenario import load_scenario
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "source",
         metavar="RUN_DIR_OR_MODEL",
@@ -41,12 +44,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", help="the policy directory to write (default: policies/NAME, NAME from the source)")
     parser.add_argument(
         "--parity-observations",
-        type=int,
+        type=integer(1, MAX_PARITY_OBSERVATIONS),
         default=PARITY_OBSERVATIONS,
         help=f"rollout observations the ONNX orders are checked on (default {PARITY_OBSERVATIONS:,})",
     )
     parser.add_argument(
-        "--tuning-episodes", type=int, default=200, help="episodes a classic policy is tuned on (default 200)"
+        "--tuning-episodes",
+        type=integer(1, MAX_EPISODES),
+        default=200,
+        help="episodes a classic policy is tuned on (default 200)",
     )
     return parser.parse_args(argv)
 
@@ -54,8 +60,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.parity_observations <= 0 or args.tuning_episodes <= 0:
-        raise UserError("--parity-observations and --tuning-episodes must be positive")
     if args.source in {*POLICY_NAMES, *NETWORK_POLICY_NAMES}:
         if not args.scenario:
             raise UserError(f"{args.source}: --scenario is needed to tune or solve a policy")

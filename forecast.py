@@ -28,13 +28,16 @@ Exit codes: 0 done; 3 done, but some rows of the history were skipped; 2 bad inp
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from pathlib import Path
 from typing import Literal
 
+from envs.arguments import MAX_SEED, ArgumentParser, integer
 from envs.errors import UserError, exit_on_user_error
-from envs.files import Content, atomic_write, write_directory
-from forecasting import LEVELS, MODELS, make_forecaster
+from envs.files import Content, atomic_write, check_output_directory, check_output_path, write_directory
+from envs.limits import MAX_FORECAST_HORIZON
+from forecasting import LEVELS, MODELS, make_forecaster, saved
 from forecasting.data import History, describe_problems, forecast_frame, read_future, read_history
 from forecasting.saved import load_forecaster, save_forecaster
 
@@ -42,29 +45,43 @@ PARTIAL_SUCCESS = 3
 DEFAULT_MODELS = "seasonal_naive,moving_average,auto_ets,croston_sba,tsb,lightgbm"
 
 
-def positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(text)
+# Bounds of a synthetic history: a million SKUs, a century of days, 100 million rows in all.
+MAX_SKUS, MAX_DAYS, MAX_GENERATED_ROWS = 1_000_000, 36_525, 100_000_000
 
 
 def names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def models(text: str) -> list[str]:
+    """Comma-separated model names, each one of :data:`forecasting.MODELS`."""
+    chosen = names(text)
+    unknown = [name for name in chosen if name not in MODELS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"{unknown[0][:40] if unknown else text!r}: not one of {', '.join(MODELS)}")
+    return chosen
+
+
+def iso_date(text: str) -> str:
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD, got {text[:40]!r}") from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser("generate", help="write a synthetic retail history")
-    generate.add_argument("--skus", type=positive_int, default=1000)
-    generate.add_argument("--days", type=positive_int, default=730)
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--start", default="2024-01-01", help="first date (default 2024-01-01)")
+    generate.add_argument("--skus", type=integer(1, MAX_SKUS), default=1000)
+    generate.add_argument("--days", type=integer(28, MAX_DAYS), default=730)
+    generate.add_argument("--seed", type=integer(0, MAX_SEED), default=0)
+    generate.add_argument("--start", type=iso_date, default="2024-01-01", help="first date (default 2024-01-01)")
     generate.add_argument("--out", required=True, help="the history CSV (.csv.gz to compress)")
     generate.add_argument("--items-out", help="also write each SKU's class and effect parameters here")
     generate.add_argument("--future-out", help="hold out the last --horizon days: their known signals go here")
-    generate.add_argument("--horizon", type=positive_int, default=14)
+    generate.add_argument("--horizon", type=integer(1, MAX_FORECAST_HORIZON), default=14)
 
     for name, text in (
         ("backtest", "rolling-origin accuracy by model and demand class"),
@@ -74,14 +91,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         command = commands.add_parser(name, help=text)
         command.add_argument("--history", required=True, help="long-format CSV: sku, date, demand, signals")
         command.add_argument("--known", type=names, default=[], help="comma-separated signals known in advance")
-        command.add_argument("--horizon", type=positive_int, default=14, help="days ahead (default 14)")
-        command.add_argument("--n-jobs", type=positive_int, default=1, help="threads / processes of the models")
-        command.add_argument("--seed", type=int, default=0, help="seed of LightGBM and the LSTM")
+        command.add_argument(
+            "--horizon", type=integer(1, MAX_FORECAST_HORIZON), default=14, help="days ahead (default 14)"
+        )
+        command.add_argument("--n-jobs", type=integer(1, 1024), default=1, help="threads / processes of the models")
+        command.add_argument("--seed", type=integer(0, MAX_SEED), default=0, help="seed of LightGBM and the LSTM")
         command.add_argument("--out", required=True)
     backtest = commands.choices["backtest"]
-    backtest.add_argument("--models", type=names, default=names(DEFAULT_MODELS), help=f"default {DEFAULT_MODELS}")
-    backtest.add_argument("--cutoffs", type=positive_int, default=4)
-    backtest.add_argument("--step", type=positive_int, help="days between cutoffs (default: the horizon)")
+    backtest.add_argument("--models", type=models, default=names(DEFAULT_MODELS), help=f"default {DEFAULT_MODELS}")
+    backtest.add_argument("--cutoffs", type=integer(1, MAX_DAYS), default=4)
+    backtest.add_argument("--step", type=integer(1, MAX_DAYS), help="days between cutoffs (default: the horizon)")
     commands.choices["fit"].add_argument("--model", default="lightgbm", choices=MODELS)
     predict = commands.choices["predict"]
     predict.add_argument("--model", default="lightgbm", choices=MODELS, help="fit this model now (default lightgbm)")
@@ -99,7 +118,7 @@ def load(args: argparse.Namespace) -> History:
         f"{args.history}: {panel.n:,} SKUs, {panel.periods} days from {panel.start.date()}, "
         f"signals {', '.join(panel.signal_names) or 'none'} (known: {', '.join(panel.known) or 'none'}); "
         f"{history.filled_days:,} missing days counted as zero demand",
-        file=sys.stderr,
+        flush=True,  # stdout: stderr keeps one line for an error found after it (a bad --future)
     )
     return history
 
@@ -107,8 +126,8 @@ def load(args: argparse.Namespace) -> History:
 def generate(args: argparse.Namespace) -> int:
     from forecasting.synthetic import generate_history, split_future
 
-    if args.days < 28:
-        raise UserError(f"--days {args.days}: need at least 28")
+    if args.skus * args.days > MAX_GENERATED_ROWS:
+        raise UserError(f"--skus {args.skus} x --days {args.days}: more than {MAX_GENERATED_ROWS:,} rows")
     history = generate_history(args.skus, args.days + (args.horizon if args.future_out else 0), args.seed, args.start)
     frame = history.frame
     if args.future_out:
@@ -123,6 +142,11 @@ def generate(args: argparse.Namespace) -> int:
     classes = history.items["class"].value_counts().to_dict()
     print(f"{args.out}: {args.skus:,} SKUs x {args.days} days, {len(frame):,} rows; classes {classes}", file=sys.stderr)
     return 0
+
+
+def backtest_replaceable(directory: Path) -> bool:
+    """Whether a backtest may write over ``directory``: it is empty or holds an earlier backtest."""
+    return not any(directory.iterdir()) or (directory / "accuracy.csv").is_file()
 
 
 def backtest(args: argparse.Namespace) -> int:
@@ -143,7 +167,7 @@ def backtest(args: argparse.Namespace) -> int:
         "examples.png": lambda path: plot_examples(path, history.panel, result, best),
         "accuracy_by_class.png": lambda path: plot_accuracy(path, result),
     }
-    write_directory(args.out, files, replaceable=lambda d: not any(d.iterdir()) or (d / "accuracy.csv").is_file())
+    write_directory(args.out, files, replaceable=backtest_replaceable)
     print(f"{args.out}: accuracy.csv, accuracy.md, examples.png ({best}), accuracy_by_class.png", file=sys.stderr)
     return PARTIAL_SUCCESS if history.problems else 0
 
@@ -185,8 +209,16 @@ def predict(args: argparse.Namespace) -> int:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if Path(args.out).is_symlink():
-        raise UserError(f"--out {args.out}: is a symbolic link; give another path")
+    # a bad output fails before the work: a file, or a directory written whole
+    if args.command == "backtest":
+        check_output_directory(args.out, backtest_replaceable)
+    elif args.command == "fit":
+        check_output_directory(args.out, saved.replaceable)
+    else:
+        check_output_path(args.out)
+    for option in ("future_out", "items_out"):
+        if getattr(args, option, None):
+            check_output_path(getattr(args, option), f"--{option.replace('_', '-')}")
     return {"generate": generate, "backtest": backtest, "fit": fit, "predict": predict}[args.command](args)
 
 

@@ -25,14 +25,16 @@ import sys
 import numpy as np
 
 from agents.deploy.planning import POLICIES, ItemTable, Limit, first_pass, forecast_demand, share, write_lines
+from envs.arguments import ArgumentParser, integer
 from envs.errors import UserError, exit_on_user_error
 from envs.files import atomic_write, check_output_path
+from forecasting import MODELS
 
 PARTIAL_SUCCESS = 3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", required=True, metavar="CSV", help="the item master")
     parser.add_argument("--state", required=True, metavar="CSV", help="sku, on_hand[, on_order, backlog]")
     parser.add_argument("--out", default="orders.csv", help="where the order lines go (default orders.csv)")
@@ -47,8 +49,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--history", metavar="CSV", help="a sales history to forecast demand from")
     parser.add_argument("--known", default="", help="with --history: signals known in advance, comma-separated")
     parser.add_argument("--future", metavar="CSV", help="with --known: the known signals of the days ahead")
-    parser.add_argument("--model", default="moving_average", help="with --history: the forecasting model")
-    parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows read at a time (default 100000)")
+    parser.add_argument(
+        "--model", default="moving_average", choices=MODELS, help="with --history: the forecasting model"
+    )
+    parser.add_argument(
+        "--chunk-rows", type=integer(1, 10_000_000), default=100_000, help="rows read at a time (default 100000)"
+    )
     return parser.parse_args(argv)
 
 
@@ -58,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     out = check_output_path(args.out)  # a bad --out fails before the work
     if args.limit is not None and not (np.isfinite(args.limit) and args.limit > 0):
         raise UserError(f"--limit must be a positive number, got {args.limit}")
-    if not (np.isfinite(args.price) and args.price >= 0) or args.chunk_rows < 1:
-        raise UserError("--price must be >= 0 and --chunk-rows >= 1")
+    if not (np.isfinite(args.price) and args.price >= 0):
+        raise UserError(f"--price must be a number >= 0, got {args.price}")
+    if (args.known or args.future) and not args.history:
+        raise UserError("--known and --future go with --history (the sales history demand is forecast from)")
     limit = Limit(args.limit, args.limit_kind, args.weight, args.rule) if args.limit is not None else None
 
     # the items, then demand (from the item master or a forecast), then every SKU's wish, the limit, the lines

@@ -33,20 +33,15 @@ from agents.deploy.network import recommend_network, write_network_orders
 from agents.deploy.orders import recommend, write_orders
 from agents.deploy.runtime import OnnxPolicy
 from agents.deploy.state import StateRows, read_state
+from envs.arguments import ArgumentParser, integer
 from envs.errors import UserError, exit_on_user_error
 from envs.files import check_output_path
 
 PARTIAL_SUCCESS = 3
 
 
-def non_negative_int(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
-    return int(text)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy", required=True, metavar="DIR", help="a policy directory written by export.py")
     parser.add_argument("--state", required=True, metavar="CSV", help="the state of every SKU, one row each")
     parser.add_argument("--out", help="where the order lines go (default: orders.csv or orders.json)")
@@ -68,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--review-above",
-        type=non_negative_int,
+        type=integer(0),
         metavar="N",
         help="flag orders above N units for review (default: the policy's 99th percentile "
         "of simulated orders, in policy.json)",
@@ -80,6 +75,8 @@ def read_state_and_forecasts(args: argparse.Namespace, policy: OnnxPolicy) -> St
     """The state file; with --history, the forecast entries come from the policy's forecasting model instead."""
     entries = policy.metadata["observation"]
     if not args.history:
+        if args.known or args.future:
+            raise UserError("--known and --future go with --history (the sales history the forecasts are made from)")
         return read_state(args.state, entries)
     settings = policy.metadata.get("forecast")
     if settings is None:

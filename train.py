@@ -15,36 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 
 from agents import rl
+from envs.arguments import MAX_SEED, ArgumentParser, integer
 from envs.errors import Interrupted, UserError, exit_on_user_error
 from envs.files import check_output_directory
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UserError(message)  # one line and exit code 2, like every other user mistake
-
-
-def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an integer in ``minimum..maximum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text[:40]!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bounds = f"at least {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
-        return value
-
-    return parse
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -52,9 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--algo", help=f"one of {', '.join(rl.ALGOS)}")
     parser.add_argument("--scenario", help="a scenario name in configs/scenarios or a YAML path")
     parser.add_argument("--timesteps", type=integer(1), help="env steps to train for (default: the config's)")
-    parser.add_argument(
-        "--seed", type=integer(0, rl.MAX_SEED), default=0, help="seed of every random draw (default: 0)"
-    )
+    parser.add_argument("--seed", type=integer(0, MAX_SEED), default=0, help="seed of every random draw (default: 0)")
     parser.add_argument("--n-envs", type=integer(1), help="systems simulated in parallel (default: the config's)")
     parser.add_argument("--run-dir", default="runs", help="where the run directory is created (default: runs)")
     parser.add_argument(
@@ -98,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             checkpoint = run.latest_checkpoint() or checkpoint  # the latest, now that no one else writes
             state = checkpoint.state
             # A resumed segment gets a seed of its own, so it does not replay the demand of the first.
-            seed = (config.seed + state["timesteps"]) % (rl.MAX_SEED + 1)
+            seed = (config.seed + state["timesteps"]) % (MAX_SEED + 1)
             rl.setup_torch(seed)
             model = checkpoint.restore(config, seed)  # a broken checkpoint stops here, the run left as it was
             evaluation = rl.EvaluationSet.for_config(config)

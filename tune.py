@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 import yaml
 
 from agents import rl
+from envs.arguments import MAX_SEED, ArgumentParser, integer
 from envs.errors import Interrupted, UserError, exit_on_user_error
 from envs.files import DirectoryLock, atomic_write, check_output_directory
-from train import ArgumentParser, integer
 
 if TYPE_CHECKING:
     import optuna
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trials", type=integer(1, 100_000), default=20, help="trials to run (default: 20)")
     parser.add_argument("--timesteps", type=integer(1), default=300_000, help="env steps per trial (default: 300000)")
     parser.add_argument(
-        "--seed", type=integer(0, rl.MAX_SEED), default=0, help="seed of the sampler and of every trial (default: 0)"
+        "--seed", type=integer(0, MAX_SEED), default=0, help="seed of the sampler and of every trial (default: 0)"
     )
     parser.add_argument("--out", default="runs/tune", help="where the study's files go (default: runs/tune)")
     parser.add_argument(

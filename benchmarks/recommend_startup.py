@@ -6,15 +6,18 @@ Each command runs in a fresh Python, all of them interleaved ``--repeat`` times 
 load of the shared machine falls on each alike:
 
 - ``python -c pass``: the interpreter alone;
-- ``python -c "import numpy, pandas, onnxruntime"``: the libraries the recommend path needs
-  (pandas reads the state file, onnxruntime runs the policy);
-- the same plus gymnasium, which importing ``envs`` loads to register Inventory-v0;
+- ``python -c "import numpy, onnxruntime"``: the libraries the recommend path needs (numpy
+  checks the state file, onnxruntime runs the policy);
+- the same plus gymnasium, which importing ``envs`` loads to register Inventory-v1;
 - ``python recommend.py --help``: the whole start-up, every import of the recommend path;
-- with ``--compare-with REV``, ``python recommend.py --help`` of that git revision (extracted
-  to a temporary directory), e.g. the last one before agents/deploy.py was split.
+- ``python recommend.py --policy P --state examples/state.csv``: a real small run (20 SKUs) of
+  the base-stock policy of lost_sales_L2_p9, exported first to a temporary directory;
+- with ``--compare-with REV``, the two recommend.py commands of that git revision (extracted
+  to a temporary directory).
 
 Medians and minimums are printed and written to benchmarks/results/recommend_startup.md, with
-the largest imports of ``python -X importtime -c "import recommend"``.
+the largest imports of ``python -X importtime -c "import recommend"`` and whether the recommend
+path imports any of the packages it must not (pandas, scipy, onnx, ml_dtypes, torch).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 from envs.files import atomic_write  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "recommend_startup.md"
+# Packages the recommend path does not use: importing any of them only slows its start.
+NOT_NEEDED = ("pandas", "scipy", "onnx", "ml_dtypes", "torch", "stable_baselines3", "numba")
 
 
 def time_once(command: list[str], times: dict[str, list[float]], label: str, cwd: Path) -> None:
@@ -67,6 +72,27 @@ def largest_imports(count: int) -> list[tuple[str, float]]:
     raise RuntimeError(f"no import of recommend in the importtime output:\n{done.stderr}")
 
 
+def unneeded_imports(policy: Path, out: Path) -> list[str]:
+    """The packages of :data:`NOT_NEEDED` a real recommend.py run imports (none, if all is well)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "recommend.py", "--policy", str(policy), "--state",
+         "examples/state.csv", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    names = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    return [name for name in NOT_NEEDED if name in names]
+
+
+def export_small_policy(target: Path) -> Path:
+    """The base-stock policy of lost_sales_L2_p9 (what examples/state.csv is for), exported to ``target``."""
+    from agents.deploy.export import classic_source, export_policy
+    from envs.scenario import load_scenario, single_item
+
+    scenario = single_item(load_scenario("lost_sales_L2_p9"), "the benchmark")
+    export_policy(classic_source("base_stock", scenario, 20), target, 200)
+    return target
+
+
 def extract_revision(revision: str, target: Path) -> Path:
     """The files of a git revision of this repository, extracted to ``target``."""
     archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True, capture_output=True).stdout
@@ -82,30 +108,31 @@ def main() -> None:
     args = parser.parse_args()
 
     python = sys.executable
-    commands = {
-        "interpreter: `python -c pass`": [python, "-c", "pass"],
-        "`import numpy, pandas, onnxruntime`": [python, "-c", "import numpy, pandas, onnxruntime"],
-        "`import numpy, pandas, onnxruntime, gymnasium`": [
-            python,
-            "-c",
-            "import numpy, pandas, onnxruntime, gymnasium",
-        ],
-        "`python recommend.py --help`": [python, "recommend.py", "--help"],
-    }
-    load_before = os.getloadavg()[0]
-    times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        policy = export_small_policy(Path(tmp) / "policy")
+        run = ["--policy", str(policy), "--state", "examples/state.csv", "--out", str(Path(tmp) / "orders.csv")]
+        commands = {
+            "interpreter: `python -c pass`": [python, "-c", "pass"],
+            "`import numpy, onnxruntime`": [python, "-c", "import numpy, onnxruntime"],
+            "`import numpy, onnxruntime, gymnasium`": [python, "-c", "import numpy, onnxruntime, gymnasium"],
+            "`python recommend.py --help`": [python, "recommend.py", "--help"],
+            "`python recommend.py --policy P --state examples/state.csv` (20 SKUs)": [python, "recommend.py", *run],
+        }
         if args.compare_with:
-            old = extract_revision(args.compare_with, Path(tmp))
+            old = extract_revision(args.compare_with, Path(tmp) / "old")
             commands[f"`python recommend.py --help` at {args.compare_with}"] = [
                 python,
                 str(old / "recommend.py"),
                 "--help",
             ]
+            commands[f"the same run at {args.compare_with}"] = [python, str(old / "recommend.py"), *run]
+        load_before = os.getloadavg()[0]
+        times: dict[str, list[float]] = {}
         for _ in range(args.repeat):
             for label, command in commands.items():
                 time_once(command, times, label, ROOT)
-    load_after = os.getloadavg()[0]
+        load_after = os.getloadavg()[0]
+        unneeded = unneeded_imports(policy, Path(tmp) / "orders.csv")
 
     rows = [f"| {label} | {statistics.median(t):.3f} | {min(t):.3f} |" for label, t in times.items()]
     imports = [f"| {name} | {seconds:.3f} |" for name, seconds in largest_imports(8)]
@@ -130,6 +157,9 @@ def main() -> None:
             "| package | seconds |",
             "|---|---:|",
             *imports,
+            "",
+            f"Imported by the run of recommend.py though not needed ({', '.join(NOT_NEEDED)}): "
+            f"{', '.join(unneeded) or 'none'}.",
             "",
         ]
     )

@@ -28,17 +28,17 @@ single policy for every SKU needs (one model, each SKU's parameters in its input
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from envs.errors import UserError
 from envs.items import Items, read_items
 from envs.layout import ObservationLayout
-from envs.scenario import AnyScenario, NetworkScenario
+from envs.limits import MAX_HORIZON, MAX_STOCK_POINTS, Date, Flag, Int, plain_name
+from envs.scenario import AnyScenario, NetworkScenario, format_validation_error
 
 
 class AssortmentSettings(BaseModel):
@@ -46,14 +46,32 @@ class AssortmentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    items: str = Field(description="the item master CSV, relative to the scenario file")
-    history: str | None = Field(default=None, description="a long-format sales history to replay")
-    history_from: datetime.date | None = Field(default=None, description="first day replayed (ISO date)")
-    history_to: datetime.date | None = Field(default=None, description="last day replayed (ISO date)")
+    items: str = Field(min_length=1, max_length=4096, description="the item master CSV, relative to the scenario file")
+    history: str | None = Field(
+        default=None, min_length=1, max_length=4096, description="a long-format sales history to replay"
+    )
+    history_from: Date | None = Field(default=None, description="first day replayed (ISO date)")
+    history_to: Date | None = Field(default=None, description="last day replayed (ISO date)")
     replay: Literal["window", "bootstrap"] = "window"
-    block_length: int = Field(default=28, ge=1)
-    skus: int | None = Field(default=None, ge=1, description="only the first N SKUs of the item master")
-    lost_sales: bool = True
+    block_length: Int = Field(default=28, ge=1, le=MAX_HORIZON)
+    skus: Int | None = Field(
+        default=None, ge=1, le=MAX_STOCK_POINTS, description="only the first N SKUs of the item master"
+    )
+    lost_sales: Flag = True
+
+    @model_validator(mode="after")
+    def _days_of_a_history(self) -> AssortmentSettings:
+        if (self.history_from is not None or self.history_to is not None) and self.history is None:
+            raise ValueError("history_from and history_to select days of the history: they need history")
+        if self.history_from is not None and self.history_to is not None and self.history_to < self.history_from:
+            raise ValueError(f"history_to {self.history_to} is before history_from {self.history_from}")
+        return self
+
+
+class _AssortmentKey(BaseModel):
+    """The ``assortment`` key alone, so that a validation error names it as the scenario's other keys are named."""
+
+    assortment: AssortmentSettings
 
 
 def is_assortment(scenario: AnyScenario) -> bool:
@@ -114,12 +132,9 @@ def expand_assortment(raw: dict[str, Any], scenario_file: Path) -> dict[str, Any
     if "stock_points" in raw:
         raise UserError(f"{scenario_file}: assortment: give an assortment or stock_points, not both")
     try:
-        settings = AssortmentSettings.model_validate(raw.pop("assortment"))
-    except ValidationError as error:
-        first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise UserError(f"{scenario_file}: assortment.{key}: {message}") from None
+        settings = _AssortmentKey.model_validate({"assortment": raw.pop("assortment")}).assortment
+    except ValidationError as error:  # named as a scenario's keys are: assortment.skus
+        raise UserError(format_validation_error(str(scenario_file), error)) from None
     base = scenario_file.resolve().parent
     items_path = (base / settings.items).resolve()
     history = str((base / settings.history).resolve()) if settings.history is not None else None
@@ -129,6 +144,11 @@ def expand_assortment(raw: dict[str, Any], scenario_file: Path) -> dict[str, Any
         raise UserError(f"items {items_path}: line {line}: {message} ({len(problems):,} bad rows)")
     if settings.skus is not None:
         items = items.select(slice(0, settings.skus))
+    for row, sku in enumerate(items.skus):  # it names a stock point, then columns and files: a formula is no name
+        try:
+            plain_name(str(sku))
+        except ValueError as error:
+            raise UserError(f"items {items_path}: line {items.lines[row]}: sku {error}") from None
     if history is not None:
         from envs.demand import long_history
 

@@ -26,7 +26,7 @@ from scipy import stats
 
 from envs.errors import UserError
 from envs.inputs import MAX_DATA_BYTES, read_text
-from envs.limits import MAX_HORIZON, MAX_MEAN_DEMAND, MAX_UNITS, Flag, Int, Real
+from envs.limits import MAX_HORIZON, MAX_MEAN_DEMAND, MAX_UNITS, Date, Flag, Int, Real
 from envs.sampling import DiscreteInverse
 
 # Tail mass left out when a pmf is truncated for the exact methods.
@@ -405,8 +405,8 @@ class CsvDemand(_Demand):
     mode: Literal["window", "bootstrap"] = "window"
     block_length: Int = Field(default=28, ge=1, le=MAX_HORIZON)
     sku: str | None = Field(default=None, min_length=1, max_length=200)
-    start: datetime.date | None = None
-    end: datetime.date | None = None
+    start: Date | None = None
+    end: Date | None = None
     _demand: np.ndarray = PrivateAttr()
     _features: np.ndarray = PrivateAttr()
     _start: datetime.date = PrivateAttr(default=datetime.date(2024, 1, 1))  # of row 0: calendar features

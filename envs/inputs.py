@@ -22,6 +22,7 @@ import functools
 import os
 import re
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +35,7 @@ MAX_CONFIG_BYTES = 256 << 10  # a scenario, an algo config, the YAML of a run di
 MAX_YAML_DEPTH = 32  # levels of nested mappings and lists; a scenario has 4
 MAX_YAML_VALUES = 1_000_000  # values (scalars and collections) of a YAML document, its aliases expanded
 MAX_DATA_BYTES = 64 << 20  # a demand history
+MAX_TABLE_BYTES = 16 << 30  # an item master or a plan's state file, read in chunks (memory does not bound it)
 # Kernel pseudo-file systems: their files look regular but hold the state of the machine.
 PSEUDO_FILE_SYSTEMS = ("/proc", "/sys")
 _FLOAT_TAG = "tag:yaml.org,2002:float"
@@ -66,15 +68,22 @@ def _pseudo_devices() -> frozenset[int]:
     return frozenset(os.stat(root).st_dev for root in PSEUDO_FILE_SYSTEMS if os.path.isdir(root))
 
 
+def _a(what: str) -> str:
+    """``what`` with its indefinite article: 'a scenario', 'an item master'."""
+    return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
+
+
 def _check_regular(path: Path, status: os.stat_result, what: str) -> None:
     if stat.S_ISDIR(status.st_mode):
-        raise UserError(f"{shown_path(path)}: is a directory, not a {what}")
+        raise UserError(f"{shown_path(path)}: is a directory, not {_a(what)}")
     if not stat.S_ISREG(status.st_mode):
         raise UserError(
-            f"{shown_path(path)}: is not a regular file (a device, FIFO or socket); refusing to read it as a {what}"
+            f"{shown_path(path)}: is not a regular file (a device, FIFO or socket); refusing to read it as {_a(what)}"
         )
     if status.st_dev in _pseudo_devices():
-        raise UserError(f"{shown_path(path)}: is a file of the kernel ({', '.join(PSEUDO_FILE_SYSTEMS)}), not a {what}")
+        raise UserError(
+            f"{shown_path(path)}: is a file of the kernel ({', '.join(PSEUDO_FILE_SYSTEMS)}), not {_a(what)}"
+        )
 
 
 def check_input_file(path: str | Path, what: str, max_bytes: int) -> Path:
@@ -90,7 +99,7 @@ def check_input_file(path: str | Path, what: str, max_bytes: int) -> Path:
         raise UserError(f"{shown_path(path)}: cannot read the {what} ({reason})") from None
     _check_regular(path, status, what)
     if status.st_size > max_bytes:
-        raise UserError(f"{shown_path(path)}: is {_size(status.st_size)}; a {what} is at most {_size(max_bytes)}")
+        raise UserError(f"{shown_path(path)}: is {_size(status.st_size)}; {_a(what)} is at most {_size(max_bytes)}")
     return path
 
 
@@ -122,7 +131,7 @@ def read_bytes(path: str | Path, what: str, max_bytes: int = MAX_CONFIG_BYTES) -
         status = os.fstat(descriptor)
         _check_regular(path, status, what)  # what was opened, should the path have changed since
         if status.st_size > max_bytes:
-            raise UserError(f"{shown_path(path)}: is {_size(status.st_size)}; a {what} is at most {_size(max_bytes)}")
+            raise UserError(f"{shown_path(path)}: is {_size(status.st_size)}; {_a(what)} is at most {_size(max_bytes)}")
         chunks, total = [], 0
         while total <= max_bytes:
             chunk = os.read(descriptor, min(1 << 20, max_bytes + 1 - total))
@@ -135,10 +144,45 @@ def read_bytes(path: str | Path, what: str, max_bytes: int = MAX_CONFIG_BYTES) -
     finally:
         os.close(descriptor)
     if total > max_bytes:
-        raise UserError(f"{shown_path(path)}: is larger than {_size(max_bytes)}, the most a {what} may be")
+        raise UserError(f"{shown_path(path)}: is larger than {_size(max_bytes)}, the most {_a(what)} may be")
     if total and status.st_size == 0:  # a pseudo-file of another file system (debugfs, cgroup...)
-        raise UserError(f"{shown_path(path)}: claims to be empty but is not (a kernel pseudo-file?), not a {what}")
+        raise UserError(f"{shown_path(path)}: claims to be empty but is not (a kernel pseudo-file?), not {_a(what)}")
     return b"".join(chunks)
+
+
+def check_unique_columns(header: Sequence[str], source: str) -> None:
+    """A :class:`UserError` naming the first column of a CSV ``header`` that appears more than once
+    (readers would silently use one of them); ``source`` starts the message (the option and file)."""
+    names = [str(name).strip() for name in header]
+    repeated = [name for i, name in enumerate(names) if name in names[:i]]
+    if repeated:
+        shown = "".join(c if c.isprintable() else "?" for c in repeated[0][:40])
+        raise UserError(f"{source}: line 1: the column '{shown}' appears more than once in the header")
+
+
+# First characters that make a spreadsheet read a cell as a formula (CSV injection, as OWASP describes it):
+# an SKU such as =HYPERLINK(...) written back into orders.csv would run when the file is opened.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_problem(sku: str) -> str:
+    """Why ``sku`` may not be written to a CSV a spreadsheet opens ('' if it may): it starts as a formula."""
+    if not sku.startswith(FORMULA_STARTS):
+        return ""
+    shown = "".join(c if c.isprintable() else "?" for c in sku[:20])
+    return f"sku '{shown}' starts with {sku[0]!r}, which a spreadsheet runs as a formula"
+
+
+def csv_header(source: Any, compression: Any = "infer") -> list[str]:
+    """The first row of a CSV file or buffer as written, before pandas renames repeated names
+    (``x``, ``x.1``); empty for an empty file. Imports pandas."""
+    import pandas as pd
+
+    try:
+        first = pd.read_csv(source, header=None, nrows=1, dtype=str, keep_default_na=False, compression=compression)
+    except pd.errors.EmptyDataError:
+        return []
+    return [str(name) for name in first.iloc[0]] if len(first) else []
 
 
 def decode_text(data: bytes, path: str | Path, what: str) -> str:
@@ -148,7 +192,7 @@ def decode_text(data: bytes, path: str | Path, what: str) -> str:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise UserError(
-            f"{shown_path(path)}: line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); is it a {what}?"
+            f"{shown_path(path)}: line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); is it {_a(what)}?"
         ) from None
 
 

@@ -24,8 +24,8 @@ newsvendor, p / (p + h) = s, i.e. p = h s / (1 - s) (Zipkin 2000, Foundations of
 Management, ch. 6; for lost sales the usual approximation). An empty cell is a column left out
 for that row. A bad row (a missing or non-numeric value, a negative cost, a service level outside
 (0, 1), both or neither of a pair, a max_order below the smallest order its pack and minimum
-allow, a repeated SKU) is reported with its line number; a missing column is one
-:class:`~envs.errors.UserError`.
+allow, a repeated SKU, an SKU a spreadsheet would take for a formula) is reported with its line
+number; a missing column is one :class:`~envs.errors.UserError`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
+from envs.inputs import MAX_TABLE_BYTES, check_input_file, check_unique_columns, csv_header, formula_problem
 
 REQUIRED = ("sku", "lead_time", "unit_cost", "max_order")
 EITHER = (("holding_cost", "holding_rate"), ("shortage_cost", "service_level"))
@@ -176,6 +177,7 @@ def parse_items(frame: pd.DataFrame, first_line: int) -> tuple[Items, list[tuple
 
     sku = text("sku")
     report((sku == "").to_numpy(), lambda row: "sku is empty")
+    report(np.array([bool(formula_problem(s)) for s in sku], dtype=bool), lambda row: formula_problem(sku.iloc[row]))
     values: dict[str, np.ndarray] = {}
     for column in ("unit_cost", "max_order"):
         raw, values[column] = text(column), number(column)
@@ -280,8 +282,7 @@ def parse_items(frame: pd.DataFrame, first_line: int) -> tuple[Items, list[tuple
 
 
 def _open_checked(path: Path, what: str) -> None:
-    if not path.is_file():
-        raise UserError(f"{what} {path}: file not found")
+    check_input_file(path, "item master", MAX_TABLE_BYTES)  # a regular file: not a FIFO, a device or /proc
     with open(path, "rb") as handle:
         head = handle.read(4096)
     if b"\x00" in head and not head.startswith(b"\x1f\x8b"):
@@ -294,7 +295,8 @@ def item_chunks(
     """The item master in chunks of ``chunk_rows`` rows: the good rows of each and its problems.
 
     Raises:
-        UserError: no such file; binary, empty or unreadable; a required column missing.
+        UserError: no such file, or not a regular file (a directory, device, FIFO or kernel file);
+            binary, empty or unreadable; a required column missing or a column repeated.
     """
     path = Path(path)
     _open_checked(path, what)
@@ -304,6 +306,7 @@ def item_chunks(
         for number, frame in enumerate(reader):
             frame.columns = [str(column).strip() for column in frame.columns]
             if number == 0:
+                check_unique_columns(csv_header(path), f"{what} {path}")
                 check_columns(list(frame.columns), path, what, need_demand)
             yield parse_items(frame, line)
             line += len(frame)

@@ -8,13 +8,17 @@ before failing (a horizon of 1e9 periods, a lead time of 1e6, a Poisson mean of 
 
 from __future__ import annotations
 
+import datetime
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Strict, StrictBool, StrictInt
+from pydantic import AfterValidator, BeforeValidator, Strict, StrictBool, StrictInt
 
 # Periods per episode: paths are drawn as (episodes x horizon) arrays.
 MAX_HORIZON = 100_000
+# Episodes evaluated at once (evaluate.py --episodes, a run's eval_episodes): paths are (episodes x horizon)
+# arrays, and 100,000 episodes of a year of days already take gigabytes.
+MAX_EPISODES = 100_000
 # Periods from order to arrival: the pipeline holds one slot per period.
 MAX_LEAD_TIME = 1_000
 # Units of a period (an order, a stock level, a demand): observations are float32, which holds every
@@ -24,6 +28,8 @@ MAX_UNITS = 10_000_000
 MAX_MEAN_DEMAND = 1_000_000
 # A cost or price per unit (or per order): costs are summed over units and periods in float64.
 MAX_COST = 1e9
+# Periods a forecast looks ahead: a year of days.
+MAX_FORECAST_HORIZON = 366
 # Periods of demand history and of features ahead an agent observes.
 MAX_OBSERVED_PERIODS = 1_000
 # Stock points of a network, and the length of its longest supply chain.
@@ -52,3 +58,14 @@ def plain_name(name: str) -> str:
 
 
 PlainName = Annotated[str, AfterValidator(plain_name)]
+
+
+def calendar_day(value: Any) -> Any:
+    """``value`` if it is a day: a date (YAML reads ``2024-01-31`` as one) or an ISO date string; not a
+    number (pydantic would take it for seconds since 1970) nor a date with a time of day."""
+    if isinstance(value, datetime.datetime) or not isinstance(value, datetime.date | str):
+        raise ValueError(f"must be a date YYYY-MM-DD, got {str(value)[:40]!r}")
+    return value
+
+
+Date = Annotated[datetime.date, BeforeValidator(calendar_day)]

@@ -20,6 +20,7 @@ from envs.inputs import read_yaml
 from envs.limits import (
     MAX_CHAIN_LENGTH,
     MAX_COST,
+    MAX_FORECAST_HORIZON,
     MAX_HORIZON,
     MAX_LEAD_TIME,
     MAX_MEAN_DEMAND,
@@ -149,7 +150,9 @@ class ForecastSettings(_Strict):
     """
 
     model: str = "moving_average"
-    horizon: Int | None = Field(default=None, ge=1, le=366, description="periods ahead; default lead time + 1")
+    horizon: Int | None = Field(
+        default=None, ge=1, le=MAX_FORECAST_HORIZON, description="periods ahead; default lead time + 1"
+    )
     levels: tuple[Real, ...] = Field(default=(0.1, 0.9), min_length=1, max_length=99)
     refit_every: Int = Field(default=28, ge=1, le=MAX_HORIZON)
     warmup: Int = Field(default=56, ge=28, le=3650)

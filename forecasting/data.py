@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
-from envs.inputs import read_bytes
+from envs.inputs import check_unique_columns, csv_header, formula_problem, read_bytes
 
 MAX_HISTORY_BYTES = 1 << 30  # a sales history file (compressed or not)
 Compression = Literal["gzip", "zip", "bz2", "xz", "zstd"]
@@ -188,6 +188,7 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
         raise UserError(f"{what} {path}: is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as error:
         raise UserError(f"{what} {path}: not a readable CSV ({str(error).splitlines()[0]})") from None
+    check_unique_columns(csv_header(io.BytesIO(data), compression), f"{what} {path}")
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame
 
@@ -210,6 +211,7 @@ def _check_rows(frame: pd.DataFrame, value_columns: Sequence[str], with_demand: 
     report(blank, lambda row: "blank line")
     sku = frame["sku"].str.strip()
     report((sku == "").to_numpy(), lambda row: "sku is empty")
+    report(np.array([bool(formula_problem(s)) for s in sku], dtype=bool), lambda row: formula_problem(sku.iloc[row]))
     raw_date = frame["date"].str.strip()
     date = pd.to_datetime(raw_date, format="ISO8601", errors="coerce")
     report(date.isna().to_numpy(), lambda row: f"date '{raw_date.iloc[row]}' is not a date (YYYY-MM-DD)")

@@ -39,7 +39,12 @@ def save_forecaster(forecaster: Forecaster, panel: Panel, out: str | Path, seed:
         "files": sorted(data),
     }
     files: dict[str, Content] = {MANIFEST: json.dumps(manifest, indent=1), **data}
-    return write_directory(out, files, replaceable=lambda d: not any(d.iterdir()) or (d / MANIFEST).is_file())
+    return write_directory(out, files, replaceable=replaceable)
+
+
+def replaceable(directory: Path) -> bool:
+    """Whether a saved model may be written over ``directory``: it is empty or holds an earlier saved model."""
+    return not any(directory.iterdir()) or (directory / MANIFEST).is_file()
 
 
 def load_forecaster(directory: str | Path, panel: Panel) -> Forecaster:

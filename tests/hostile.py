@@ -26,7 +26,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PHASE_2 = "phase 2: "
 
 
 @dataclass(frozen=True)

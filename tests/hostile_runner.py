@@ -2,8 +2,8 @@
 
     python -m tests.hostile_runner < cases.json > outcomes.json
 
-Used by :mod:`tests.hostile`. The commands (train, tune, evaluate, export, recommend and the
-run converter) are imported once; each case then runs in a child forked from this process, as
+Used by :mod:`tests.hostile`. The commands (train, tune, evaluate, export, recommend, plan,
+forecast and the run converter) are imported once; each case then runs in a child forked from this process, as
 ``python SCRIPT.py ARGV`` would run it: its own working directory, stdin from /dev/null, stdout
 and stderr to files, Python's default warning filters, and the exit code ``python`` would give
 (an uncaught exception prints its traceback and exits with 1). Cases run ``parallel`` at a time.
@@ -32,6 +32,8 @@ SCRIPTS = {
     "evaluate": "evaluate",
     "export": "export",
     "recommend": "recommend",
+    "plan": "plan",
+    "forecast": "forecast",
     "convert": "agents.rl.convert",
 }
 # Imported before the children are forked too: what the commands import when they load a run (and what
@@ -52,8 +54,8 @@ def _run_in_child(case: dict[str, Any], out: Path, err: Path) -> None:
         sys.argv = [f"{case['script']}.py", *case["argv"]]
         try:
             returned = module.main(case["argv"])
-            # recommend.py exits with what main returns; the others call main() alone
-            code = returned if case["script"] == "recommend" and isinstance(returned, int) else 0
+            # recommend.py, plan.py and forecast.py exit with what main returns; the others call main() alone
+            code = returned if isinstance(returned, int) else 0
         except SystemExit as exit_:
             if exit_.code is None or isinstance(exit_.code, int):
                 code = exit_.code or 0

@@ -104,7 +104,7 @@ def test_optimum_never_loses_beyond_noise(evaluated: Path):
     ("args", "message"),
     [
         (["--policy", "bogus"], "bogus: unknown policy"),
-        (["--episodes", "0"], "--episodes and --tuning-episodes must be positive"),
+        (["--episodes", "0"], "argument --episodes: must be in 1..100000, got 0"),
         (["--warmup", "400"], "--warmup must be in 0..364"),
         (["--policy", "tests"], "tests: no trained model here"),
         (["--scenario", "nope"], "nope: no such scenario"),

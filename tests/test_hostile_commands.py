@@ -20,7 +20,6 @@ from tests.test_hostile_scenarios import SINGLE
 S = "lost_sales_L1_p4"
 TRAIN = ("--algo", "ppo", "--scenario", S)
 TRAIN_DQN = ("--algo", "dqn", "--scenario", S)
-P2_ARGPARSE = "phase 2: evaluate/export/recommend use argparse's own errors (usage line + error, two lines)"
 
 
 def run_dir(case: str) -> tuple[str, str]:
@@ -242,7 +241,7 @@ CASES = [
     evaluate("warmup-negative", "--scenario", S, "--warmup", "-1", mentions=("--warmup",)),
     evaluate("service-level", "--scenario", S, "--service-level", "2", mentions=("--service-level",)),
     evaluate("episodes-zero", "--scenario", S, "--episodes", "0", mentions=("--episodes",)),
-    evaluate("episodes-exponent", "--scenario", S, "--episodes", "1e9", mentions=("--episodes",), xfail=P2_ARGPARSE),
+    evaluate("episodes-exponent", "--scenario", S, "--episodes", "1e9", mentions=("--episodes", "must be an integer")),
     evaluate(
         "episodes-huge",
         "--scenario",
@@ -251,8 +250,7 @@ CASES = [
         "base_stock",
         "--episodes",
         "1000000000",
-        mentions=("--episodes",),
-        xfail="phase 2: evaluate.py --episodes has no upper bound (MemoryError)",
+        mentions=("--episodes", "in 1..100000"),
     ),
     evaluate(
         "seed-negative",
@@ -262,9 +260,13 @@ CASES = [
         "base_stock",
         "--seed",
         "-5",
-        mentions=("--seed",),
-        xfail="phase 2: evaluate.py passes a negative --seed to numpy (traceback)",
+        mentions=("--seed", "in 0..4294967295"),
     ),
+    evaluate(
+        "tuning-episodes-huge", "--scenario", S, "--tuning-episodes", "1000000000", mentions=("--tuning-episodes",)
+    ),
+    evaluate("unknown-option", "--scenario", S, "--colour", "red", mentions=("unrecognized arguments: --colour",)),
+    evaluate("no-scenario", mentions=("the following arguments are required: --scenario",)),
     evaluate("out-file", "--scenario", S, out="a-file", mentions=("--out", "not a directory")),
     evaluate("out-symlink", "--scenario", S, out="link-dir", mentions=("--out", "symbolic link")),
     evaluate("out-device", "--scenario", S, out="/dev/null", mentions=("--out", "not a directory")),
@@ -283,9 +285,18 @@ CASES = [
         S,
         "--parity-observations",
         "many",
-        mentions=("--parity",),
-        xfail=P2_ARGPARSE,
+        mentions=("--parity", "must be an integer"),
     ),
+    export(
+        "parity-huge",
+        "base_stock",
+        "--scenario",
+        S,
+        "--parity-observations",
+        "1000000000000",
+        mentions=("--parity-observations", "in 1.."),
+    ),
+    export("no-source", mentions=("the following arguments are required: RUN_DIR_OR_MODEL",)),
     export("unfinished-run", "{tmp}/runs/unfinished", mentions=("not finished", "--resume")),
     export("run-fifo", "{tmp}/fifo", mentions=("fifo", "no trained model")),
     export("out-symlink", "base_stock", "--scenario", S, out="link-dir", mentions=("--out", "symbolic link")),
@@ -301,20 +312,22 @@ CASES = [
         *POLICY,
         "--state",
         "/proc/self/environ",
-        mentions=("file of the kernel",),
-        xfail="phase 2: agents/deploy/state.py reads /proc files as a state (it says: missing columns)",
+        mentions=("/proc/self/environ", "file of the kernel"),
     ),
+    recommend("state-directory", *POLICY, "--state", "{tmp}/empty-dir", mentions=("empty-dir", "is a directory")),
+    recommend("no-policy", *STATE, mentions=("the following arguments are required: --policy",)),
+    recommend("format-unknown", *POLICY, *STATE, "--format", "xml", mentions=("--format", "invalid choice")),
     recommend("state-fifo", *POLICY, "--state", "{tmp}/fifo", mentions=("fifo",)),
     recommend("state-binary", *POLICY, "--state", "{tmp}/scenarios/binary.yaml", mentions=("binary.yaml",)),
-    recommend(
-        "review-negative", *POLICY, *STATE, "--review-above", "-1", mentions=("--review-above",), xfail=P2_ARGPARSE
-    ),
+    recommend("review-negative", *POLICY, *STATE, "--review-above", "-1", mentions=("--review-above", "at least 0")),
     recommend("out-device", *POLICY, *STATE, out="/dev/full", mentions=("--out", "not a regular file")),
     recommend("out-symlink", *POLICY, *STATE, out="link-file", mentions=("--out", "symbolic link")),
     recommend("out-directory", *POLICY, *STATE, out="empty-dir", mentions=("--out", "is a directory")),
     recommend("out-fifo", *POLICY, *STATE, out="fifo", mentions=("--out", "not a regular file")),
     # ---- python -m agents.rl.convert
     Case("convert-not-a-run", "convert", ("{tmp}/empty-dir",), ("not a run directory",)),
+    Case("convert-no-argument", "convert", (), ("the following arguments are required: RUN_DIR",)),
+    Case("convert-unknown-option", "convert", ("--all", "{tmp}/empty-dir"), ("unrecognized arguments: --all",)),
 ]
 
 

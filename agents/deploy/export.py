@@ -48,6 +48,8 @@ FORECAST_POLICY = "forecast_order_up_to"
 MAX_QUANTILE_SUPPORT = 4096
 NETWORK_POLICY_NAMES = (*NETWORK_POLICIES, "optimal")
 PARITY_OBSERVATIONS = 10_000
+# At most: the rollouts' observations are kept in memory (float32, a few entries each: under a gigabyte).
+MAX_PARITY_OBSERVATIONS = 10_000_000
 # Seed of the rollouts an export is checked on (differs from the tuning and training-evaluation seeds).
 ROLLOUT_SEED = 3_000_017
 # Periods at the start of a rollout left out of the typical state: the pipeline starts empty.

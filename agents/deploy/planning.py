@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
+from envs.inputs import MAX_TABLE_BYTES, check_input_file, check_unique_columns, csv_header, formula_problem
 from envs.items import item_chunks
 from envs.kernel import ORDER_LIMIT, SHARE_BY_VALUE, SHARE_PROPORTIONAL, limit_orders
 from forecasting.order_up_to import gamma_levels
@@ -87,9 +88,9 @@ class ItemTable:
                 parts[name].append(getattr(items, name).astype(np.float64))
             for name in self.INTEGERS:
                 parts[name].append(getattr(items, name))
-        if not parts["hash"]:
+        hashes = np.concatenate(parts["hash"]) if parts["hash"] else np.zeros(0, dtype=np.uint64)
+        if not len(hashes) and not self.problems:
             raise UserError(f"--items {path}: has a header but no rows")
-        hashes = np.concatenate(parts["hash"])
         order = np.argsort(hashes, kind="stable")
         self.hash = hashes[order]
         self.columns = {name: np.concatenate(parts[name])[order] for name in parts if name != "hash"}
@@ -119,13 +120,14 @@ class ItemTable:
 
 def state_chunks(path: str | Path, chunk_rows: int, columns: tuple[str, ...]) -> Iterator[tuple[int, pd.DataFrame]]:
     """(first line number, rows as text) of the state file in chunks, only ``columns`` read."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--state {path}: file not found")
+    path = check_input_file(path, "state file", MAX_TABLE_BYTES)  # a regular file: not a FIFO, a device or /proc
     try:
-        header = pd.read_csv(path, nrows=0).columns.str.strip().tolist()
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        header = [name.strip() for name in csv_header(path)]
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as error:
         raise UserError(f"--state {path}: not a readable CSV ({str(error).splitlines()[0]})") from None
+    if not header:
+        raise UserError(f"--state {path}: is empty")
+    check_unique_columns(header, f"--state {path}")
     for column in STATE_REQUIRED:
         if column not in header:
             raise UserError(f"--state {path}: no column '{column}' (columns: {', '.join(header)})")
@@ -202,6 +204,9 @@ def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy
         empty = (sku == "").to_numpy() & ~bad
         problems += [(int(lines[row]), "sku is empty") for row in np.flatnonzero(empty)]
         bad |= empty
+        formula = np.array([bool(formula_problem(s)) for s in sku], dtype=bool) & ~bad
+        problems += [(int(lines[row]), formula_problem(sku.iloc[row])) for row in np.flatnonzero(formula)]
+        bad |= formula
         item = table.find(sku_hash(sku.to_numpy(dtype=object)))
         unknown = (item < 0) & ~bad
         problems += [

@@ -1,22 +1,25 @@
 """The state file of recommend.py: one row per SKU, read and checked row by row.
 
 A bad row is left out with its line number and every problem found in it; the other rows are
-still used. numpy, pandas and the csv module only.
+still used. numpy and the csv module only (pandas takes longer to import than the rest of recommend.py).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from envs.errors import UserError
+from envs.inputs import check_unique_columns, decode_text, formula_problem, read_bytes
 
+# Largest state file: read at once (a million SKUs of a few dozen columns are well below it).
+MAX_STATE_BYTES = 1 << 30
 # Largest count of units in a state file: float32, the ONNX input, holds whole numbers exactly up to 2^24.
 MAX_UNITS = 1 << 24
 
@@ -44,38 +47,39 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     Columns may come in any order and extra columns are ignored. A row is left out, with its
     line number and every problem found in it, when a value is missing, not a number, not a
     whole number where units are counted (or beyond :data:`MAX_UNITS`), negative where that is
-    impossible, when it has the wrong number of fields, no SKU, or the SKU of an earlier row.
+    impossible, when it has the wrong number of fields, no SKU, an SKU a spreadsheet would take for a formula
+    (:func:`envs.inputs.formula_problem`), or the SKU of an earlier row.
     Blank lines are skipped.
 
+    The file is read as every input is (:func:`envs.inputs.read_bytes`): a regular file of at
+    most :data:`MAX_STATE_BYTES`, not a device, FIFO or file of the kernel.
+
     Raises:
-        UserError: if the file is missing, unreadable, or lacks a column.
+        UserError: if the file is missing, unreadable, not a regular file, not UTF-8, or lacks or repeats a column.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: state file not found")
+    content = decode_text(read_bytes(path, "state file", MAX_STATE_BYTES), path, "state file")
     required = ["sku", *(entry["name"] for entry in entries)]
     problems: list[tuple[int, str]] = []
     lines, rows = [], []
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header = [name.strip() for name in next(reader, [])]
-            missing = [name for name in required if name not in header]
-            if missing:
-                raise UserError(
-                    f"{path}: missing column(s) {', '.join(missing)} (the policy needs {','.join(required)})"
-                )
-            for row in reader:
-                if len(row) == len(header) and any(row):
-                    lines.append(reader.line_num)
-                    rows.append(row)
-                elif any(cell.strip() for cell in row):
-                    problems.append((reader.line_num, f"has {len(row)} fields, the header has {len(header)}"))
-    except (UnicodeDecodeError, csv.Error) as error:
+        reader = csv.reader(io.StringIO(content, newline=""))
+        header = [name.strip() for name in next(reader, [])]
+        check_unique_columns(header, str(path))
+        missing = [name for name in required if name not in header]
+        if missing:
+            raise UserError(f"{path}: missing column(s) {', '.join(missing)} (the policy needs {','.join(required)})")
+        for row in reader:
+            if len(row) == len(header) and any(row):
+                lines.append(reader.line_num)
+                rows.append(row)
+            elif any(cell.strip() for cell in row):
+                problems.append((reader.line_num, f"has {len(row)} fields, the header has {len(header)}"))
+    except csv.Error as error:
         raise UserError(f"{path}: not a readable CSV ({error})") from None
 
     columns = list(zip(*rows, strict=True)) or [()] * len(header)
-    text = {name: pd.Series(columns[header.index(name)], dtype=object).str.strip() for name in required}
+    text = {name: [cell.strip() for cell in columns[header.index(name)]] for name in required}
     lines_array = np.array(lines, dtype=np.int64)
     values = np.empty((len(rows), len(entries)), dtype=np.float64)
     row_problems: dict[int, list[str]] = {}
@@ -85,11 +89,14 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
             row_problems.setdefault(int(i), []).append(describe(int(i)))
 
     skus = text["sku"]
-    blank_sku = (skus == "").to_numpy()
+    blank_sku = np.array([sku == "" for sku in skus], dtype=bool)
     flag(blank_sku, lambda i: "sku: missing")
-    repeated = skus.duplicated().to_numpy()
-    first_line: dict[Any, int] = dict(zip(skus[~repeated], lines_array[~repeated], strict=True))
-    flag(repeated & ~blank_sku, lambda i: f"sku {skus.iat[i]!r} repeats line {first_line[skus.iat[i]]}")
+    flag(np.array([bool(formula_problem(sku)) for sku in skus], dtype=bool), lambda i: formula_problem(skus[i]))
+    first_line: dict[str, int] = {}
+    for sku, line in zip(skus, lines, strict=True):
+        first_line.setdefault(sku, line)
+    repeated = np.array([first_line[sku] != line for sku, line in zip(skus, lines, strict=True)], dtype=bool)
+    flag(repeated & ~blank_sku, lambda i: f"sku {skus[i]!r} repeats line {first_line[skus[i]]}")
     for j, entry in enumerate(entries):
         values[:, j] = _checked_numbers(entry, text[entry["name"]], flag)
 
@@ -98,27 +105,41 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     problems += [(int(lines_array[i]), "; ".join(found)) for i, found in row_problems.items()]
     problems.sort()
     return StateRows(
-        skus=skus[valid].tolist(), obs=values[valid].astype(np.float32), lines=lines_array[valid], problems=problems
+        skus=[sku for sku, keep in zip(skus, valid, strict=True) if keep],
+        obs=values[valid].astype(np.float32),
+        lines=lines_array[valid],
+        problems=problems,
     )
 
 
 Flag = Callable[[np.ndarray, Callable[[int], str]], None]
 
 
-def _checked_numbers(entry: dict[str, Any], cells: pd.Series, flag: Flag) -> np.ndarray:
+def _number(cell: str) -> float:
+    """``cell`` as a number, NaN if it is none (a decimal or exponent number, inf or nan; not '1_000',
+    which Python's float() alone would take)."""
+    if "_" in cell:
+        return np.nan
+    try:
+        return float(cell)
+    except ValueError:
+        return np.nan
+
+
+def _checked_numbers(entry: dict[str, Any], cells: list[str], flag: Flag) -> np.ndarray:
     """The values of one column as numbers (NaN where there is none); ``flag(rows, describe)`` is given
     the rows with each problem: missing, not a (finite) number, not whole or beyond :data:`MAX_UNITS`
     where units are counted, below the entry's minimum."""
     name = entry["name"]
-    number = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
-    blank = (cells == "").to_numpy()
+    number = np.array([_number(cell) for cell in cells], dtype=np.float64)
+    blank = np.array([cell == "" for cell in cells], dtype=bool)
     finite = np.isfinite(number)
     flag(blank, lambda i: f"{name}: missing")
-    flag(np.isnan(number) & ~blank, lambda i: f"{name}: not a number ({cells.iat[i]!r})")
-    flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells.iat[i]!r})")
+    flag(np.isnan(number) & ~blank, lambda i: f"{name}: not a number ({cells[i]!r})")
+    flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells[i]!r})")
     if entry["whole_number"]:
-        flag(finite & (number != np.round(number)), lambda i: f"{name}: not a whole number ({cells.iat[i]})")
-        flag(finite & (np.abs(number) > MAX_UNITS), lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells.iat[i]})")
+        flag(finite & (number != np.round(number)), lambda i: f"{name}: not a whole number ({cells[i]})")
+        flag(finite & (np.abs(number) > MAX_UNITS), lambda i: f"{name}: beyond {MAX_UNITS:,} units ({cells[i]})")
     if entry["min"] is not None:
-        flag(finite & (number < entry["min"]), lambda i: f"{name}: negative ({cells.iat[i]})")
+        flag(finite & (number < entry["min"]), lambda i: f"{name}: negative ({cells[i]})")
     return number

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from agents.rl.hyperparameters import ALGOS, Algorithm, DQNHyperparameters, Hyperparameters, sb3_default
+from envs.arguments import MAX_SEED
 from envs.errors import UserError
 from envs.inputs import load_yaml, read_yaml
 from envs.layout import ObservationLayout
@@ -25,8 +26,6 @@ from envs.scenario import AnyScenario, NetworkScenario, format_validation_error,
 
 # The shipped algo configs: package data of `configs`, in a checkout and when installed.
 ALGO_DIR = Path(str(files("configs") / "algos"))
-# Seeds: numpy's legacy global seed and torch's take 32 bits.
-MAX_SEED = 2**32 - 1
 # Actions of a discrete action space: its network has one output per action.
 MAX_DISCRETE_ACTIONS = 100_000
 # Memory DQN's replay buffer may take (observations and next observations, float32).

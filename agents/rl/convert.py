@@ -26,6 +26,7 @@ from agents.rl.serialization import (
     statistics_json,
     stats_file,
 )
+from envs.arguments import ArgumentParser
 from envs.errors import UserError, exit_on_user_error
 from envs.files import atomic_write
 
@@ -58,7 +59,7 @@ def convert_run(path: str | Path) -> list[Path]:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories to convert")
     args = parser.parse_args(argv)
     for run in args.runs:

@@ -17,7 +17,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from torch import nn
 
-from envs.limits import Flag, Int, Real
+from envs.limits import MAX_EPISODES, Flag, Int, Real
 from envs.scenario import NetworkScenario, Scenario
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -33,7 +33,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 # once, 100,000 systems stepped together, a layer of 4096 units) or never ends.
 MAX_TIMESTEPS = 10**11
 MAX_ENVS = 100_000
-MAX_EPISODES = 100_000
 MAX_LAYERS, MAX_WIDTH = 16, 4096
 MAX_BUFFER = 10_000_000
 
