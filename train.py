@@ -118,10 +118,14 @@ def train(
         )
 
     rl.save_model(model, run.model_file)
-    summary = evaluator.summarize(model)
+    summary = evaluator.finish(model)
     run.write_summary(summary)
     gaps = ", ".join(f"{name} {gap:+.2f}%" for name, gap in summary["gap_pct"].items())
-    print(f"{run.path}: average cost per period {summary['kpis']['avg_cost']:.3f} (gap to {gaps})")
+    print(
+        f"{run.path}: its best model (step {summary['timesteps']:,}, {summary['model']}) costs "
+        f"{summary['kpis']['avg_cost']:.3f} per period (gap to {gaps}); the final one "
+        f"{summary['final']['kpis']['avg_cost']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -100,7 +100,8 @@ def test_run_directory_holds_config_command_versions_models_checkpoints_and_summ
     assert all({f.name for f in c.iterdir()} == expected for c in checkpoints)
 
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["timesteps"] >= 3000 and summary["eval_episodes"] == 8
+    assert summary["final"]["timesteps"] >= 3000 and summary["eval_episodes"] == 8
+    assert summary["model"] == "best_model.zip" and summary["timesteps"] <= summary["final"]["timesteps"]
     assert summary["eval_seed"] not in (0, TUNING_SEED)
     assert set(summary["kpis"]) == set(KPI_NAMES) and set(summary["gap_pct"]) == {"base_stock", "optimal"}
     cost, reference = summary["kpis"]["avg_cost"], summary["references"]["base_stock"]
@@ -117,8 +118,9 @@ def test_tensorboard_has_training_kpis_evaluations_gaps_and_sb3_scalars(smoke_ru
     assert expected <= tags, expected - tags
     evaluations = scalars(run, "eval/avg_cost")
     assert [step for step, _ in evaluations] == [1000, 2000, 3000]
-    best = json.loads((run / "summary.json").read_text())["best"]
-    assert best["avg_cost"] == pytest.approx(min(value for _, value in evaluations), rel=1e-6)
+    summary = json.loads((run / "summary.json").read_text())
+    lowest = min([value for _, value in evaluations] + [summary["final"]["kpis"]["avg_cost"]])
+    assert summary["kpis"]["avg_cost"] == pytest.approx(lowest, rel=1e-6)
 
 
 def test_load_run_gives_the_policy_that_was_evaluated(smoke_run):
@@ -131,8 +133,9 @@ def test_load_run_gives_the_policy_that_was_evaluated(smoke_run):
     assert orders.dtype == np.int64 and orders.shape == (4,) and ((orders >= 0) & (orders <= scenario.max_order)).all()
     paths = evaluation_paths(scenario, 8, rl.EVAL_SEED)
     assert run_batch(policy, scenario, paths).avg_cost.mean() == pytest.approx(summary["kpis"]["avg_cost"])
-    best, _ = rl.load_run(run / "best_model.zip")
-    assert run_batch(best, scenario, paths).avg_cost.mean() == pytest.approx(summary["best"]["avg_cost"])
+    final, _ = rl.load_run(run / "model.zip")
+    assert final.params()["timesteps"] == summary["final"]["timesteps"]
+    assert run_batch(final, scenario, paths).avg_cost.mean() == pytest.approx(summary["final"]["kpis"]["avg_cost"])
 
 
 def test_load_run_refuses_a_directory_without_a_model(smoke_run, tmp_path):
@@ -181,8 +184,8 @@ def test_resume_after_sigkill_reaches_the_total_and_continues_the_tensorboard_st
     time.sleep(1)
     train.main(["--resume", str(run)])
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["timesteps"] >= total
-    assert PPO.load(run / "model.zip", device="cpu").num_timesteps == summary["timesteps"]
+    assert summary["final"]["timesteps"] >= total
+    assert PPO.load(run / "model.zip", device="cpu").num_timesteps == summary["final"]["timesteps"]
     assert (run / "command.txt").read_text().count("train.py") == 2
     assert len(list((run / "tensorboard").glob("events.*"))) == 2
     steps = [step for step, _ in scalars(run, "rollout/kpi_avg_cost")]
@@ -205,7 +208,11 @@ def test_dqn_resumes_with_its_replay_buffer(smoke_run, tmp_path):
     assert model.num_timesteps == 1000 and model.replay_buffer.size() == 249
 
     train.main(["--resume", str(run)])
-    assert json.loads((run / "summary.json").read_text())["timesteps"] >= 3000
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["final"]["timesteps"] >= 3000
+    policy, scenario = rl.load_run(run)  # the best model, its evaluation taken again for the summary
+    paths = evaluation_paths(scenario, summary["eval_episodes"], rl.EVAL_SEED)
+    assert run_batch(policy, scenario, paths).avg_cost.mean() == pytest.approx(summary["kpis"]["avg_cost"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -69,8 +69,11 @@ class EvaluationSet:
 
     def evaluate(self, model: BaseAlgorithm, scenario: AnyScenario) -> dict[str, Any]:
         """Mean KPIs of ``model`` on the paths and its gaps in percent to the references."""
-        policy = SB3Policy(model, scenario, model.get_vec_normalize_env())
-        kpis = {name: _mean(values) for name, values in run_batch(policy, scenario, self.paths).kpis.items()}
+        return self.evaluate_policy(SB3Policy(model, scenario, model.get_vec_normalize_env()))
+
+    def evaluate_policy(self, policy: SB3Policy) -> dict[str, Any]:
+        """Mean KPIs of a loaded ``policy`` on the paths and its gaps in percent to the references."""
+        kpis = {name: _mean(values) for name, values in run_batch(policy, policy.scenario, self.paths).kpis.items()}
         gaps = {name: 100.0 * (kpis["avg_cost"] - cost) / cost for name, cost in self.references.items() if cost > 0}
         return {"kpis": kpis, "gap_pct": gaps}
 
@@ -112,24 +115,44 @@ class Evaluator(BaseCallback):
             self.logger.record(f"eval/{name}", value)
         for name, gap in result["gap_pct"].items():
             self.logger.record(f"gap_pct/{name}", gap)
-        if self.best is None or result["kpis"]["avg_cost"] < self.best["avg_cost"]:
-            self.best = {"avg_cost": result["kpis"]["avg_cost"], "timesteps": self.num_timesteps}
-            save_model(self.model, self.run.best_model_file)
+        self._keep_if_best(self.model, result)
         self.logger.dump(self.num_timesteps)
         return True
 
-    def summarize(self, model: BaseAlgorithm) -> dict[str, Any]:
-        """The content of summary.json: the final model's evaluation and the best one's."""
+    def _keep_if_best(self, model: BaseAlgorithm, result: dict[str, Any]) -> None:
+        if self.best is None or result["kpis"]["avg_cost"] < self.best["avg_cost"]:
+            self.best = {"avg_cost": result["kpis"]["avg_cost"], "timesteps": model.num_timesteps, **result}
+            save_model(model, self.run.best_model_file)
+
+    def finish(self, model: BaseAlgorithm) -> dict[str, Any]:
+        """Evaluate the final ``model``, keep it as the best model if it is, and return summary.json.
+
+        The run stands for its best model (``best_model.zip``: the best of its evaluations,
+        the final one included), which :func:`agents.rl.load_run` loads for the run directory;
+        summary.json's ``kpis``, ``gap_pct`` and ``timesteps`` are that model's, ``final`` the
+        final model's (``model.zip``).
+        """
+        final = self.evaluate(model)
+        self._keep_if_best(model, final)
+        assert self.best is not None
+        best = self.best
+        if "kpis" not in best:  # the best of a resumed run's checkpoint (its cost and steps only): evaluated again
+            from agents.rl.policy import load_run
+
+            policy, _ = load_run(self.run.best_model_file)
+            best = {**best, **self.evaluation.evaluate_policy(policy)}
         return {
             "algo": self.config.algo,
             "scenario": self.scenario.name,
             "seed": self.config.seed,
-            "timesteps": model.num_timesteps,
+            "model": self.run.best_model_file.name,
+            "timesteps": best["timesteps"],
             "eval_seed": EVAL_SEED,
             "eval_episodes": self.evaluation.paths.n,
-            **self.evaluate(model),
+            "kpis": best["kpis"],
+            "gap_pct": best["gap_pct"],
             "references": self.evaluation.references,
-            "best": self.best,
+            "final": {"model": self.run.model_file.name, "timesteps": model.num_timesteps, **final},
         }
 
 
@@ -148,5 +171,7 @@ class Checkpointer(BaseCallback):
 
     def _on_step(self) -> bool:
         if crossed(self.num_timesteps, self.training_env.num_envs, self.freq):
-            Checkpoint.write(self.run.checkpoints_dir, self.model, {"best": self.evaluator.best})
+            best = self.evaluator.best
+            kept = None if best is None else {key: best[key] for key in ("avg_cost", "timesteps")}
+            Checkpoint.write(self.run.checkpoints_dir, self.model, {"best": kept})
         return True

@@ -8,10 +8,11 @@ A run directory ``runs/SCENARIO_ALGO_seedS/`` holds::
     versions.json                   Python, platform and package versions
     model.zip                       the final model ...
     model.vecnormalize.json         ... and its VecNormalize statistics
-    best_model.zip                  the model of the best evaluation (+ best_model.vecnormalize.json)
+    best_model.zip                  the model the run stands for: the best of its evaluations, the final one
+                                    included (+ best_model.vecnormalize.json)
     checkpoints/step_N/             model.zip, model.vecnormalize.json, replay_buffer.npz (DQN), state.json
     tensorboard/                    the event files
-    summary.json                    the final evaluation: KPIs, reference costs, gaps
+    summary.json                    the best model's evaluation (KPIs, gaps to the references), the final one's
     .lock                           locked (flock) by the process that writes the run
 
 Every file and checkpoint is written through :mod:`envs.files`, so a kill leaves no

@@ -112,6 +112,13 @@ def train(algo: str, scenario: Path, seed: int, runs: Path) -> dict[str, Any]:
     }
 
 
+def _timesteps(summary: dict[str, Any], model: str) -> int | None:
+    """The training steps of ``model`` (best_model or model) from a run's summary.json, old or new."""
+    if "final" in summary:  # the run's summary describes its best model, and the final one under "final"
+        return summary["timesteps"] if model == "best_model" else summary["final"]["timesteps"]
+    return (summary.get("best") or {}).get("timesteps") if model == "best_model" else summary["timesteps"]
+
+
 def evaluate_run(scenario: Path, run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
     """evaluate.py on the references and both models of a run; what the tables show."""
     models = [str(run_dir / f"{model}.zip") for model in MODELS]
@@ -126,9 +133,7 @@ def evaluate_run(scenario: Path, run_dir: Path, episodes: int, seed: int) -> dic
             "ci95": record["ci95"],
             "gap_pct": 100 * (record["avg_cost"] / references["reference_cost"] - 1),
             "paired": {key: paired[key] for key in ("against", "mean_difference", "ci95", "significant")},
-            "timesteps": (summary.get("best") or {}).get("timesteps")
-            if model == "best_model"
-            else summary["timesteps"],
+            "timesteps": _timesteps(summary, model),
         }
     return out
 
