@@ -75,6 +75,22 @@ def test_every_bad_row_is_reported_with_its_line(tmp_path):
     assert "sum to 1" in lines[12]
 
 
+def test_cells_padded_with_white_space_are_read_as_their_values(tmp_path):
+    header = MASTER.splitlines()[0]
+    rows = [
+        " A , 2 ,\t10 , 0.5 ,  ,9,,\xa040\xa0,6,10, 2.5,4, ",  # padded numbers (a no-break space too), blank cells
+        "B, 1:0.25 3:0.75 ,20,,0.05,,0.95,100,,,,6,12",
+        "C,2,ten ,0.5,,9,,40,,,,4,",  # not a number: reported as written, without the padding
+    ]
+    items, problems = read_items(write(tmp_path, "items.csv", "\n".join([header, *rows]) + "\n"))
+    assert problems == [(4, "unit_cost 'ten' is not a number")]
+    assert items.skus.tolist() == ["A", "B"]
+    assert items.lead_mean.tolist() == [2.0, 2.5] and items.unit_cost.tolist() == [10.0, 20.0]
+    assert items.max_order.tolist() == [40, 100] and items.volume.tolist() == [2.5, 1.0]
+    assert items.holding_cost[0] == 0.5  # the blank holding_rate is left out, not a second holding column
+    assert np.isnan(items.demand_variance[0])
+
+
 def test_a_missing_column_is_one_error(tmp_path):
     with pytest.raises(UserError, match=r"items\.csv: no column 'max_order'"):
         read_items(write(tmp_path, "items.csv", "sku,lead_time,unit_cost,holding_cost,shortage_cost\nA,1,1,1,1\n"))

@@ -120,6 +120,13 @@ def test_bad_rows_are_skipped_with_their_lines_and_exit_3(files, capsys):
     assert "state.csv line 9: on_hand '2.5' is not a whole number >= 0" in err
 
 
+def test_state_cells_padded_with_white_space_are_read_as_their_values(files):
+    _, plain = run(files, "--limit", "40")
+    (files / "state.csv").write_text("sku,on_hand,on_order\n A ,3 ,\t2\nB,\xa00\xa0, \nC, 5,0\nD,10 ,\n")
+    code, padded = run(files, "--limit", "40")
+    assert code == 0 and padded == plain
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
-from envs.items import item_chunks
+from envs.items import item_chunks, text_numbers
 from envs.kernel import ORDER_LIMIT, SHARE_BY_VALUE, SHARE_PROPORTIONAL, limit_orders
 from forecasting.order_up_to import gamma_levels
 
@@ -89,10 +89,12 @@ class ItemTable:
                 parts[name].append(getattr(items, name))
         if not parts["hash"]:
             raise UserError(f"--items {path}: has a header but no rows")
-        hashes = np.concatenate(parts["hash"])
+        hashes = np.concatenate(parts.pop("hash"))
         order = np.argsort(hashes, kind="stable")
         self.hash = hashes[order]
-        self.columns = {name: np.concatenate(parts[name])[order] for name in parts if name != "hash"}
+        del hashes
+        # one column at a time, its chunks freed once gathered: the peak is the table and one column, not two tables
+        self.columns = {name: np.concatenate(parts.pop(name))[order] for name in list(parts)}
         repeated = np.flatnonzero(np.diff(self.hash) == 0) + 1  # the same SKU in two chunks: keep the first
         if len(repeated):
             lines = self.columns["line"]
@@ -190,13 +192,15 @@ def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy
         sku = frame["sku"].str.strip()
         numbers = {}
         for column in ("on_hand", *STATE_OPTIONAL):
-            raw = frame[column].str.strip() if column in frame.columns else pd.Series([""] * n, index=frame.index)
-            value = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-            missing = (raw == "").to_numpy()
+            if column in frame.columns:
+                value, missing = text_numbers(frame[column])
+            else:
+                value, missing = np.full(n, np.nan), np.ones(n, dtype=bool)
             value = np.where(missing & (column != "on_hand"), 0.0, value)
             wrong = ~np.isfinite(value) | (value < 0) | (value != np.round(value)) | (value > MAX_UNITS)
             for row in np.flatnonzero(wrong & ~bad):
-                problems.append((int(lines[row]), f"{column} '{raw.iloc[row]}' is not a whole number >= 0"))
+                shown = str(frame[column].iloc[row]).strip() if column in frame.columns else ""
+                problems.append((int(lines[row]), f"{column} '{shown}' is not a whole number >= 0"))
             bad |= wrong
             numbers[column] = np.where(wrong, 0.0, value)
         empty = (sku == "").to_numpy() & ~bad
@@ -225,7 +229,7 @@ def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy
             parts[name].append(values)
     if not parts["item"]:
         raise UserError(f"--state {state_path}: has a header but no rows")
-    columns = {name: np.concatenate(values) for name, values in parts.items()}
+    columns = {name: np.concatenate(parts.pop(name)) for name in list(parts)}  # each column's chunks freed in turn
     # a SKU seen twice: the first row is kept
     planned = np.flatnonzero(columns["item"] >= 0)
     _, first = np.unique(columns["item"][planned], return_index=True)
