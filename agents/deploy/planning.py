@@ -326,20 +326,18 @@ def write_lines(
                 keep = np.flatnonzero(plan.item[start:stop] >= 0) + start
                 rows = plan.item[keep]
                 skus = frame["sku"].str.strip().to_numpy(dtype=object)[keep - start]
-                mean, lead = c["demand_mean"][rows], c["lead_mean"][rows]
-                pack, minimum = c["pack_size"][rows], c["min_order"][rows]
-                fields = (plan.order[keep], plan.wanted[keep], plan.position[keep], plan.reorder[keep],
+                # plain Python numbers (lists) for the per-line formatting: numpy scalars cost several times more
+                mean, lead = c["demand_mean"][rows].tolist(), c["lead_mean"][rows].tolist()
+                pack, minimum = c["pack_size"][rows].tolist(), c["min_order"][rows].tolist()
+                fields = (plan.order[keep], plan.wanted[keep], plan.raw[keep], plan.position[keep], plan.reorder[keep],
                           plan.order_up_to[keep])  # fmt: skip
-                order, wanted, position, reorder, order_up_to = (f.tolist() for f in fields)
-                raw = plan.raw[keep].tolist()
+                order, wanted, raw, position, reorder, order_up_to = (f.tolist() for f in fields)
                 writer.writerows(
-                    (
-                        skus[k], order[k], wanted[k], position[k], reorder[k], order_up_to[k], round(float(mean[k]), 4),
-                        round(float(lead[k]), 4), wanted[k] - order[k],
-                        explain(order[k], wanted[k], raw[k], position[k], reorder[k], order_up_to[k], mean[k],
-                                lead[k], int(pack[k]), int(minimum[k]), policy, limit_text),
+                    (sku, o, w, p, r, s, round(m, 4), round(lt, 4), w - o,
+                     explain(o, w, q, p, r, s, m, lt, pk, mn, policy, limit_text))
+                    for sku, o, w, q, p, r, s, m, lt, pk, mn in zip(
+                        skus, order, wanted, raw, position, reorder, order_up_to, mean, lead, pack, minimum, strict=True
                     )
-                    for k in range(len(keep))
                 )  # fmt: skip
                 start = stop
 
