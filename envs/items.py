@@ -150,6 +150,18 @@ def parse_lead_time(text: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
     return tuple(values), tuple(p / sum(probs) for p in probs)
 
 
+def stripped(cells: pd.Series) -> pd.Series:
+    """Text cells without surrounding white space (other cells as they are).
+
+    Not ``cells.str.strip()``: pandas' ``.str`` accessor and its Series refer to each other, a
+    reference cycle that keeps the Series, and with it the chunk's whole block of text, alive until
+    Python's cyclic garbage collector happens to run: hundreds of MB held over a large file read in
+    chunks.
+    """
+    return pd.Series([v.strip() if isinstance(v, str) else v for v in cells.to_numpy()], index=cells.index,
+                     dtype=object)  # fmt: skip
+
+
 def text_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Numbers from a column read as text: the values (NaN where a cell is empty or not a number) and
     a mask of the empty cells (blank after stripping white space).
@@ -162,9 +174,9 @@ def text_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     empty = np.zeros(len(values), dtype=bool)
     unread = np.flatnonzero(np.isnan(values))
     if len(unread):
-        stripped = cells.iloc[unread].str.strip()
-        empty[unread] = (stripped == "").to_numpy()
-        values[unread] = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=float)
+        text = stripped(cells.iloc[unread])
+        empty[unread] = (text == "").to_numpy()
+        values[unread] = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     return values, empty
 
 
@@ -198,7 +210,7 @@ def parse_items(frame: pd.DataFrame, first_line: int) -> tuple[Items, list[tuple
     def not_a_number(column: str) -> Callable[[int], str]:
         return lambda row: f"{column} '{cell(column, row)}' is not a number"
 
-    sku = frame["sku"].str.strip() if "sku" in frame.columns else pd.Series([""] * n, index=frame.index)
+    sku = stripped(frame["sku"]) if "sku" in frame.columns else pd.Series([""] * n, index=frame.index)
     report((sku == "").to_numpy(), lambda row: "sku is empty")
     values: dict[str, np.ndarray] = {}
     for column in ("unit_cost", "max_order"):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import gc
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -12,7 +14,7 @@ import yaml
 from envs.assortment import SkuView, is_assortment
 from envs.batch import evaluation_paths
 from envs.errors import UserError
-from envs.items import read_items
+from envs.items import read_items, stripped
 from envs.layout import ObservationLayout
 from envs.scenario import NetworkScenario, load_scenario
 
@@ -89,6 +91,21 @@ def test_cells_padded_with_white_space_are_read_as_their_values(tmp_path):
     assert items.max_order.tolist() == [40, 100] and items.volume.tolist() == [2.5, 1.0]
     assert items.holding_cost[0] == 0.5  # the blank holding_rate is left out, not a second holding column
     assert np.isnan(items.demand_variance[0])
+
+
+def test_stripping_a_column_leaves_no_reference_cycle():
+    # pandas' .str accessor and its Series refer to each other: read in chunks, each chunk's text stayed
+    # in memory until the cyclic collector ran (+22 MB a chunk of 100,000 item rows)
+    cells = pd.Series([" A ", "\tB", "C\xa0", "", np.nan], dtype=object)
+    alive = weakref.ref(cells)
+    gc.disable()
+    try:
+        values = stripped(cells).tolist()
+        del cells
+        assert alive() is None
+    finally:
+        gc.enable()
+    assert values[:4] == ["A", "B", "C", ""] and values[4] != values[4]  # NaN kept as it is
 
 
 def test_a_missing_column_is_one_error(tmp_path):

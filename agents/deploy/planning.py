@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import UserError
-from envs.items import item_chunks, text_numbers
+from envs.items import item_chunks, stripped, text_numbers
 from envs.kernel import ORDER_LIMIT, SHARE_BY_VALUE, SHARE_PROPORTIONAL, limit_orders
 from forecasting.order_up_to import gamma_levels
 
@@ -189,7 +189,7 @@ def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy
         n = len(frame)
         lines = np.arange(first_line, first_line + n)
         bad = np.zeros(n, dtype=bool)
-        sku = frame["sku"].str.strip()
+        sku = stripped(frame["sku"])
         numbers = {}
         for column in ("on_hand", *STATE_OPTIONAL):
             if column in frame.columns:
@@ -325,7 +325,7 @@ def write_lines(
                 stop = start + len(frame)
                 keep = np.flatnonzero(plan.item[start:stop] >= 0) + start
                 rows = plan.item[keep]
-                skus = frame["sku"].str.strip().to_numpy(dtype=object)[keep - start]
+                skus = stripped(frame["sku"]).to_numpy()[keep - start]
                 # plain Python numbers (lists) for the per-line formatting: numpy scalars cost several times more
                 mean, lead = c["demand_mean"][rows].tolist(), c["lead_mean"][rows].tolist()
                 pack, minimum = c["pack_size"][rows].tolist(), c["min_order"][rows].tolist()
