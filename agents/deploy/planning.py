@@ -106,6 +106,11 @@ class ItemTable:
         if not len(self.hash):
             raise UserError(f"--items {path}: no valid row ({len(self.problems):,} rows skipped)")
 
+    def drop(self, names: tuple[str, ...]) -> None:
+        """Free the columns ``names`` (after the first pass, what only the levels needed)."""
+        for name in names:
+            self.columns.pop(name, None)
+
     def find(self, hashes: np.ndarray) -> np.ndarray:
         """The row of each hash in the table, -1 where there is none."""
         at = np.minimum(np.searchsorted(self.hash, hashes), len(self.hash) - 1)
@@ -142,6 +147,11 @@ def state_chunks(path: str | Path, chunk_rows: int, columns: tuple[str, ...]) ->
             line += len(frame)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as error:
         raise UserError(f"--state {path}: not a readable CSV ({str(error).splitlines()[0]})") from None
+
+
+# What only the first pass reads: the share and the order lines need the rest (packs, minimums, maximums,
+# shortage cost, weights, mean demand and lead time).
+FIRST_PASS_ONLY = ("line", "lead_variance", "holding_cost", "fixed_order_cost", "demand_variance")
 
 
 @dataclass
@@ -230,10 +240,12 @@ def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy
     if not parts["item"]:
         raise UserError(f"--state {state_path}: has a header but no rows")
     columns = {name: np.concatenate(parts.pop(name)) for name in list(parts)}  # each column's chunks freed in turn
-    # a SKU seen twice: the first row is kept
+    # a SKU seen twice: the first row is kept (sorting a million rows to find them only when one repeats)
     planned = np.flatnonzero(columns["item"] >= 0)
-    _, first = np.unique(columns["item"][planned], return_index=True)
-    repeated = np.setdiff1d(planned, planned[first])
+    repeated = planned[:0]
+    if len(planned) and np.bincount(columns["item"][planned]).max() > 1:
+        _, first = np.unique(columns["item"][planned], return_index=True)
+        repeated = np.setdiff1d(planned, planned[first])
     for row in repeated:
         problems.append((int(row) + 2, "repeats an earlier sku"))
     columns["item"][repeated] = -1
