@@ -143,7 +143,13 @@ def main() -> None:
             f"| {margin_per_day - mean:,.1f} | {fill:.3f} | {use['stored']:.3f} | {use['full']:.3f} "
             f"| {use['rejected']:,.1f} | {seconds:.0f} |"
         )
+    ranked = sorted(costs, key=lambda label: costs[label].mean())
+    best, second = ranked[0], ranked[1]
+    d_mean, d_low, d_high = mean_ci(costs[second] - costs[best])
     lines += [
+        "",
+        f"Lowest cost per day on the judging paths: {best}; the next, {second}, costs {d_mean:+,.1f} per day more "
+        f"(paired, 95% CI {d_low:+,.1f}..{d_high:+,.1f}; {d_mean / costs[best].mean():+.1%}).",
         "",
         "Fill rate: the mean over SKUs of each SKU's share of demand met from stock. Warehouse use: stock "
         "after each day's arrivals over the limit, averaged over days and episodes.",
