@@ -24,7 +24,16 @@ import sys
 
 import numpy as np
 
-from agents.deploy.planning import POLICIES, ItemTable, Limit, first_pass, forecast_demand, share, write_lines
+from agents.deploy.planning import (
+    FIRST_PASS_ONLY,
+    POLICIES,
+    ItemTable,
+    Limit,
+    first_pass,
+    forecast_demand,
+    share,
+    write_lines,
+)
 from envs.arguments import ArgumentParser, integer
 from envs.errors import UserError, exit_on_user_error
 from envs.files import atomic_write, check_output_path
@@ -77,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         known = [name for name in args.known.split(",") if name]
         table.set_demand(*forecast_demand(args.history, known, args.future, args.model, horizon))
     plan = first_pass(table, args.state, args.chunk_rows, args.policy, args.price)
+    table.drop(FIRST_PASS_ONLY)  # at 1,000,000 SKUs, 40 MB less for the share and the lines
     for source, problems in ((args.items, table.problems), (args.state, plan.problems)):
         for line, problem in problems:
             print(f"skipped {source} line {line}: {problem}", file=sys.stderr)

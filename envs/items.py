@@ -30,7 +30,7 @@ number; a missing column is one :class:`~envs.errors.UserError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,36 @@ def parse_lead_time(text: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
     return tuple(values), tuple(p / sum(probs) for p in probs)
 
 
+def stripped(cells: pd.Series) -> pd.Series:
+    """Text cells without surrounding white space (other cells as they are).
+
+    Not ``cells.str.strip()``: pandas' ``.str`` accessor and its Series refer to each other, a
+    reference cycle that keeps the Series, and with it the chunk's whole block of text, alive until
+    Python's cyclic garbage collector happens to run: hundreds of MB held over a large file read in
+    chunks.
+    """
+    return pd.Series([v.strip() if isinstance(v, str) else v for v in cells.to_numpy()], index=cells.index,
+                     dtype=object)  # fmt: skip
+
+
+def text_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers from a column read as text: the values (NaN where a cell is empty or not a number) and
+    a mask of the empty cells (blank after stripping white space).
+
+    pandas parses the column as it is (surrounding spaces and tabs are accepted); only the cells it
+    could not read are stripped and read again, so that a clean column is never copied as stripped
+    Python strings (an object array of a million cells costs seconds and tens of MB).
+    """
+    values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
+    empty = np.zeros(len(values), dtype=bool)
+    unread = np.flatnonzero(np.isnan(values))
+    if len(unread):
+        text = stripped(cells.iloc[unread])
+        empty[unread] = (text == "").to_numpy()
+        values[unread] = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    return values, empty
+
+
 def parse_items(frame: pd.DataFrame, first_line: int) -> tuple[Items, list[tuple[int, str]]]:
     """Check rows of an item master read as text (``dtype=str``); return the good rows and every problem.
 
@@ -169,38 +199,35 @@ def parse_items(frame: pd.DataFrame, first_line: int) -> tuple[Items, list[tuple
             problems.append((int(lines[row]), message(row)))
         bad[new] = True
 
-    def text(column: str) -> pd.Series:
-        return frame[column].str.strip() if column in frame.columns else pd.Series([""] * n, index=frame.index)
+    def cell(column: str, row: int) -> str:
+        return str(frame[column].iloc[row]).strip() if column in frame.columns else ""
 
-    def number(column: str) -> np.ndarray:
-        return pd.to_numeric(text(column), errors="coerce").to_numpy(dtype=float)
+    def number(column: str) -> tuple[np.ndarray, np.ndarray]:
+        """The column's values (NaN: empty or not a number) and its empty cells (a missing column: all)."""
+        if column not in frame.columns:
+            return np.full(n, np.nan), np.ones(n, dtype=bool)
+        return text_numbers(frame[column])
 
-    sku = text("sku")
+    def not_a_number(column: str) -> Callable[[int], str]:
+        return lambda row: f"{column} '{cell(column, row)}' is not a number"
+
+    sku = stripped(frame["sku"]) if "sku" in frame.columns else pd.Series([""] * n, index=frame.index)
     report((sku == "").to_numpy(), lambda row: "sku is empty")
     report(np.array([bool(formula_problem(s)) for s in sku], dtype=bool), lambda row: formula_problem(sku.iloc[row]))
     values: dict[str, np.ndarray] = {}
     for column in ("unit_cost", "max_order"):
-        raw, values[column] = text(column), number(column)
-        report(~np.isfinite(values[column]), lambda row, c=column, r=raw: f"{c} '{r.iloc[row]}' is not a number")
+        values[column], _ = number(column)
+        report(~np.isfinite(values[column]), not_a_number(column))
     for column, default in OPTIONAL_DEFAULTS.items():
-        raw, values[column] = text(column), number(column)
-        empty = (raw == "").to_numpy()
-        report(
-            ~empty & ~np.isfinite(values[column]), lambda row, c=column, r=raw: f"{c} '{r.iloc[row]}' is not a number"
-        )
+        values[column], empty = number(column)
+        report(~empty & ~np.isfinite(values[column]), not_a_number(column))
         values[column] = np.where(empty, default, values[column])
     for first, second in EITHER:
-        a, b = text(first), text(second)
-        given_a, given_b = (a != "").to_numpy(), (b != "").to_numpy()
-        report(given_a & given_b, lambda row, f=first, s=second: f"give {f} or {s}, not both")
-        report(~given_a & ~given_b, lambda row, f=first, s=second: f"no {f} and no {s}")
-        for column, raw in ((first, a), (second, b)):
-            values[column] = number(column)
-            given = (raw != "").to_numpy()
-            report(
-                given & ~np.isfinite(values[column]),
-                lambda row, c=column, r=raw: f"{c} '{r.iloc[row]}' is not a number",
-            )
+        (values[first], empty_a), (values[second], empty_b) = number(first), number(second)
+        report(~empty_a & ~empty_b, lambda row, f=first, s=second: f"give {f} or {s}, not both")
+        report(empty_a & empty_b, lambda row, f=first, s=second: f"no {f} and no {s}")
+        for column, empty in ((first, empty_a), (second, empty_b)):
+            report(~empty & ~np.isfinite(values[column]), not_a_number(column))
     for column in ("unit_cost", "holding_cost", "holding_rate", "shortage_cost", "volume", "fixed_order_cost",
                    "price", "overflow_cost", "demand_mean", "demand_variance", *INTEGER_COLUMNS):  # fmt: skip
         report(values[column] < 0, lambda row, c=column: f"{c} {values[c][row]:g} is negative")
@@ -228,15 +255,15 @@ def parse_items(frame: pd.DataFrame, first_line: int) -> tuple[Items, list[tuple
         lambda row: "demand_variance without demand_mean",
     )
     # lead times: integers read as numbers, anything else parsed as a distribution
-    raw_lead = text("lead_time")
-    lead = pd.to_numeric(raw_lead, errors="coerce").to_numpy(dtype=float)
+    lead, _ = number("lead_time")
     integral = np.isfinite(lead) & (lead == np.round(lead)) & (lead >= 0) & (lead <= 10_000)
     lead_values: list[tuple[int, ...] | None] = [None] * n
     lead_probs: list[tuple[float, ...] | None] = [None] * n
     lead_mean, lead_variance = np.where(integral, lead, 0.0), np.zeros(n)
+    lead_text = frame["lead_time"].to_numpy(dtype=object) if "lead_time" in frame.columns else np.full(n, "")
     for row in np.flatnonzero(~integral & ~bad):
         try:
-            dist_values, dist_probs = parse_lead_time(raw_lead.iloc[row])
+            dist_values, dist_probs = parse_lead_time(str(lead_text[row]).strip())
         except ValueError as error:
             problems.append((int(lines[row]), str(error)))
             bad[row] = True

@@ -48,11 +48,14 @@ the sum of the inventory positions of j and every point below it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
-from envs.system import System
+if TYPE_CHECKING:  # the kernel needs only the System's arrays: importing it would load scenarios and scipy
+    from envs.system import System
+
 
 # Per-point quantities of a period (int64 array (N, J, len(FLOWS))).
 FLOWS = (

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 
 def critical_fractile(holding_cost: float, shortage_cost: float) -> float:
@@ -59,6 +59,8 @@ def variance_from_quantiles(
     if low not in levels or high not in levels:
         raise ValueError(f"quantile levels {levels} lack the central {central:.0%} interval ({low}, {high})")
     width = quantiles[..., levels.index(high)] - quantiles[..., levels.index(low)]
+    from scipy import stats  # here, not at the top: plan.py needs only gamma_levels, and scipy.stats is ~50 MB
+
     sigma = width / (stats.norm.ppf(high) - stats.norm.ppf(low))
     return np.maximum(sigma**2, mean)
 
@@ -89,6 +91,8 @@ def order_up_to_levels(
         raise ValueError(f"means {means.shape} and variances {variances.shape} differ")
     if (means < 0).any() or (variances < 0).any() or not (np.isfinite(means).all() and np.isfinite(variances).all()):
         raise ValueError("means and variances must be finite and >= 0")
+    from scipy import stats  # see variance_from_quantiles
+
     mu = means.sum(axis=1)
     var = variances.sum(axis=1)
     if distribution == "normal":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import gc
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -12,7 +14,7 @@ import yaml
 from envs.assortment import SkuView, is_assortment
 from envs.batch import evaluation_paths
 from envs.errors import UserError
-from envs.items import read_items
+from envs.items import read_items, stripped
 from envs.layout import ObservationLayout
 from envs.scenario import NetworkScenario, load_scenario
 
@@ -73,6 +75,37 @@ def test_every_bad_row_is_reported_with_its_line(tmp_path):
     assert "repeats sku A" in lines[10]
     assert "max_order 4.5 is not a whole number" in lines[11]
     assert "sum to 1" in lines[12]
+
+
+def test_cells_padded_with_white_space_are_read_as_their_values(tmp_path):
+    header = MASTER.splitlines()[0]
+    rows = [
+        " A , 2 ,\t10 , 0.5 ,  ,9,,\xa040\xa0,6,10, 2.5,4, ",  # padded numbers (a no-break space too), blank cells
+        "B, 1:0.25 3:0.75 ,20,,0.05,,0.95,100,,,,6,12",
+        "C,2,ten ,0.5,,9,,40,,,,4,",  # not a number: reported as written, without the padding
+    ]
+    items, problems = read_items(write(tmp_path, "items.csv", "\n".join([header, *rows]) + "\n"))
+    assert problems == [(4, "unit_cost 'ten' is not a number")]
+    assert items.skus.tolist() == ["A", "B"]
+    assert items.lead_mean.tolist() == [2.0, 2.5] and items.unit_cost.tolist() == [10.0, 20.0]
+    assert items.max_order.tolist() == [40, 100] and items.volume.tolist() == [2.5, 1.0]
+    assert items.holding_cost[0] == 0.5  # the blank holding_rate is left out, not a second holding column
+    assert np.isnan(items.demand_variance[0])
+
+
+def test_stripping_a_column_leaves_no_reference_cycle():
+    # pandas' .str accessor and its Series refer to each other: read in chunks, each chunk's text stayed
+    # in memory until the cyclic collector ran (+22 MB a chunk of 100,000 item rows)
+    cells = pd.Series([" A ", "\tB", "C\xa0", "", np.nan], dtype=object)
+    alive = weakref.ref(cells)
+    gc.disable()
+    try:
+        values = stripped(cells).tolist()
+        del cells
+        assert alive() is None
+    finally:
+        gc.enable()
+    assert values[:4] == ["A", "B", "C", ""] and values[4] != values[4]  # NaN kept as it is
 
 
 def test_a_missing_column_is_one_error(tmp_path):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,6 +124,13 @@ def test_bad_rows_are_skipped_with_their_lines_and_exit_3(files, capsys):
     assert "state.csv line 9: on_hand '2.5' is not a whole number >= 0" in err
 
 
+def test_state_cells_padded_with_white_space_are_read_as_their_values(files):
+    _, plain = run(files, "--limit", "40")
+    (files / "state.csv").write_text("sku,on_hand,on_order\n A ,3 ,\t2\nB,\xa00\xa0, \nC, 5,0\nD,10 ,\n")
+    code, padded = run(files, "--limit", "40")
+    assert code == 0 and padded == plain
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -160,3 +171,21 @@ def test_demand_from_a_history(files):
     # the moving average of the last 28 days is the forecast
     recent = np.array([int(line.split(",")[2]) for line in lines[1:] if line.startswith("D,")])[-28:]
     assert float(rows["D"]["mean_demand"]) == pytest.approx(recent.mean(), abs=1e-3)
+
+
+# What plan.py may not import: the scenarios and demand processes (pydantic models, scipy.stats; ~50 MB of
+# its 500 MB budget at 1,000,000 SKUs), the training and export stacks.
+NOT_FOR_PLANNING = ("scipy.stats", "envs.scenario", "envs.demand", "torch", "stable_baselines3", "onnx")
+
+
+def test_plan_py_imports_no_scenario_or_scipy_stats_module(tmp_path):
+    root = Path(plan.__file__).resolve().parent
+    probe = textwrap.dedent(f"""\
+        import sys
+        sys.path.insert(0, {str(root)!r})
+        import plan
+        print(",".join(name for name in {NOT_FOR_PLANNING!r} if name in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"plan.py imports {done.stdout.strip()}"

@@ -39,7 +39,7 @@ import pandas as pd
 
 from envs.errors import UserError
 from envs.inputs import MAX_TABLE_BYTES, check_input_file, check_unique_columns, csv_header, formula_problem
-from envs.items import item_chunks
+from envs.items import item_chunks, stripped, text_numbers
 from envs.kernel import ORDER_LIMIT, SHARE_BY_VALUE, SHARE_PROPORTIONAL, limit_orders
 from forecasting.order_up_to import gamma_levels
 
@@ -91,9 +91,12 @@ class ItemTable:
         hashes = np.concatenate(parts["hash"]) if parts["hash"] else np.zeros(0, dtype=np.uint64)
         if not len(hashes) and not self.problems:
             raise UserError(f"--items {path}: has a header but no rows")
+        parts.pop("hash", None)
         order = np.argsort(hashes, kind="stable")
         self.hash = hashes[order]
-        self.columns = {name: np.concatenate(parts[name])[order] for name in parts if name != "hash"}
+        del hashes
+        # one column at a time, its chunks freed once gathered: the peak is the table and one column, not two tables
+        self.columns = {name: np.concatenate(parts.pop(name))[order] for name in list(parts)}
         repeated = np.flatnonzero(np.diff(self.hash) == 0) + 1  # the same SKU in two chunks: keep the first
         if len(repeated):
             lines = self.columns["line"]
@@ -104,6 +107,11 @@ class ItemTable:
             self.columns = {name: values[keep] for name, values in self.columns.items()}
         if not len(self.hash):
             raise UserError(f"--items {path}: no valid row ({len(self.problems):,} rows skipped)")
+
+    def drop(self, names: tuple[str, ...]) -> None:
+        """Free the columns ``names`` (after the first pass, what only the levels needed)."""
+        for name in names:
+            self.columns.pop(name, None)
 
     def find(self, hashes: np.ndarray) -> np.ndarray:
         """The row of each hash in the table, -1 where there is none."""
@@ -142,6 +150,11 @@ def state_chunks(path: str | Path, chunk_rows: int, columns: tuple[str, ...]) ->
             line += len(frame)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as error:
         raise UserError(f"--state {path}: not a readable CSV ({str(error).splitlines()[0]})") from None
+
+
+# What only the first pass reads: the share and the order lines need the rest (packs, minimums, maximums,
+# shortage cost, weights, mean demand and lead time).
+FIRST_PASS_ONLY = ("line", "lead_variance", "holding_cost", "fixed_order_cost", "demand_variance")
 
 
 @dataclass
@@ -189,16 +202,18 @@ def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy
         n = len(frame)
         lines = np.arange(first_line, first_line + n)
         bad = np.zeros(n, dtype=bool)
-        sku = frame["sku"].str.strip()
+        sku = stripped(frame["sku"])
         numbers = {}
         for column in ("on_hand", *STATE_OPTIONAL):
-            raw = frame[column].str.strip() if column in frame.columns else pd.Series([""] * n, index=frame.index)
-            value = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-            missing = (raw == "").to_numpy()
+            if column in frame.columns:
+                value, missing = text_numbers(frame[column])
+            else:
+                value, missing = np.full(n, np.nan), np.ones(n, dtype=bool)
             value = np.where(missing & (column != "on_hand"), 0.0, value)
             wrong = ~np.isfinite(value) | (value < 0) | (value != np.round(value)) | (value > MAX_UNITS)
             for row in np.flatnonzero(wrong & ~bad):
-                problems.append((int(lines[row]), f"{column} '{raw.iloc[row]}' is not a whole number >= 0"))
+                shown = str(frame[column].iloc[row]).strip() if column in frame.columns else ""
+                problems.append((int(lines[row]), f"{column} '{shown}' is not a whole number >= 0"))
             bad |= wrong
             numbers[column] = np.where(wrong, 0.0, value)
         empty = (sku == "").to_numpy() & ~bad
@@ -230,11 +245,13 @@ def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy
             parts[name].append(values)
     if not parts["item"]:
         raise UserError(f"--state {state_path}: has a header but no rows")
-    columns = {name: np.concatenate(values) for name, values in parts.items()}
-    # a SKU seen twice: the first row is kept
+    columns = {name: np.concatenate(parts.pop(name)) for name in list(parts)}  # each column's chunks freed in turn
+    # a SKU seen twice: the first row is kept (sorting a million rows to find them only when one repeats)
     planned = np.flatnonzero(columns["item"] >= 0)
-    _, first = np.unique(columns["item"][planned], return_index=True)
-    repeated = np.setdiff1d(planned, planned[first])
+    repeated = planned[:0]
+    if len(planned) and np.bincount(columns["item"][planned]).max() > 1:
+        _, first = np.unique(columns["item"][planned], return_index=True)
+        repeated = np.setdiff1d(planned, planned[first])
     for row in repeated:
         problems.append((int(row) + 2, "repeats an earlier sku"))
     columns["item"][repeated] = -1
@@ -326,21 +343,19 @@ def write_lines(
                 stop = start + len(frame)
                 keep = np.flatnonzero(plan.item[start:stop] >= 0) + start
                 rows = plan.item[keep]
-                skus = frame["sku"].str.strip().to_numpy(dtype=object)[keep - start]
-                mean, lead = c["demand_mean"][rows], c["lead_mean"][rows]
-                pack, minimum = c["pack_size"][rows], c["min_order"][rows]
-                fields = (plan.order[keep], plan.wanted[keep], plan.position[keep], plan.reorder[keep],
+                skus = stripped(frame["sku"]).to_numpy()[keep - start]
+                # plain Python numbers (lists) for the per-line formatting: numpy scalars cost several times more
+                mean, lead = c["demand_mean"][rows].tolist(), c["lead_mean"][rows].tolist()
+                pack, minimum = c["pack_size"][rows].tolist(), c["min_order"][rows].tolist()
+                fields = (plan.order[keep], plan.wanted[keep], plan.raw[keep], plan.position[keep], plan.reorder[keep],
                           plan.order_up_to[keep])  # fmt: skip
-                order, wanted, position, reorder, order_up_to = (f.tolist() for f in fields)
-                raw = plan.raw[keep].tolist()
+                order, wanted, raw, position, reorder, order_up_to = (f.tolist() for f in fields)
                 writer.writerows(
-                    (
-                        skus[k], order[k], wanted[k], position[k], reorder[k], order_up_to[k], round(float(mean[k]), 4),
-                        round(float(lead[k]), 4), wanted[k] - order[k],
-                        explain(order[k], wanted[k], raw[k], position[k], reorder[k], order_up_to[k], mean[k],
-                                lead[k], int(pack[k]), int(minimum[k]), policy, limit_text),
+                    (sku, o, w, p, r, s, round(m, 4), round(lt, 4), w - o,
+                     explain(o, w, q, p, r, s, m, lt, pk, mn, policy, limit_text))
+                    for sku, o, w, q, p, r, s, m, lt, pk, mn in zip(
+                        skus, order, wanted, raw, position, reorder, order_up_to, mean, lead, pack, minimum, strict=True
                     )
-                    for k in range(len(keep))
                 )  # fmt: skip
                 start = stop
 
