@@ -30,6 +30,7 @@ from agents.exact.serial import serial_optimum
 from agents.references import TUNING_SEED, optimal_policy
 from envs.assortment import is_assortment
 from envs.batch import BatchResult, evaluation_paths, run_batch
+from envs.distributed import InProcess, Workers
 from envs.errors import UserError
 from envs.files import Content, write_files
 from envs.layout import ObservationLayout
@@ -298,20 +299,39 @@ def evaluate(
     warmup: int,
     progress: Callable[[int], None] | None = None,
     trace_rows: int = 1,
+    workers: Workers | None = None,
+    chunk_episodes: int | None = None,
 ) -> list[PolicyResult]:
     """Run every policy on the same paths and fill in the comparison records.
 
     A policy that observes other forecasts than the scenario's (``NamedPolicy.forecast``) runs on
     the same demand with those forecasts, computed on these paths.
+
+    Each policy runs on chunks of ``chunk_episodes`` episodes (default: all at once), each chunk a
+    unit for ``workers`` (default: this process; Ray workers run them side by side). Episodes are
+    independent and a policy's orders depend on its own observation rows only, so the per-episode
+    results, and every number made of them, are the same however the episodes are split and
+    wherever they run; the random baseline, whose draws depend on what it drew before, is never
+    split. ``progress`` is called with the number of episodes of each chunk as it finishes.
     """
     by_settings = {named.forecast: paths for named in policies}  # each set of forecasts computed once
     for settings in by_settings:
         by_settings[settings] = _paths_with_forecasts(scenario, paths, settings)
     observed = {id(named): by_settings[named.forecast] for named in policies}
-    results = [
-        PolicyResult(named, run_batch(named.policy, scenario, observed[id(named)], warmup, trace_rows, progress))
-        for named in policies
-    ]
+    chunks = []  # (policy index, the chunk's run_batch arguments)
+    for i, named in enumerate(policies):
+        episodes = observed[id(named)]
+        size = episodes.n if chunk_episodes is None or isinstance(named.policy, RandomOrders) else chunk_episodes
+        for start in range(0, episodes.n, size):
+            rows = episodes if size >= episodes.n else episodes.subset(slice(start, start + size))
+            chunks.append((i, (named.policy, scenario, rows, warmup, trace_rows if start == 0 else 0)))
+    parts: list[list[BatchResult]] = [[] for _ in policies]
+    units = workers if workers is not None else InProcess()
+    for (i, call), done in zip(chunks, units.map(run_batch, [call for _, call in chunks]), strict=True):
+        parts[i].append(done)
+        if progress is not None:
+            progress(call[2].n)
+    results = [PolicyResult(named, BatchResult.concatenate(part)) for named, part in zip(policies, parts, strict=True)]
     reference = _reference(results)
     best_classic = min(
         (r for r in results if r.named.kind == "classic"), key=lambda r: r.batch.avg_cost.mean(), default=None
