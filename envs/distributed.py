@@ -63,12 +63,14 @@ class OnRay:
     def map(self, function: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
         remote = self.ray.remote(num_cpus=1)(function)
         pending = [remote.remote(*call) for call in calls]
+        done = 0
         try:
             for ref in pending:
                 yield self.ray.get(ref)
+                done += 1
         finally:  # stopped early (an error, Ctrl-C): what is still queued or running is not wanted
-            for ref in pending:
-                self.ray.cancel(ref, force=True)
+            for ref in pending[done:]:
+                self.ray.cancel(ref)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

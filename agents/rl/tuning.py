@@ -8,6 +8,10 @@ fixed paths as ``train.py`` (:class:`agents.EvaluationSet`). Each evaluation's a
 is reported to Optuna, whose median pruner stops trials that are behind the median of earlier
 trials at the same step. A trial's value is its best evaluated cost, the number ``train.py``
 selects ``best_model.zip`` by.
+
+Trials are sampled in batches (:func:`optimize`) and each is trained by :func:`run_trial`, a
+function of its arguments only, so that the trials of a batch can run side by side on Ray
+workers (:mod:`envs.distributed`) and give what they give in this process.
 """
 
 from __future__ import annotations
