@@ -11,7 +11,8 @@ demand (common random numbers). Prints the comparison table and writes results.j
 meta.json, results.csv, results.md, cost.png and sample_paths.png to --out.
 
 Each policy runs on chunks of --chunk-episodes episodes (default: all at once); with --ray or
---ray-address the chunks of every policy run side by side on Ray workers, with the same results.
+--ray-address the classic policies are tuned side by side, and the chunks of every policy run side
+by side, on Ray workers, with the same results.
 """
 
 from __future__ import annotations
@@ -129,8 +130,9 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"--warmup must be in 0..{tune_on.horizon - 1} (the --tune-on horizon), got {args.warmup}")
     tuning, paths = tuning_and_evaluation_paths(scenario, args.episodes, args.seed, args.tuning_episodes, tune_on)
     with distributed.workers(args.ray, args.ray_address) as workers:  # Ray missing or out of reach fails before tuning
+        names = args.policy or list(policy_names(scenario))
         policies, notes = resolve_policies(
-            scenario, args.policy or list(policy_names(scenario)), tuning, args.warmup, load_learned, args.service_level
+            scenario, names, tuning, args.warmup, load_learned, args.service_level, workers=workers
         )
         with tqdm(total=len(policies) * args.episodes, desc="evaluating", unit="episode", file=sys.stderr) as bar:
 

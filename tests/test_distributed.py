@@ -60,15 +60,16 @@ def trials(out: Path) -> pd.DataFrame:
 
 
 def assortment_records(chunk_episodes: int | None, workers: Any = None) -> list[dict[str, Any]]:
-    """Records of a tuned per-SKU policy and the random baseline on three SKUs under a binding limit."""
+    """Records of two tuned per-SKU policies and the random baseline on three SKUs under a binding limit."""
     scenario = shop(40.0)
     tuning, paths = tuning_and_evaluation_paths(scenario, 30, 1, 16)
-    policies, _ = resolve_policies(scenario, ["sku_base_stock", "random"], tuning, 5, evaluate.load_learned)
+    names = ["sku_base_stock", "lagrangian_base_stock", "random"]
+    policies, _ = resolve_policies(scenario, names, tuning, 5, evaluate.load_learned, workers=workers)
     results = evaluate_policies(policies, scenario, paths, 5, workers=workers, chunk_episodes=chunk_episodes)
     return without_clock([result.record for result in results])
 
 
-def test_episode_chunks_give_the_numbers_of_one_batch_wherever_they_run():
+def test_policies_tuned_and_episode_chunks_run_anywhere_give_the_numbers_of_one_batch_here():
     whole = assortment_records(None)
     assert assortment_records(7) == whole  # 30 episodes in chunks of 7, 7, 7, 7 and 2
     assert assortment_records(7, Backwards()) == whole
@@ -159,9 +160,9 @@ def write_assortment(tmp_path: Path) -> Path:
 
 def evaluate_assortment(tmp_path: Path, name: str, *options: str) -> list[dict[str, Any]]:
     out = tmp_path / name
-    evaluate.main(["--scenario", str(write_assortment(tmp_path)), "--policy", "sku_base_stock", "--policy", "random",
-                   "--episodes", "40", "--tuning-episodes", "16", "--warmup", "5", "--chunk-episodes", "10",
-                   "--out", str(out), *options])  # fmt: skip
+    policies = ["--policy", "sku_base_stock", "--policy", "lagrangian_base_stock", "--policy", "random"]
+    settings = ["--episodes", "40", "--tuning-episodes", "16", "--warmup", "5", "--chunk-episodes", "10"]
+    evaluate.main(["--scenario", str(write_assortment(tmp_path)), *policies, *settings, "--out", str(out), *options])
     return without_clock(json.loads((out / "results.json").read_text()))
 
 
