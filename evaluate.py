@@ -4,10 +4,15 @@
     python evaluate.py --scenario lost_sales_L2_p9 --policy base_stock --policy runs/lost_sales_L2_p9_ppo_seed0
     python evaluate.py --scenario seasonal_promo --forecast lightgbm --episodes 200 \
         --policy base_stock --policy forecast_order_up_to --policy forecast_order_up_to:moving_average
+    python evaluate.py --scenario mabim_standard_test --tune-on mabim_standard --chunk-episodes 50 --ray
 
 Classic policies are tuned on their own paths, then every policy runs on the same evaluation
 demand (common random numbers). Prints the comparison table and writes results.json,
 meta.json, results.csv, results.md, cost.png and sample_paths.png to --out.
+
+Each policy runs on chunks of --chunk-episodes episodes (default: all at once); with --ray or
+--ray-address the classic policies are tuned side by side, and the chunks of every policy run side
+by side, on Ray workers, with the same results.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from agents.evaluation import (
     with_forecast_model,
     write_results,
 )
+from envs import distributed
 from envs.arguments import MAX_SEED, ArgumentParser, integer
 from envs.errors import UserError, exit_on_user_error
 from envs.files import check_output_directory
@@ -86,7 +92,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tuning-episodes", type=integer(1, MAX_EPISODES), default=200, help="episodes classic policies are tuned on"
     )
+    parser.add_argument(
+        "--chunk-episodes",
+        type=integer(1, MAX_EPISODES),
+        metavar="N",
+        help="run each policy on chunks of N episodes, the units Ray spreads over its workers (default: all at once)",
+    )
     parser.add_argument("--out", default="results", help="output directory (default results/)")
+    distributed.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -119,33 +132,31 @@ def main(argv: list[str] | None = None) -> None:
     if tune_on is not None and not 0 <= args.warmup < tune_on.horizon:
         raise UserError(f"--warmup must be in 0..{tune_on.horizon - 1} (the --tune-on horizon), got {args.warmup}")
     tuning, paths = tuning_and_evaluation_paths(scenario, args.episodes, args.seed, args.tuning_episodes, tune_on)
-    policies, notes = resolve_policies(
-        scenario,
-        args.policy or list(policy_names(scenario)),
-        tuning,
-        args.warmup,
-        load_learned,
-        args.service_level,
-    )
+    with distributed.workers(args.ray, args.ray_address) as workers:  # Ray missing or out of reach fails before tuning
+        names = args.policy or list(policy_names(scenario))
+        policies, notes = resolve_policies(
+            scenario, names, tuning, args.warmup, load_learned, args.service_level, workers=workers
+        )
+        print(
+            f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
+            f"first {args.warmup} periods left out, evaluation seed {args.seed}\n",
+            flush=True,  # the work starts: a reader of a pipe sees it now
+        )
+        bar = tqdm(
+            total=len(policies) * args.episodes,
+            desc="evaluating",
+            unit="episode",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty(),  # a bar in a log file is noise, and stderr keeps one line for an error
+        )
+        with bar:
 
-    print(
-        f"{scenario.name}: {args.episodes} episodes x {scenario.horizon} periods, "
-        f"first {args.warmup} periods left out, evaluation seed {args.seed}\n",
-        flush=True,  # the work starts: a reader of a pipe sees it now
-    )
-    bar = tqdm(
-        total=len(policies) * scenario.horizon,
-        desc="evaluating",
-        unit="period",
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),  # a bar in a log file is noise, and stderr keeps one line for an error
-    )
-    with bar:
+            def advance(episodes: int) -> None:
+                bar.update(episodes)
 
-        def advance(period: int) -> None:
-            bar.update(1)
-
-        results = evaluate(policies, scenario, paths, args.warmup, progress=advance)
+            results = evaluate(
+                policies, scenario, paths, args.warmup, advance, workers=workers, chunk_episodes=args.chunk_episodes
+            )
 
     meta = {
         "scenario": scenario.name,
@@ -154,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         "warmup": args.warmup,
         "tuning_episodes": args.tuning_episodes,
         "tuned_on": tuning.scenario.name,
+        "chunk_episodes": args.chunk_episodes,
         "forecast": scenario.forecast.model_dump() if scenario.forecast is not None else None,
         "command": " ".join(sys.argv),
     }

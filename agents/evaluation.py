@@ -30,6 +30,7 @@ from agents.exact.serial import serial_optimum
 from agents.references import TUNING_SEED, optimal_policy
 from envs.assortment import is_assortment
 from envs.batch import BatchResult, evaluation_paths, run_batch
+from envs.distributed import InProcess, Workers
 from envs.errors import UserError
 from envs.files import Content, write_files
 from envs.layout import ObservationLayout
@@ -113,12 +114,14 @@ def resolve_policies(
     warmup: int,
     load_learned: Callable[[str], tuple[Any, AnyScenario]],
     eoq_service_level: float | None = None,
+    workers: Workers | None = None,
 ) -> tuple[list[NamedPolicy], list[str]]:
     """Turn policy names and paths into ready policies; also return notes for the user.
 
     Everything is checked before anything is tuned: an unknown name, a run without a model or
     a model for another observation layout is a :class:`UserError`. ``eoq_service_level``
-    sets the (r, Q) reorder point for that cycle service level instead of by cost.
+    sets the (r, Q) reorder point for that cycle service level instead of by cost. The classic
+    policies tuned by search are tuned by ``workers`` (default: this process), one unit each.
     """
     names = (*policy_names(scenario), *BASELINE_NAMES, *(NETWORK_POLICY_NAMES if is_assortment(scenario) else ()))
     if eoq_service_level is not None and not (
@@ -153,24 +156,14 @@ def resolve_policies(
     ):
         named.label = label
 
+    searched = [spec for spec in dict.fromkeys(specs) if _searched(spec, scenario)]
+    units = workers if workers is not None else InProcess()
+    calls = [(spec, tuning, warmup, eoq_service_level) for spec in searched]
+    tuned_policies = dict(zip(searched, units.map(tune_classic, calls), strict=True))
     notes, policies = [], []
     for spec in specs:
-        if spec in CLASSIC_NAMES and isinstance(scenario, Scenario):
-            options = {"service_level": eoq_service_level} if spec == "eoq" and eoq_service_level is not None else {}
-            assert isinstance(tuning.scenario, Scenario)
-            tuned = TUNERS[spec](tuning.scenario, tuning.paths, warmup, **options)
-            details = {"tuning": tuned.method, "tuning_cost": tuned.expected_cost, **tuned.details}
-            policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
-        elif spec in NETWORK_POLICIES and isinstance(scenario, NetworkScenario):
-            assert isinstance(tuning.scenario, NetworkScenario)
-            tuned = optimise_base_stock(tuning.scenario, NETWORK_POLICIES[spec], seed=TUNING_SEED, warmup=warmup)
-            details = {"tuning": "Monte Carlo optimisation", "tuning_cost": tuned.expected_cost, **tuned.details}
-            policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
-        elif spec in ASSORTMENT_POLICIES and is_assortment(scenario):
-            assert isinstance(tuning.scenario, NetworkScenario)
-            tuned = tune_assortment(spec, tuning.scenario, tuning.paths, warmup)
-            details = {"tuning": tuned.method, "tuning_cost": tuned.expected_cost, **tuned.details}
-            policies.append(NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details))
+        if spec in tuned_policies:
+            policies.append(tuned_policies[spec])
         elif spec == FORECAST_POLICY and isinstance(scenario, Scenario) and scenario.forecast is not None:
             forecast = ForecastOrderUpTo(scenario, ObservationLayout(scenario))
             policies.append(NamedPolicy(spec, forecast, forecast.params(), "classic", {"tuning": "none: the forecast"}))
@@ -179,7 +172,7 @@ def resolve_policies(
             with_model = load_scenario(scenario, forecast=settings.model_dump())
             assert isinstance(with_model, Scenario)
             forecast = ForecastOrderUpTo(with_model, ObservationLayout(with_model))
-            details = {"tuning": "none: the forecast"}
+            details: dict[str, Any] = {"tuning": "none: the forecast"}
             policies.append(NamedPolicy(spec, forecast, forecast.params(), "classic", details, settings))
         elif spec == "random":
             system = ObservationLayout(scenario).system
@@ -202,6 +195,30 @@ def resolve_policies(
     if not policies and not learned:
         raise UserError(f"{scenario.name}: no policy left to evaluate ({'; '.join(notes)})")
     return policies + learned, notes
+
+
+def _searched(spec: str, scenario: AnyScenario) -> bool:
+    """Whether ``spec`` names a classic policy tuned by search on this kind of scenario (:func:`tune_classic`)."""
+    if isinstance(scenario, Scenario):
+        return spec in CLASSIC_NAMES
+    return spec in (ASSORTMENT_POLICIES if is_assortment(scenario) else NETWORK_POLICIES)
+
+
+def tune_classic(spec: str, tuning: Tuning, warmup: int, eoq_service_level: float | None) -> NamedPolicy:
+    """The classic policy ``spec`` tuned on the tuning paths: a unit of its own, so that the policies of an
+    evaluation can be tuned side by side (each search is seeded and reads only its arguments)."""
+    scenario = tuning.scenario
+    if isinstance(scenario, Scenario):
+        options = {"service_level": eoq_service_level} if spec == "eoq" and eoq_service_level is not None else {}
+        tuned = TUNERS[spec](scenario, tuning.paths, warmup, **options)
+        details = {"tuning": tuned.method, "tuning_cost": tuned.expected_cost, **tuned.details}
+    elif is_assortment(scenario):
+        tuned = tune_assortment(spec, scenario, tuning.paths, warmup)
+        details = {"tuning": tuned.method, "tuning_cost": tuned.expected_cost, **tuned.details}
+    else:
+        tuned = optimise_base_stock(scenario, NETWORK_POLICIES[spec], seed=TUNING_SEED, warmup=warmup)
+        details = {"tuning": "Monte Carlo optimisation", "tuning_cost": tuned.expected_cost, **tuned.details}
+    return NamedPolicy(spec, tuned.policy, tuned.policy.params(), "classic", details)
 
 
 def with_forecast_model(scenario: AnyScenario, model: str) -> AnyScenario:
@@ -298,20 +315,39 @@ def evaluate(
     warmup: int,
     progress: Callable[[int], None] | None = None,
     trace_rows: int = 1,
+    workers: Workers | None = None,
+    chunk_episodes: int | None = None,
 ) -> list[PolicyResult]:
     """Run every policy on the same paths and fill in the comparison records.
 
     A policy that observes other forecasts than the scenario's (``NamedPolicy.forecast``) runs on
     the same demand with those forecasts, computed on these paths.
+
+    Each policy runs on chunks of ``chunk_episodes`` episodes (default: all at once), each chunk a
+    unit for ``workers`` (default: this process; Ray workers run them side by side). Episodes are
+    independent and a policy's orders depend on its own observation rows only, so the per-episode
+    results, and every number made of them, are the same however the episodes are split and
+    wherever they run; the random baseline, whose draws depend on what it drew before, is never
+    split. ``progress`` is called with the number of episodes of each chunk as it finishes.
     """
     by_settings = {named.forecast: paths for named in policies}  # each set of forecasts computed once
     for settings in by_settings:
         by_settings[settings] = _paths_with_forecasts(scenario, paths, settings)
     observed = {id(named): by_settings[named.forecast] for named in policies}
-    results = [
-        PolicyResult(named, run_batch(named.policy, scenario, observed[id(named)], warmup, trace_rows, progress))
-        for named in policies
-    ]
+    chunks = []  # (policy index, the chunk's run_batch arguments)
+    for i, named in enumerate(policies):
+        episodes = observed[id(named)]
+        size = episodes.n if chunk_episodes is None or isinstance(named.policy, RandomOrders) else chunk_episodes
+        for start in range(0, episodes.n, size):
+            rows = episodes if size >= episodes.n else episodes.subset(slice(start, start + size))
+            chunks.append((i, (named.policy, scenario, rows, warmup, trace_rows if start == 0 else 0)))
+    parts: list[list[BatchResult]] = [[] for _ in policies]
+    units = workers if workers is not None else InProcess()
+    for (i, call), done in zip(chunks, units.map(run_batch, [call for _, call in chunks]), strict=True):
+        parts[i].append(done)
+        if progress is not None:
+            progress(call[2].n)
+    results = [PolicyResult(named, BatchResult.concatenate(part)) for named, part in zip(policies, parts, strict=True)]
     reference = _reference(results)
     best_classic = min(
         (r for r in results if r.named.kind == "classic"), key=lambda r: r.batch.avg_cost.mean(), default=None

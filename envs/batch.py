@@ -86,6 +86,17 @@ class BatchResult:
     def avg_cost(self) -> np.ndarray:
         return self.kpis["avg_cost"]
 
+    @staticmethod
+    def concatenate(parts: list[BatchResult]) -> BatchResult:
+        """One result from the results of consecutive chunks of episodes (the trace is the first chunk's)."""
+        if len(parts) == 1:
+            return parts[0]
+        return BatchResult(
+            {name: np.concatenate([part.kpis[name] for part in parts]) for name in parts[0].kpis},
+            {name: np.concatenate([part.point_kpis[name] for part in parts]) for name in parts[0].point_kpis},
+            parts[0].trace,
+        )
+
 
 def evaluation_paths(scenario: AnyScenario, n_episodes: int, seed: int) -> ExogenousPaths:
     """The exogenous paths of ``n_episodes`` episodes drawn from ``seed`` (same seed, same paths)."""

@@ -8,11 +8,16 @@ fixed paths as ``train.py`` (:class:`agents.EvaluationSet`). Each evaluation's a
 is reported to Optuna, whose median pruner stops trials that are behind the median of earlier
 trials at the same step. A trial's value is its best evaluated cost, the number ``train.py``
 selects ``best_model.zip`` by.
+
+Trials are sampled in batches (:func:`optimize`) and each is trained by :func:`run_trial`, a
+function of its arguments only, so that the trials of a batch can run side by side on Ray
+workers (:mod:`envs.distributed`) and give what they give in this process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -22,6 +27,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from agents.rl.callbacks import EvaluationSet, crossed
 from agents.rl.config import RunConfig, resolve_config
 from agents.rl.training import make_training_env, new_model, setup_torch
+from envs.distributed import Workers
 
 
 def ppo_space(trial: optuna.Trial) -> dict[str, Any]:
@@ -108,27 +114,87 @@ def print_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     print(f"trial {trial.number}: {result} ({best}) | {' '.join(trial.user_attrs.get('params', []))}", flush=True)
 
 
-def objective(
-    algo: str, scenario: str, timesteps: int, seed: int, fixed: Sequence[str]
-) -> Callable[[optuna.Trial], float]:
-    """The function Optuna minimises: the best evaluated average cost of one short training run."""
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What one trial's training run gives back to the study: its reports, and its value or that it was pruned."""
+
+    params: list[str]  # the trial's overrides, as train.py's -p takes them
+    reports: dict[int, float]  # env steps -> evaluated average cost
+    value: float  # the best evaluated cost
+    pruned: bool
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Everything a trial needs besides its own hyperparameters; the same for every trial of a study."""
+
+    algo: str
+    scenario: str
+    timesteps: int
+    seed: int
+    fixed: tuple[str, ...]
+    warmup_steps: int
+    startup_trials: int = 5
+
+
+def run_trial(
+    settings: StudySettings, evaluation: EvaluationSet, params: list[str], finished: list[optuna.trial.FrozenTrial]
+) -> TrialOutcome:
+    """Train one trial and evaluate it on the way, pruned against the median of ``finished``.
+
+    A pure function of its arguments, so that a trial gives the same outcome wherever it runs (here
+    or on a Ray worker): the pruner sees the trials finished before the trial was sampled, held in
+    a study of its own, not whatever happens to finish beside it.
+    """
+    study = create_study(settings.seed, settings.warmup_steps, settings.startup_trials)
+    study.add_trials(finished)
+    trial = study.ask()
+    config = resolve_config(
+        settings.algo, settings.scenario, settings.seed, [*settings.fixed, *params], total_timesteps=settings.timesteps
+    )
+    setup_torch(settings.seed)
+    model: BaseAlgorithm = new_model(config, make_training_env(config, settings.seed), settings.seed, verbose=0)
+    reporter = TrialReporter(trial, config, evaluation)
+    model.learn(settings.timesteps, callback=reporter)
+    reports = study.trials[trial.number].intermediate_values
+    return TrialOutcome(params, dict(reports), reporter.best_cost, reporter.pruned)
+
+
+def optimize(
+    study: optuna.Study,
+    settings: StudySettings,
+    n_trials: int,
+    batch: int,
+    workers: Workers,
+    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
+) -> None:
+    """Run ``n_trials`` trials, sampled ``batch`` at a time from the trials finished before them and run by ``workers``.
+
+    The study depends on ``batch`` (a trial is sampled without the results of the trials of its own
+    batch) but not on ``workers``: the same seed and batch give the same trials in this process
+    and on Ray. With ``batch`` 1 every trial is sampled from all the trials before it, as
+    ``optuna.Study.optimize`` does.
+    """
     # the scenario and the evaluation paths are the same for every trial: tune the references once
-    base = resolve_config(algo, scenario, seed, fixed, total_timesteps=timesteps)
+    base = resolve_config(
+        settings.algo, settings.scenario, settings.seed, settings.fixed, total_timesteps=settings.timesteps
+    )
     evaluation = EvaluationSet.for_config(base)
-
-    def run_trial(trial: optuna.Trial) -> float:
-        params = as_overrides(fitted(SEARCH_SPACES[algo](trial), base))
-        config = resolve_config(algo, scenario, seed, [*fixed, *params], total_timesteps=timesteps)
-        trial.set_user_attr("params", params)
-        setup_torch(seed)
-        model: BaseAlgorithm = new_model(config, make_training_env(config, seed), seed, verbose=0)
-        reporter = TrialReporter(trial, config, evaluation)
-        model.learn(timesteps, callback=reporter)
-        if reporter.pruned:
-            raise optuna.TrialPruned()
-        return reporter.best_cost
-
-    return run_trial
+    while len(study.trials) < n_trials:
+        finished = study.get_trials(states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
+        trials = [study.ask() for _ in range(min(batch, n_trials - len(study.trials)))]
+        calls = [
+            (settings, evaluation, as_overrides(fitted(SEARCH_SPACES[settings.algo](trial), base)), finished)
+            for trial in trials
+        ]
+        for trial, outcome in zip(trials, workers.map(run_trial, calls), strict=True):
+            trial.set_user_attr("params", outcome.params)
+            for step, cost in sorted(outcome.reports.items()):
+                trial.report(cost, step)
+            state = optuna.trial.TrialState.PRUNED if outcome.pruned else optuna.trial.TrialState.COMPLETE
+            frozen = study.tell(trial, None if outcome.pruned else outcome.value, state=state)
+            for callback in callbacks:
+                callback(study, frozen)
 
 
 def create_study(seed: int, warmup_steps: int, startup_trials: int = 5) -> optuna.Study:
