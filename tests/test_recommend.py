@@ -160,6 +160,7 @@ def test_columns_in_any_order_and_extra_columns(policies, tmp_path):
         ("not_a_policy", "not an exported policy"),
         ("tampered_model", "its sha256 differs from the one in policy.json"),
         ("incomplete_metadata", "incomplete policy description (missing: explanation)"),
+        ("edited_observation", "its digest does not match policy.json and policy.onnx together"),
         ("unwritable_output", "cannot be checked (Not a directory)"),
     ],
 )
@@ -184,6 +185,14 @@ def test_bad_input_is_one_line_and_exit_code_2(case, message, policies, tmp_path
         policy.mkdir()
         metadata = json.loads((policies["base_stock"] / "policy.json").read_text())
         del metadata["explanation"]
+        (policy / "policy.json").write_text(json.dumps(metadata))
+        (policy / "policy.onnx").write_bytes((policies["base_stock"] / "policy.onnx").read_bytes())
+    elif case == "edited_observation":  # the ONNX file and its sha256 unchanged: the columns swapped
+        policy = tmp_path / "policy"
+        policy.mkdir()
+        metadata = json.loads((policies["base_stock"] / "policy.json").read_text())
+        first, second = metadata["observation"][1]["name"], metadata["observation"][2]["name"]
+        metadata["observation"][1]["name"], metadata["observation"][2]["name"] = second, first
         (policy / "policy.json").write_text(json.dumps(metadata))
         (policy / "policy.onnx").write_bytes((policies["base_stock"] / "policy.onnx").read_bytes())
     out = tmp_path / "orders.csv"

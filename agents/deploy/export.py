@@ -30,7 +30,7 @@ from agents.classic.meio import NETWORK_POLICIES, optimise_base_stock
 from agents.deploy.explain import explanation_reference
 from agents.deploy.graphs import OPSET, classic_graph, forecast_graph, network_graph, table_graph
 from agents.deploy.network import network_metadata
-from agents.deploy.runtime import FORMAT, OnnxPolicy, sha256
+from agents.deploy.runtime import FORMAT, OnnxPolicy, policy_digest, sha256
 from agents.exact import OptimalPolicy
 from agents.provenance import package_versions
 from agents.references import TUNING_SEED, optimal_policy
@@ -276,6 +276,8 @@ def export_policy(
     }
     if source.source_file is not None:
         meta["hashes"]["source"] = {"file": str(source.source_file), "sha256": sha256(source.source_file.read_bytes())}
+    meta = json.loads(json.dumps(meta))  # as it will be read back (tuples as lists), for the digest
+    meta["digest"] = policy_digest(model_bytes, meta)
     write_directory(
         out_dir, {"policy.onnx": model_bytes, "policy.json": json.dumps(meta, indent=2) + "\n"}, _replaceable
     )

@@ -23,7 +23,7 @@ from envs.errors import UserError
 
 FORMAT = "inventory-policy/2"  # /2: the observation layout replaced n_pipeline
 # Keys of policy.json the deployment side reads: of every policy, of one item's, of a network's.
-REQUIRED_METADATA = ("name", "observation", "hashes", "params", "explanation", "scenario", "layout")
+REQUIRED_METADATA = ("name", "observation", "hashes", "digest", "params", "explanation", "scenario", "layout")
 ITEM_METADATA = ("position_columns", "lead_time", "mean_demand")
 NETWORK_METADATA = ("stock_points",)
 # Rows per onnxruntime call: bounds the memory of the hidden layers on large batches.
@@ -39,6 +39,19 @@ def position_columns(metadata: dict[str, Any]) -> slice:
 def sha256(data: bytes) -> str:
     """The SHA-256 of ``data`` in hex, as policy.json records it."""
     return hashlib.sha256(data).hexdigest()
+
+
+def policy_digest(model_bytes: bytes, meta: dict[str, Any]) -> str:
+    """One SHA-256 over policy.onnx and policy.json (all of it but this ``digest``), in hex.
+
+    policy.json records it, so that neither file can change without the other: an edited
+    observation list, lead time or cost in policy.json changes the orders recommend.py makes as
+    surely as a different ONNX graph does. It guards against mix-ups and careless edits, not
+    against someone who recomputes it (that would take a signature).
+    """
+    described = {key: value for key, value in meta.items() if key != "digest"}
+    text = json.dumps(described, sort_keys=True, separators=(",", ":"))
+    return sha256(model_bytes + b"\0" + text.encode())
 
 
 class OnnxPolicy:
@@ -63,7 +76,8 @@ class OnnxPolicy:
 
         Raises:
             UserError: if a file is missing, policy.json is not of this format, or
-                policy.onnx is not the file policy.json describes (its sha256 differs).
+                policy.onnx is not the file policy.json describes (its sha256 differs), or
+                the two are not the pair they were exported as (:func:`policy_digest`).
         """
         directory = Path(directory)
         meta_file, model_file = directory / "policy.json", directory / "policy.onnx"
@@ -87,6 +101,11 @@ class OnnxPolicy:
         if sha256(model_bytes) != meta["hashes"]["policy.onnx"]:
             raise UserError(
                 f"{model_file}: its sha256 differs from the one in policy.json (files of different exports?)"
+            )
+        if meta["digest"] != policy_digest(model_bytes, meta):
+            raise UserError(
+                f"{meta_file}: its digest does not match policy.json and policy.onnx together "
+                "(policy.json was edited after export, or comes from another export); export the policy again"
             )
         return cls(model_bytes, meta)
 
