@@ -277,6 +277,8 @@ class Command:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
+            # as from a terminal: a shell without job control (nohup, `cmd &`) ignores SIGINT in what it starts
+            preexec_fn=_interruptible,
         )
         self.received: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self.readers = [
@@ -313,6 +315,10 @@ class Command:
         for reader in self.readers:
             reader.join(timeout=10)
         return code
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

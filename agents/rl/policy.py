@@ -51,8 +51,8 @@ def load_run(path: str | Path) -> tuple[SB3Policy, AnyScenario]:
     """A trained policy and the scenario it was trained on, nothing of the files unpickled.
 
     Args:
-        path: a run directory (the model it stands for: ``best_model.zip``, the best of the
-            run's evaluations, or ``model.zip`` where there is none) or a model file in one
+        path: a finished run directory (the model it stands for: ``best_model.zip``, the best of
+            the run's evaluations, or ``model.zip`` where there is none) or a model file in one
             (``best_model.zip``, ``checkpoints/step_N/model.zip``); the VecNormalize statistics
             are found next to the model, the config in the run directory. The model is rebuilt
             from the config and the weights (:func:`agents.rl.serialization.load_model`).
@@ -62,9 +62,9 @@ def load_run(path: str | Path) -> tuple[SB3Policy, AnyScenario]:
             not inside a run directory, or a file that is corrupt or not of this run.
     """
     path = Path(path)
-    model_file = path
-    if path.is_dir():
-        model_file = path / "best_model.zip" if (path / "best_model.zip").is_file() else path / "model.zip"
+    model_file = path / "model.zip" if path.is_dir() else path
+    if path.is_dir() and model_file.is_file() and (path / "best_model.zip").is_file():  # a finished run: its best
+        model_file = path / "best_model.zip"
     if not model_file.is_file():
         run = path if path.is_dir() else None
         unfinished = run is not None and (run / "config.yaml").is_file() and (run / "checkpoints").is_dir()
