@@ -14,8 +14,6 @@ numpy and onnxruntime only on the recommend side: the layout arrives as plain da
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from agents.deploy.explain import (
     shapley_attributions,
     typical_state,
 )
+from agents.deploy.orders import csv_text
 from agents.deploy.runtime import OnnxPolicy
 from agents.deploy.state import StateRows
 from envs.files import atomic_write
@@ -196,11 +195,7 @@ def write_network_orders(
         for j, point in enumerate(recs.points)
     ]  # fmt: skip
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(ORDER_COLUMNS)
-        writer.writerows(rows)
-        text = buffer.getvalue()
+        text = csv_text(ORDER_COLUMNS, rows)
     else:
         lines = [
             json.dumps(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,6 +124,15 @@ ORDER_COLUMNS = (
 )
 
 
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """``header`` and ``rows`` as CSV text (every value quoted where it needs to be, lines ending in \\n)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def _plain_numbers(values: np.ndarray) -> list[int | float | None]:
     """Whole numbers as int, others as float, NaN as None (for JSON)."""
     return [
@@ -154,11 +165,7 @@ def write_orders(
         strict=True,
     )
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(ORDER_COLUMNS)
-        writer.writerows(rows)
-        text = buffer.getvalue()
+        text = csv_text(ORDER_COLUMNS, rows)
     else:
         orders = [
             json.dumps(
