@@ -90,7 +90,11 @@ class InventoryEnv(gym.Env):
       and stochastic lead times drawn by inversion of their cdf from one uniform each (the same
       distributions as v0, other random streams: a seed gives other paths than under v0); info
       keys added (shipped_in, shipped_out, awaiting, in_transit, transit_holding_cost). A single
-      item's observation and action layouts are those of v0.
+      item's observation and action layouts are those of v0. Added since, as optional scenario
+      keys that leave the layout of a scenario without them as it was: ``forecast`` (observation
+      entries ``forecast_mean_ahead_k`` and ``forecast_q{level}_ahead_k``), ``pack_size`` and
+      ``min_order``, shared ``capacities`` with ``volume`` and ``overflow_cost``, assortments
+      from an item master, and ``sku``/``start``/``end`` of a csv demand.
     - v0: a single item (numpy kernel).
     """
 
