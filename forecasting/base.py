@@ -113,6 +113,11 @@ class Forecaster(ABC):
         """Load what :meth:`state` returned (the fitted state of the same series, in the same order)."""
         raise UserError(f"model {self.name} cannot be loaded")
 
+    def _predict_at_end(self, panel: Panel, horizon: int, levels: Sequence[float]) -> Forecast:
+        """:meth:`predict` by :meth:`predict_origins`, for forecasters whose batched computation is that one."""
+        forecast = self.predict_origins(panel, [panel.periods], horizon, levels)
+        return Forecast(forecast.mean[:, 0], forecast.quantiles[:, 0], forecast.levels)
+
     def predict_origins(
         self, panel: Panel, origins: Sequence[int], horizon: int, levels: Sequence[float] = LEVELS
     ) -> Forecast:

@@ -58,8 +58,7 @@ class _Baseline(Forecaster):
         pass
 
     def predict(self, panel: Panel, horizon: int, levels: Sequence[float] = LEVELS) -> Forecast:
-        forecast = self.predict_origins(panel, [panel.periods], horizon, levels)
-        return Forecast(forecast.mean[:, 0], forecast.quantiles[:, 0], forecast.levels)
+        return self._predict_at_end(panel, horizon, levels)
 
     def predict_origins(
         self, panel: Panel, origins: Sequence[int], horizon: int, levels: Sequence[float] = LEVELS

@@ -178,8 +178,7 @@ class LSTMForecaster(Forecaster):
         self._net.load_state_dict(torch.load(io.BytesIO(files["network.pt"]), weights_only=True))
 
     def predict(self, panel: Panel, horizon: int, levels: Sequence[float] = LEVELS) -> Forecast:
-        forecast = self.predict_origins(panel, [panel.periods], horizon, levels)
-        return Forecast(forecast.mean[:, 0], forecast.quantiles[:, 0], forecast.levels)
+        return self._predict_at_end(panel, horizon, levels)
 
     def predict_origins(
         self, panel: Panel, origins: Sequence[int], horizon: int, levels: Sequence[float] = LEVELS

@@ -37,22 +37,9 @@ def plot_examples(path: Path, panel: Panel, result: Backtest, model: str) -> Non
         axis.plot(past, panel.demand[row, past], color="black", lw=1, label="history")
         axis.plot(ahead, result.actual[k], color="black", lw=1.5, ls="--", marker=".", label="actual")
         quantiles = result.forecasts[model][1]
-        axis.fill_between(
-            ahead,
-            quantiles[k, :, levels.index(0.05)],
-            quantiles[k, :, levels.index(0.95)],
-            alpha=0.15,
-            color="C0",
-            label=f"{model} 90%",
-        )
-        axis.fill_between(
-            ahead,
-            quantiles[k, :, levels.index(0.1)],
-            quantiles[k, :, levels.index(0.9)],
-            alpha=0.25,
-            color="C0",
-            label=f"{model} 80%",
-        )
+        for low, high, alpha, width in ((0.05, 0.95, 0.15, "90%"), (0.1, 0.9, 0.25, "80%")):
+            lower, upper = quantiles[k, :, levels.index(low)], quantiles[k, :, levels.index(high)]
+            axis.fill_between(ahead, lower, upper, alpha=alpha, color="C0", label=f"{model} {width}")
         for i, (name, (means, _)) in enumerate(result.forecasts.items()):
             axis.plot(ahead, means[k], lw=1.2, color=f"C{i}", label=name)
         axis.set_title(f"{panel.skus[row]} ({group})", fontsize=9)
