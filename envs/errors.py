@@ -16,13 +16,14 @@ Anything else is a bug and shows its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TypeVar
 
@@ -50,6 +51,32 @@ _received = {"signal": signal.SIGINT}
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     _received["signal"] = signal.Signals(signum)
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then raise them as ``KeyboardInterrupt``.
+
+    For code of other libraries that must not be stopped half-way: torch's zip writer, for
+    one, turns an interrupt inside it into a ``RuntimeError`` from its own clean-up, which would
+    end a command with a traceback instead of ``error: interrupted``. Outside the main thread,
+    where no signal handler runs, the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number, handler in previous.items():
+        if handler in (_interrupt, signal.default_int_handler):  # ours to hold; others are left alone
+            signal.signal(number, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if held:
+        _interrupt(held[0], None)
 
 
 def one_line(text: str) -> str:

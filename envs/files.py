@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from envs.errors import UserError
+from envs.errors import UserError, interrupts_deferred
 
 Content = bytes | str | Callable[[Path], object]
 
@@ -116,7 +116,8 @@ def _staged(path: Path, content: Content, what: str) -> Path:
     try:
         if callable(content):
             os.close(descriptor)
-            content(temporary)
+            with interrupts_deferred():  # a library's writer stopped half-way may fail with its own error
+                content(temporary)
         else:
             data = content.encode() if isinstance(content, str) else content
             with os.fdopen(descriptor, "wb") as handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 from concurrent.futures import ThreadPoolExecutor
 
@@ -53,6 +54,29 @@ def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path):
         atomic_write(target, fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.zip"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_library_writer_waits_for_it_to_finish(tmp_path, signum):
+    """A writer interrupted half-way may fail with an error of its own (torch's zip writer does)."""
+    target = tmp_path / "model.zip"
+    target.write_text("old")
+    finished = []
+
+    def writer(path):
+        os.kill(os.getpid(), signum)  # delivered while the writer runs
+        path.write_text("new")
+        finished.append(True)
+
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            write_files(tmp_path, {"model.zip": writer})
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert finished == [True]  # the writer ran to its end; the interrupt came after it
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["model.zip"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers put back
 
 
 def test_a_directory_is_written_whole_and_only_replaces_what_may_be_replaced(tmp_path):
