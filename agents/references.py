@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.classic import tune_base_stock
+from agents.classic import TUNERS, TunedPolicy, tune_base_stock
 from agents.classic.echelon import NetworkBaseStock
 from agents.classic.meio import optimise_base_stock
 from agents.exact import DPTooLarge, OptimalPolicy, solve_dp
@@ -18,7 +18,7 @@ from envs.batch import evaluation_paths, run_batch
 from envs.layout import ObservationLayout
 from envs.paths import ExogenousPaths
 from envs.policy import Policy
-from envs.scenario import AnyScenario, NetworkScenario
+from envs.scenario import AnyScenario, ClassicRule, NetworkScenario, Scenario
 
 # Seed of the paths classic policies are tuned on; evaluation seeds must differ from it.
 TUNING_SEED = 1_000_003
@@ -80,3 +80,17 @@ def reference_costs(
     if optimal is not None:
         costs["optimal"] = float(run_batch(optimal, scenario, paths, warmup=warmup).avg_cost.mean())
     return costs
+
+
+def best_classic(scenario: Scenario, tuning_episodes: int = 200) -> tuple[ClassicRule, dict[str, float]]:
+    """The best classic policy of a single item, as the rule an agent's corrections start from.
+
+    Each classic policy (base stock, capped base stock, (s, S), (r, Q)) is tuned on the paths of
+    ``TUNING_SEED`` and then run on those same paths; the cheapest wins (common random numbers,
+    so exact and simulated tunings are judged alike). Returns the winner and every policy's cost.
+    """
+    paths = evaluation_paths(scenario, tuning_episodes, TUNING_SEED)
+    tuned: dict[str, TunedPolicy] = {name: tune(scenario, paths) for name, tune in TUNERS.items()}
+    costs = {name: float(run_batch(t.policy, scenario, paths).avg_cost.mean()) for name, t in tuned.items()}
+    name = min(costs, key=costs.__getitem__)
+    return ClassicRule.model_validate({"policy": name, **tuned[name].policy.params()}), costs

@@ -6,7 +6,10 @@ ordering for all: ``MultiDiscrete([R_1 + 1, ..., R_J + 1])`` or ``Box(-1, 1, (J,
 layout's stock-point order. With ``action_meaning: quantity`` the value is the order and R is
 ``max_order``; with ``level`` it is an order-up-to level of the point's echelon inventory
 position (for one stock point, its inventory position): the order is the level minus that
-position, at least 0. Orders are clipped to 0..max_order.
+position, at least 0. With ``correction`` (one stock point, continuous actions) the action
+corrects the order of a classic policy, ``action_base``: the order is that policy's order plus
+round(a * R), R = ``max_correction`` (default max_order), so an agent starts from the classic
+policy (a = 0) and learns where to depart from it. Orders are clipped to 0..max_order.
 """
 
 from __future__ import annotations
@@ -15,8 +18,29 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
+from envs.errors import UserError
 from envs.layout import ObservationLayout
-from envs.scenario import AnyScenario
+from envs.scenario import AnyScenario, Scenario
+
+# What an action means (the scenario's action_meaning), as the compiled mapping reads it.
+MEANINGS = {"quantity": 0, "level": 1, "correction": 2}
+QUANTITY, LEVEL, CORRECTION = MEANINGS.values()
+
+
+def reorder_rule(position, reorder_point, order_up_to, batch, cap):
+    """The order of every classic policy in one normal form: when the inventory position is at or
+    below the reorder point, the smallest multiple of ``batch`` that lifts it to ``order_up_to``
+    or above, at most ``cap``; else nothing.
+
+    Base stock S is (S - 1, S, 1, no cap), capped base stock (S - 1, S, 1, cap), (s, S) is
+    (s, S, 1, no cap) and (r, Q) is (r, r + 1, Q, no cap) (Axsaeter, *Inventory Control*, 3rd ed.,
+    ch. 4-5). Scalars or arrays that broadcast; the kernel's action mapping runs the same code compiled.
+    """
+    shortfall = order_up_to - position
+    return (position <= reorder_point) * np.minimum(-(-shortfall // batch) * batch, cap)
+
+
+_compiled_rule = numba.njit(cache=True)(reorder_rule)
 
 
 def observation_space(layout: ObservationLayout) -> spaces.Box:
@@ -35,7 +59,16 @@ class ActionMap:
         system = layout.system
         self.single = system.single
         self.continuous = scenario.action == "continuous"
-        self.levels = scenario.action_meaning == "level"
+        self.meaning = MEANINGS[scenario.action_meaning]
+        self.rule = np.zeros(4, dtype=np.int64)  # action_base in reorder_rule's normal form
+        if self.meaning == CORRECTION:
+            assert isinstance(scenario, Scenario)  # corrections are refused for networks
+            if scenario.action_base is None:
+                raise UserError(
+                    f"{scenario.name}: action_meaning: correction needs action_base, the classic policy it "
+                    "corrects (e.g. {policy: base_stock, S: 20}); train.py tunes one when it is not given"
+                )
+            self.rule[:] = scenario.action_base.normal_form()
         self.ranges = system.action_ranges
         self.max_order = system.max_order
         self._range_f32 = self.ranges.astype(np.float32)
@@ -57,7 +90,8 @@ class ActionMap:
 
         A continuous action a in [-1, 1] (clipped) maps to round((a + 1) / 2 * R) in float32, half
         to even (as the exported ONNX graphs compute it); a level becomes the level minus the
-        echelon inventory position read from ``obs`` (rounded).
+        echelon inventory position read from ``obs`` (rounded); a correction is round(a * R) in
+        float32 plus the order of ``action_base`` at that position.
         """
         obs = np.ascontiguousarray(obs, dtype=np.float32)
         n = len(obs)
@@ -67,7 +101,8 @@ class ActionMap:
             actions,
             self.continuous,
             self._range_f32,
-            self.levels,
+            self.meaning,
+            self.rule,
             self._start,
             self._columns,
             obs,
@@ -78,17 +113,25 @@ class ActionMap:
 
 
 @numba.njit(cache=True)
-def _map_actions(actions, continuous, ranges, levels, start, columns, obs, max_order, out):
+def _map_actions(actions, continuous, ranges, meaning, rule, start, columns, obs, max_order, out):
     n, points = out.shape
     one, two = np.float32(1.0), np.float32(2.0)
     for i in range(n):
         for j in range(points):
             a = actions[i, j]
-            # a continuous action in float32, as the exported graphs compute it
-            value = np.int64(np.rint((min(max(a, -one), one) + one) / two * ranges[j])) if continuous else np.int64(a)
-            if levels:
-                position = np.float32(0.0)
+            position = np.int64(0)
+            if meaning != QUANTITY:
+                total = np.float32(0.0)
                 for k in range(start[j], start[j + 1]):
-                    position += obs[i, columns[k]]
-                value -= np.int64(np.rint(position))
+                    total += obs[i, columns[k]]
+                position = np.int64(np.rint(total))
+            if meaning == CORRECTION:
+                base = _compiled_rule(position, rule[0], rule[1], rule[2], rule[3])
+                value = np.int64(np.rint(min(max(a, -one), one) * ranges[j])) + base
+            else:
+                # a continuous action in float32, as the exported graphs compute it
+                clipped = min(max(a, -one), one)
+                value = np.int64(np.rint((clipped + one) / two * ranges[j])) if continuous else np.int64(a)
+                if meaning == LEVEL:
+                    value -= position
             out[i, j] = min(max(value, 0), max_order[j])

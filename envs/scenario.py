@@ -186,9 +186,12 @@ class _Options(_Strict):
     description: str = Field(default="", max_length=10_000)
     horizon: Int = Field(ge=1, le=MAX_HORIZON, description="periods per episode")
     action: Literal["discrete", "continuous"] = "discrete"
-    action_meaning: Literal["quantity", "level"] = Field(
+    action_meaning: Literal["quantity", "level", "correction"] = Field(
         default="quantity",
-        description="the action is the order quantity, or an order-up-to level of the (echelon) inventory position",
+        description=(
+            "the action is the order quantity, an order-up-to level of the (echelon) inventory position, "
+            "or a correction of action_base's order (one stock point, continuous actions)"
+        ),
     )
     demand_history: Int = Field(default=0, ge=0, le=MAX_OBSERVED_PERIODS, description="observe the last k demands")
     feature_lookahead: Int = Field(
@@ -217,6 +220,49 @@ class _Options(_Strict):
         return self
 
 
+class ClassicRule(_Strict):
+    """A classic policy an agent's actions correct (``action_meaning: correction``), in the
+    parameters the classic policy's own name takes: base_stock ``S``; capped_base_stock ``S``,
+    ``cap``; s_S ``s``, ``S``; eoq ``r``, ``Q``."""
+
+    policy: Literal["base_stock", "capped_base_stock", "s_S", "eoq"]
+    S: Int | None = Field(default=None, ge=0, le=MAX_UNITS)
+    s: Int | None = Field(default=None, ge=-MAX_UNITS, le=MAX_UNITS)
+    cap: Int | None = Field(default=None, ge=1, le=MAX_UNITS)
+    r: Int | None = Field(default=None, ge=-MAX_UNITS, le=MAX_UNITS)
+    Q: Int | None = Field(default=None, ge=1, le=MAX_UNITS)
+
+    @model_validator(mode="after")
+    def _its_parameters(self) -> ClassicRule:
+        needed = CLASSIC_RULE_PARAMETERS[self.policy]
+        given = {key for key in ("S", "s", "cap", "r", "Q") if getattr(self, key) is not None}
+        if given != set(needed):
+            raise ValueError(f"{self.policy} takes {', '.join(needed)} (given: {', '.join(sorted(given)) or 'none'})")
+        if self.policy == "s_S" and not self.s < self.S:  # type: ignore[operator]
+            raise ValueError(f"s_S needs S > s, got s={self.s}, S={self.S}")
+        return self
+
+    def normal_form(self) -> tuple[int, int, int, int]:
+        """(reorder point, order-up-to level, batch, cap) of :func:`envs.actions.reorder_rule`."""
+        unlimited = MAX_UNITS
+        if self.policy == "base_stock":
+            return self.S - 1, self.S, 1, unlimited  # type: ignore[operator, return-value]
+        if self.policy == "capped_base_stock":
+            return self.S - 1, self.S, 1, self.cap  # type: ignore[operator, return-value]
+        if self.policy == "s_S":
+            return self.s, self.S, 1, unlimited  # type: ignore[return-value]
+        return self.r, self.r + 1, self.Q, unlimited  # type: ignore[operator, return-value]
+
+
+# The parameters of each classic policy a ClassicRule names.
+CLASSIC_RULE_PARAMETERS = {
+    "base_stock": ("S",),
+    "capped_base_stock": ("S", "cap"),
+    "s_S": ("s", "S"),
+    "eoq": ("r", "Q"),
+}
+
+
 class Scenario(_Options, _Supply):
     """One single-item, periodic-review inventory system (see the README for every key)."""
 
@@ -224,6 +270,27 @@ class Scenario(_Options, _Supply):
     lost_sales: Flag = True
     shortage_cost: Real = Field(ge=0, le=MAX_COST, description="per unit lost, or per unit backlogged per period")
     price: Real = Field(default=0.0, ge=0, le=MAX_COST, description="revenue per unit sold; turns reward into profit")
+    action_base: ClassicRule | None = Field(
+        default=None,
+        description="with action_meaning: correction, the classic policy whose order the action corrects "
+        "(train.py tunes it when it is not given)",
+    )
+    max_correction: Int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_UNITS,
+        description="with action_meaning: correction, the largest correction in "
+        "units (an action of 1 adds it, -1 takes it off); default max_order",
+    )
+
+    @model_validator(mode="after")
+    def _corrections(self) -> Scenario:
+        if self.action_meaning == "correction" and self.action != "continuous":
+            raise ValueError("action_meaning: correction needs action: continuous")
+        for key in ("action_base", "max_correction"):
+            if getattr(self, key) is not None and self.action_meaning != "correction":
+                raise ValueError(f"{key} is for a correction of a classic policy: set action_meaning: correction")
+        return self
 
     @model_validator(mode="after")
     def _backorders_need_both_costs(self) -> Scenario:
@@ -237,6 +304,8 @@ class Scenario(_Options, _Supply):
     @property
     def action_range(self) -> int:
         """The largest action value: ``max_order`` for quantities, the highest level for levels."""
+        if self.action_meaning == "correction":
+            return self.max_correction if self.max_correction is not None else self.max_order
         if self.action_meaning == "quantity":
             return self.max_order
         return self.max_level if self.max_level is not None else (self.max_lead_time + 1) * self.max_order
@@ -332,6 +401,14 @@ class NetworkScenario(_Options):
     allocation: Literal["proportional", "priority", "random"] = "proportional"
     internal_backorders: Flag = True
     capacities: tuple[Capacity, ...] = ()
+
+    @model_validator(mode="after")
+    def _no_corrections(self) -> NetworkScenario:
+        if self.action_meaning == "correction":
+            raise ValueError(
+                "action_meaning: correction is for one stock point; a network's actions are quantity or level"
+            )
+        return self
 
     @model_validator(mode="after")
     def _capacities(self) -> NetworkScenario:

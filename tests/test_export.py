@@ -167,9 +167,12 @@ def train_tiny(algo: str, run_dir: Path, action_meaning: str = "quantity") -> Pa
         "--run-dir",
         str(run_dir),
     ]
+    meaning = ["correct_classic=true"]
+    if action_meaning != "correction":
+        meaning = ["correct_classic=false", f"env.action_meaning={action_meaning}"]
     for param in [
         "env.horizon=60",
-        f"env.action_meaning={action_meaning}",
+        *meaning,
         "eval_freq=100000",
         "eval_episodes=2",
         "checkpoint_freq=100000",
@@ -182,7 +185,8 @@ def train_tiny(algo: str, run_dir: Path, action_meaning: str = "quantity") -> Pa
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "algo, action_meaning", [("ppo", "quantity"), ("ppo", "level"), ("dqn", "quantity"), ("dqn", "level")]
+    "algo, action_meaning",
+    [("ppo", "quantity"), ("ppo", "level"), ("ppo", "correction"), ("dqn", "quantity"), ("dqn", "level")],
 )
 def test_learned_export_parity(algo, action_meaning, tmp_path, single_threaded_torch, capsys):
     """ONNX orders == SB3 predict(deterministic=True) mapped by orders_from_actions, on 10,000 rollout
@@ -197,11 +201,13 @@ def test_learned_export_parity(algo, action_meaning, tmp_path, single_threaded_t
     assert meta["parity"]["mismatches"] == 0
     assert meta["hashes"]["source"]["sha256"] == sha256((run / "model.zip").read_bytes())
     assert meta["kind"] == "learned" and meta["params"]["algo"] == algo.upper()
-    action_range = 20 if action_meaning == "quantity" else 60  # lead time 2: (2 + 1) * max_order
-    assert ("argmax of the Q-values" if algo == "dqn" else f"round((a + 1) / 2 * {action_range})") in meta[
-        "action_mapping"
-    ]
-    assert ("inventory position" in meta["action_mapping"]) == (action_meaning == "level")
+    action_range = 60 if action_meaning == "level" else 20  # lead time 2: (2 + 1) * max_order
+    expected_mapping = {"dqn": "argmax of the Q-values", "ppo": f"round((a + 1) / 2 * {action_range})"}[algo]
+    if action_meaning == "correction":
+        trained_on = load_scenario(run / "scenario.yaml")
+        expected_mapping = f"round(a * {trained_on.action_range}) + the order of {trained_on.action_base.policy}"
+    assert expected_mapping in meta["action_mapping"]
+    assert ("inventory position" in meta["action_mapping"]) == (action_meaning != "quantity")
 
     sb3_policy, scenario = load_run(run)
     exported = OnnxPolicy.load(out)

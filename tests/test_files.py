@@ -68,15 +68,17 @@ def test_a_signal_during_a_library_writer_waits_for_it_to_finish(tmp_path, signu
         path.write_text("new")
         finished.append(True)
 
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # as a command has them (a shell in the background starts its children ignoring SIGINT)
+    previous = {number: signal.signal(number, signal.default_int_handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         with pytest.raises(KeyboardInterrupt):
             write_files(tmp_path, {"model.zip": writer})
+        assert signal.getsignal(signum) is signal.default_int_handler  # handlers put back
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     assert finished == [True]  # the writer ran to its end; the interrupt came after it
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["model.zip"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers put back
 
 
 def test_a_directory_is_written_whole_and_only_replaces_what_may_be_replaced(tmp_path):

@@ -211,7 +211,7 @@ SINGLE_ITEM_CASES: list[tuple[str, str | bytes, str, str]] = [
     ("initial-negative", SINGLE + "initial_on_hand: -5\n", "initial_on_hand", "greater than or equal to 0"),
     ("max-level-zero", SINGLE + "max_level: 0\n", "max_level", "greater than or equal to 1"),
     ("action-unknown", SINGLE + "action: both\n", "action", "'discrete' or 'continuous'"),
-    ("action-meaning-unknown", SINGLE + "action_meaning: up_to\n", "action_meaning", "'quantity' or 'level'"),
+    ("action-meaning-unknown", SINGLE + "action_meaning: up_to\n", "action_meaning", "'level' or 'correction'"),
     ("history-huge", SINGLE + "demand_history: 100000\n", "demand_history", "less than or equal to 1000"),
     ("lookahead-negative", SINGLE + "feature_lookahead: -1\n", "feature_lookahead", "greater than or equal"),
     (

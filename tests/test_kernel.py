@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.actions import ActionMap
+from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
+from envs.actions import ActionMap, reorder_rule
 from envs.kernel import InventoryKernel
 from envs.layout import ObservationLayout
 from envs.system import compile_system
@@ -128,6 +129,36 @@ def test_level_actions_order_up_to_the_inventory_position():
     cont = make_scenario(lead_time=2, max_order=5, action="continuous", action_meaning="level", max_level=20)
     # -1 -> level 0, 0 -> level 10, 1 -> level 20
     assert orders_from_actions(cont, np.array([[-1.0], [0.0], [1.0], [1.0]]), obs).tolist() == [0, 5, 3, 5]
+
+
+def test_the_reorder_rule_by_hand():
+    # (r, Q) = (5, 4): positions 6, 5, 2, -3 order 0, 4 (5 -> 9), 4 (2 -> 6), 12 (-3 -> 9)
+    assert reorder_rule(np.array([6, 5, 2, -3]), 5, 6, 4, 10**7).tolist() == [0, 4, 4, 12]
+    # capped base stock S = 10, cap 3: positions 10, 9, 2 order 0, 1, 3
+    assert reorder_rule(np.array([10, 9, 2]), 9, 10, 1, 3).tolist() == [0, 1, 3]
+    # (s, S) = (4, 12): positions 5, 4, -1 order 0, 8, 13
+    assert reorder_rule(np.array([5, 4, -1]), 4, 12, 1, 10**7).tolist() == [0, 8, 13]
+
+
+@pytest.mark.parametrize(
+    "base, make",
+    [
+        ({"policy": "base_stock", "S": 10}, lambda lay: BaseStock(10, lay)),
+        ({"policy": "capped_base_stock", "S": 10, "cap": 3}, lambda lay: CappedBaseStock(10, 3, lay)),
+        ({"policy": "s_S", "s": 4, "S": 12}, lambda lay: SSPolicy(4, 12, lay)),
+        ({"policy": "eoq", "r": 5, "Q": 4}, lambda lay: ReorderPointQuantity(5, 4, lay)),
+    ],
+)
+def test_a_correction_of_zero_is_the_classic_policy_and_others_shift_its_order(base, make):
+    sc = make_scenario(lead_time=2, max_order=20, action="continuous", action_meaning="correction", action_base=base)
+    obs = np.random.default_rng(0).integers(-5, 15, size=(500, 3)).astype(np.float32)
+    obs[:, 1:] = np.abs(obs[:, 1:])  # the pipeline is never negative
+    classic = make(ObservationLayout(sc)).act(obs)
+    assert len(np.unique(classic)) > 2
+    np.testing.assert_array_equal(orders_from_actions(sc, np.zeros((500, 1)), obs), classic)
+    # a = 0.25 adds round(0.25 * max_order) = 5 units; a = -1 takes 20 off: clipped to 0..max_order
+    np.testing.assert_array_equal(orders_from_actions(sc, np.full((500, 1), 0.25), obs), np.minimum(classic + 5, 20))
+    np.testing.assert_array_equal(orders_from_actions(sc, np.full((500, 1), -1.0), obs), np.zeros(500))
 
 
 @pytest.mark.parametrize("lost_sales", [True, False])

@@ -251,3 +251,14 @@ def test_malformed_capacities_are_refused(capacity, message):
                "demand": {"dist": "poisson", "mean": 1}}]  # fmt: skip
     with pytest.raises(ValidationError, match=message):
         network(points, capacities=[{"name": "c", "kind": "orders", "limit": 5, **capacity}])
+
+
+def test_a_network_refuses_corrections_of_a_classic_policy(write_scenario):
+    from envs.errors import UserError
+
+    point = {"name": "a", "lead_time": 1, "holding_cost": 1, "max_order": 10, "demand": {"dist": "poisson", "mean": 2}}
+    corrections = {"action": "continuous", "action_meaning": "correction"}
+    path = write_scenario({"horizon": 10, **corrections, "stock_points": [point]})
+    with pytest.raises(UserError, match="correction is for one stock point") as caught:
+        load_scenario(str(path))
+    assert "\n" not in str(caught.value) and str(caught.value).startswith(str(path))

@@ -66,6 +66,28 @@ def test_load_by_path_and_overrides(write_scenario):
         ({"demand": {"dist": "gamma", "mean": 5}}, "demand", "does not match any of the expected tags"),
         ({"demand": {"dist": "poisson", "mean": 5, "sd": 1}}, "demand.sd", "unknown key"),
         ({"demand": {"dist": "csv", "path": "missing.csv"}}, "missing.csv", "not found"),
+        ({"action_meaning": "correction"}, "(top level)", "correction needs action: continuous"),
+        (
+            {"action_base": {"policy": "base_stock", "S": 4}},
+            "(top level)",
+            "action_base is for a correction of a classic policy",
+        ),
+        ({"max_correction": 4}, "(top level)", "max_correction is for a correction of a classic policy"),
+        (
+            {"action": "continuous", "action_meaning": "correction", "action_base": {"policy": "s_S", "S": 4}},
+            "action_base",
+            "s_S takes s, S (given: S)",
+        ),
+        (
+            {"action": "continuous", "action_meaning": "correction", "action_base": {"policy": "s_S", "s": 4, "S": 4}},
+            "action_base",
+            "s_S needs S > s",
+        ),
+        (
+            {"action": "continuous", "action_meaning": "correction", "action_base": {"policy": "eoq", "r": 4, "Q": 0}},
+            "action_base.Q",
+            "greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_scenarios_are_refused_naming_file_and_key(write_scenario, change, key, message):

@@ -20,11 +20,13 @@ from torch import nn
 
 import train
 from agents import rl
-from agents.references import TUNING_SEED
+from agents.classic import SSPolicy
+from agents.references import TUNING_SEED, best_classic
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError
 from envs.kpis import KPI_NAMES
-from envs.scenario import SCENARIO_DIR
+from envs.layout import ObservationLayout
+from envs.scenario import SCENARIO_DIR, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "lost_sales_L1_p4"
@@ -117,7 +119,7 @@ def test_tensorboard_has_training_kpis_evaluations_gaps_and_sb3_scalars(smoke_ru
     expected |= {"gap_pct/base_stock", "gap_pct/optimal", "rollout/ep_rew_mean", "train/loss", "time/fps"}
     assert expected <= tags, expected - tags
     evaluations = scalars(run, "eval/avg_cost")
-    assert [step for step, _ in evaluations] == [1000, 2000, 3000]
+    assert [step for step, _ in evaluations] == [0, 1000, 2000, 3000]  # the untrained model first
     summary = json.loads((run / "summary.json").read_text())
     lowest = min([value for _, value in evaluations] + [summary["final"]["kpis"]["avg_cost"]])
     assert summary["kpis"]["avg_cost"] == pytest.approx(lowest, rel=1e-6)
@@ -191,7 +193,7 @@ def test_resume_after_sigkill_reaches_the_total_and_continues_the_tensorboard_st
     steps = [step for step, _ in scalars(run, "rollout/kpi_avg_cost")]
     assert steps == sorted(set(steps)), "steps logged after the checkpoint by the killed run must be purged"
     assert steps[0] <= killed_at < steps[-1] and steps[-1] >= total - 200  # 200: one PPO rollout
-    assert [step for step, _ in scalars(run, "eval/avg_cost")] == list(range(1000, total + 1, 1000))
+    assert [step for step, _ in scalars(run, "eval/avg_cost")] == list(range(0, total + 1, 1000))
 
 
 @pytest.mark.slow
@@ -345,6 +347,36 @@ def test_a_linear_learning_rate_schedule_falls_to_zero_at_the_end(algo):
 def test_a_nested_env_override_changes_one_entry_of_a_scenario_mapping():
     config = rl.resolve_config("ppo", SCENARIO, params=["env.demand.mean=7"])
     assert config.scenario.demand.dist == "poisson" and config.scenario.demand.mean == 7
+
+
+def test_correct_classic_starts_the_model_as_the_best_tuned_classic_policy():
+    params = ["correct_classic=true", "env.action_meaning=correction", "env.horizon=60", "batch_size=64"]
+    config = rl.resolve_config("ppo", "backorder_K64", params=params, n_envs=4)
+    scenario = config.scenario
+    assert scenario.action == "continuous" and scenario.action_meaning == "correction"
+    chosen, costs = best_classic(load_scenario("backorder_K64", horizon=60))
+    assert scenario.action_base == chosen and costs[chosen.policy] == min(costs.values())
+    assert chosen.policy == "s_S"  # a fixed order cost of 64: base stock orders every period
+    # the untrained model orders what the classic policy orders, on every state of 20 episodes
+    model = rl.new_model(config, rl.make_training_env(config, 0), 0)
+    learned = rl.SB3Policy(model, scenario, model.get_vec_normalize_env())
+    classic = SSPolicy(chosen.s, chosen.S, ObservationLayout(scenario))
+    paths = evaluation_paths(scenario, 20, 7)
+    np.testing.assert_array_equal(
+        run_batch(learned, scenario, paths).avg_cost, run_batch(classic, scenario, paths).avg_cost
+    )
+
+
+def test_correct_classic_keeps_a_given_base_refuses_another_meaning_and_leaves_networks_alone():
+    base = ["env.action_base={policy: base_stock, S: 7}", "env.action_meaning=correction"]
+    config = rl.resolve_config("ppo", SCENARIO, params=["correct_classic=true", *base])
+    assert config.scenario.action_base.model_dump(exclude_none=True) == {"policy": "base_stock", "S": 7}
+    with pytest.raises(UserError, match=r"env\.action_meaning: level contradicts correct_classic: true"):
+        rl.resolve_config("ppo", SCENARIO, params=["correct_classic=true", "env.action_meaning=level"])
+    network = rl.resolve_config("ppo", "serial_shang_song_1", params=["correct_classic=true"])
+    assert network.scenario.action_meaning == load_scenario("serial_shang_song_1").action_meaning
+    with pytest.raises(UserError, match="dqn: correct_classic: a correction is a continuous action"):
+        rl.resolve_config("dqn", SCENARIO, params=["correct_classic=true"])
 
 
 def test_runs_created_together_get_their_own_directories(tmp_path):

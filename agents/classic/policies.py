@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from envs.actions import reorder_rule
 from envs.layout import ObservationLayout
+from envs.limits import MAX_UNITS
 
 IntOrArray = int | np.ndarray
 
@@ -38,7 +40,7 @@ class BaseStock(_OrderUpToPolicy):
         self.S = S
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        return np.maximum(self.S - self._position(obs), 0)
+        return reorder_rule(self._position(obs), self.S - 1, self.S, 1, MAX_UNITS)
 
     def params(self) -> dict[str, Any]:
         return {"S": int(self.S)}
@@ -54,7 +56,7 @@ class CappedBaseStock(_OrderUpToPolicy):
         self.S, self.cap = S, cap
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        return np.minimum(np.maximum(self.S - self._position(obs), 0), self.cap)
+        return reorder_rule(self._position(obs), self.S - 1, self.S, 1, self.cap)
 
     def params(self) -> dict[str, Any]:
         return {"S": int(self.S), "cap": int(self.cap)}
@@ -72,8 +74,7 @@ class SSPolicy(_OrderUpToPolicy):
         self.s, self.S = s, S
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        position = self._position(obs)
-        return np.where(position <= self.s, self.S - position, 0)
+        return reorder_rule(self._position(obs), self.s, self.S, 1, MAX_UNITS)
 
     def params(self) -> dict[str, Any]:
         return {"s": int(self.s), "S": int(self.S)}
@@ -92,9 +93,7 @@ class ReorderPointQuantity(_OrderUpToPolicy):
         self.r, self.Q = r, Q
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        position = self._position(obs)
-        batches = np.where(position <= self.r, (self.r - position) // self.Q + 1, 0)
-        return batches * self.Q
+        return reorder_rule(self._position(obs), self.r, self.r + 1, self.Q, MAX_UNITS)
 
     def params(self) -> dict[str, Any]:
         return {"r": int(self.r), "Q": int(self.Q)}

@@ -32,7 +32,9 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
     PPO with a discrete action or DQN: the argmax of the logits or Q-values (the first on
     ties, as torch; for a network, of each stock point's block of logits). With order-up-to
     actions the value is a level and the order is the level minus the (echelon) inventory
-    position of the raw observation. Output: (n,) orders for one stock point, (n, J) for a network.
+    position of the raw observation; with corrections the order is ``round(a * R)`` plus the
+    order of the scenario's ``action_base`` (:func:`envs.actions.reorder_rule`) at that position.
+    Output: (n,) orders for one stock point, (n, J) for a network.
     """
     network, scenario, normalizer = policy.model.policy, policy.scenario, policy.normalizer
     system = layout.system
@@ -40,6 +42,8 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
     ranges = torch.as_tensor(system.action_ranges, dtype=torch.float32)
     segments = (system.action_ranges + 1).tolist()
     levels = scenario.action_meaning == "level"
+    correction = scenario.action_meaning == "correction"
+    rule = scenario.action_base.normal_form() if correction else (0, 0, 1, 0)
     echelon = torch.as_tensor(layout.position_matrix(echelon=True))
     continuous = isinstance(network.action_space, spaces.Box)
     if isinstance(network, ActorCriticPolicy):
@@ -49,16 +53,24 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
             return network.action_net(network.mlp_extractor.forward_actor(features))
 
         range_text = system.action_ranges.tolist() if len(segments) > 1 else int(system.action_ranges[0])
-        mapping = (
-            f"a = actor mean clipped to [-1, 1]; value = round((a + 1) / 2 * {range_text})"
-            if continuous
-            else "value = argmax of the actor's logits"
-        )
+        if correction:
+            base = scenario.action_base.model_dump(exclude_none=True)
+            mapping = (
+                f"a = actor mean clipped to [-1, 1]; order = round(a * {range_text}) + the order of "
+                f"{base.pop('policy')} {base} at the inventory position (on hand + on order)"
+            )
+        elif continuous:
+            mapping = f"a = actor mean clipped to [-1, 1]; value = round((a + 1) / 2 * {range_text})"
+        else:
+            mapping = "value = argmax of the actor's logits"
     else:
         head = network.q_net
         mapping = "value = argmax of the Q-values"
     position = "echelon inventory position" if len(segments) > 1 else "inventory position (on hand + on order)"
-    mapping += f"; order = value - {position}, rounded" if levels else "; order = value"
+    if levels:
+        mapping += f"; order = value - {position}, rounded"
+    elif not correction:
+        mapping += "; order = value"
     normalize = normalizer is not None and normalizer.norm_obs
     if normalize:
         mapping = "obs scaled as VecNormalize: clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs); " + mapping
@@ -82,7 +94,13 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
                     ((obs.double() - self.mean) / self.std).clamp(-normalizer.clip_obs, normalizer.clip_obs).float()
                 )
             out = head(scaled)
-            if continuous:
+            if correction:
+                position = torch.round(obs @ echelon).long()
+                reorder_point, order_up_to, batch, cap = rule
+                base = torch.div(order_up_to - position + batch - 1, batch, rounding_mode="floor") * batch
+                base = torch.where(position <= reorder_point, base.clamp(max=cap), torch.zeros_like(base))
+                value = torch.round(out[:, : len(segments)].clamp(-1.0, 1.0) * ranges).long() + base
+            elif continuous:
                 value = torch.round((out[:, : len(segments)].clamp(-1.0, 1.0) + 1.0) / 2.0 * ranges).long()
             else:
                 value = torch.stack([block.argmax(dim=1) for block in out.split(segments, dim=1)], dim=1)

@@ -79,7 +79,7 @@ class EvaluationSet:
 
 
 class Evaluator(BaseCallback):
-    """Every ``eval_freq`` env steps, run the current policy on fixed evaluation paths.
+    """Before training and every ``eval_freq`` env steps, run the current policy on fixed evaluation paths.
 
     Each evaluation logs the mean KPIs under ``eval/``, the gap in
     percent to every reference policy under ``gap_pct/`` (``base_stock``, and ``optimal`` where
@@ -107,9 +107,18 @@ class Evaluator(BaseCallback):
         """Mean KPIs of ``model`` on the evaluation paths and its gaps in percent to the references."""
         return self.evaluation.evaluate(model, self.scenario)
 
+    def _on_training_start(self) -> None:
+        # the untrained model is a candidate too: a model that corrects a classic policy starts
+        # as that policy, and the run then never stands for anything worse on these paths
+        if self.best is None:
+            self._evaluate_and_log()
+
     def _on_step(self) -> bool:
-        if not crossed(self.num_timesteps, self.training_env.num_envs, self.eval_freq):
-            return True
+        if crossed(self.num_timesteps, self.training_env.num_envs, self.eval_freq):
+            self._evaluate_and_log()
+        return True
+
+    def _evaluate_and_log(self) -> None:
         result = self.evaluate(self.model)
         for name, value in result["kpis"].items():
             self.logger.record(f"eval/{name}", value)
@@ -117,7 +126,6 @@ class Evaluator(BaseCallback):
             self.logger.record(f"gap_pct/{name}", gap)
         self._keep_if_best(self.model, result)
         self.logger.dump(self.num_timesteps)
-        return True
 
     def _keep_if_best(self, model: BaseAlgorithm, result: dict[str, Any]) -> None:
         if self.best is None or result["kpis"]["avg_cost"] < self.best["avg_cost"]:

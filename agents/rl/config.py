@@ -8,6 +8,7 @@ then ``-p`` overrides), validated by the algorithm's model in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -17,12 +18,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from agents.references import best_classic
 from agents.rl.hyperparameters import ALGOS, Algorithm, DQNHyperparameters, Hyperparameters, sb3_default
 from envs.arguments import MAX_SEED
 from envs.errors import UserError
 from envs.inputs import load_yaml, read_yaml
 from envs.layout import ObservationLayout
-from envs.scenario import AnyScenario, NetworkScenario, format_validation_error, load_scenario
+from envs.scenario import AnyScenario, NetworkScenario, Scenario, format_validation_error, load_scenario
 
 # The shipped algo configs: package data of `configs`, in a checkout and when installed.
 ALGO_DIR = Path(str(files("configs") / "algos"))
@@ -165,11 +167,41 @@ def resolve_config(
     # nested keys (-p env.demand.mean=7) change one entry of a mapping, not the whole mapping
     merged = _merged(base_scenario.model_dump(), hyperparameters.env)
     trained_on = load_scenario(base_scenario, **{key: merged[key] for key in hyperparameters.env})
+    if hyperparameters.correct_classic and "continuous" not in ALGOS[algo].actions:
+        raise UserError(f"{algo}: correct_classic: a correction is a continuous action; {algo} learns discrete ones")
+    if hyperparameters.correct_classic and isinstance(trained_on, Scenario):
+        asked_meaning = hyperparameters.env.get("action_meaning")
+        trained_on = correcting_best_classic(trained_on, hyperparameters.correction_periods, asked_meaning)
     if trained_on.action not in ALGOS[algo].actions:
         known = ", ".join(ALGOS[algo].actions)
         raise UserError(f"{algo}: env.action: cannot learn {trained_on.action} actions (only {known})")
     check_fits(algo, trained_on, hyperparameters)
     return RunConfig(algo, trained_on, seed, hyperparameters)
+
+
+def correcting_best_classic(scenario: Scenario, periods: float = 1.0, asked_meaning: str | None = None) -> Scenario:
+    """``scenario`` with continuous actions that correct its best tuned classic policy
+    (:func:`agents.references.best_classic`), or the ``action_base`` it already names, by at most
+    ``periods`` periods of mean demand (or the scenario's ``max_correction``).
+
+    Raises:
+        UserError: the algo config's env block asks for another action meaning.
+    """
+    if asked_meaning not in (None, "correction"):
+        raise UserError(
+            f"env.action_meaning: {asked_meaning} contradicts correct_classic: true "
+            "(-p correct_classic=false to use it)"
+        )
+    base = scenario.action_base
+    if base is None:
+        base, _ = best_classic(scenario)
+    largest = scenario.max_correction
+    if largest is None:
+        largest = min(scenario.max_order, max(1, math.ceil(periods * scenario.demand.mean_demand())))
+    changes = {"action_base": base.model_dump(exclude_none=True), "max_correction": largest}
+    corrected = load_scenario(scenario, action="continuous", action_meaning="correction", **changes)
+    assert isinstance(corrected, Scenario)
+    return corrected
 
 
 def check_fits(algo: str, scenario: AnyScenario, hyperparameters: Hyperparameters) -> None:

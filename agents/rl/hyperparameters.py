@@ -92,6 +92,18 @@ class RunSettings(_Strict):
     eval_episodes: Int = Field(ge=1, le=MAX_EPISODES, description="episodes per evaluation, on fixed paths")
     checkpoint_freq: Steps = Field(description="env steps between checkpoints")
     env: dict[str, Any] = Field(default_factory=dict, description="scenario keys to override, e.g. action")
+    correct_classic: Flag = Field(
+        default=False,
+        description="one stock point: act as a correction of the best tuned classic policy "
+        "(action_meaning: correction; action_base tuned unless the scenario gives it); a network ignores it",
+    )
+    correction_periods: Real = Field(
+        default=1.0,
+        gt=0,
+        le=1000,
+        description="with correct_classic: the largest correction (max_correction, unless the scenario gives it), "
+        "in periods of mean demand",
+    )
 
     @field_validator("env")
     @classmethod

@@ -42,9 +42,21 @@ def make_training_env(
 
 
 def new_model(config: RunConfig, env: VecEnv, seed: int, verbose: int = 1) -> BaseAlgorithm:
-    """A new SB3 model of the configured algorithm, MLP policy, on CPU."""
+    """A new SB3 model of the configured algorithm, MLP policy, on CPU.
+
+    When its actions correct a classic policy (``action_meaning: correction``), the actor's output
+    layer starts at zero: the untrained model's deterministic action is 0, the classic policy itself
+    (residual policy learning: Silver et al. 2018, arXiv:1812.06298).
+    """
     kwargs = config.hyperparameters.sb3_kwargs()
-    return config.algorithm.sb3_class("MlpPolicy", env, seed=seed, device="cpu", verbose=verbose, **kwargs)
+    model = config.algorithm.sb3_class("MlpPolicy", env, seed=seed, device="cpu", verbose=verbose, **kwargs)
+    if config.scenario.action_meaning == "correction":
+        with torch.no_grad():
+            action_net = model.policy.action_net
+            assert isinstance(action_net, torch.nn.Module)  # PPO's linear output layer
+            for parameter in action_net.parameters():
+                parameter.zero_()
+    return model
 
 
 class _TensorBoardFrom(TensorBoardOutputFormat):
