@@ -40,7 +40,9 @@ class InventoryEnv(gym.Env):
     it is an order-up-to level y of the point's echelon inventory position (one point: its
     inventory position), the order is max(0, y - position) clipped to max_order, and R =
     max_level. Levels keep random exploration from piling up stock, and a constant action is a
-    (echelon) base-stock policy.
+    (echelon) base-stock policy. With ``correction`` (one point, continuous actions) the order is
+    the order of the classic policy ``action_base`` at the inventory position plus round(a * R),
+    R = max_correction (default max_order), clipped to 0..max_order: a = 0 is that policy.
 
     ## Observation Space
 
@@ -94,7 +96,8 @@ class InventoryEnv(gym.Env):
       keys that leave the layout of a scenario without them as it was: ``forecast`` (observation
       entries ``forecast_mean_ahead_k`` and ``forecast_q{level}_ahead_k``), ``pack_size`` and
       ``min_order``, shared ``capacities`` with ``volume`` and ``overflow_cost``, assortments
-      from an item master, and ``sku``/``start``/``end`` of a csv demand.
+      from an item master, ``sku``/``start``/``end`` of a csv demand, and ``action_meaning:
+      correction`` with ``action_base`` and ``max_correction``.
     - v0: a single item (numpy kernel).
     """
 

@@ -242,6 +242,11 @@ class ClassicRule(_Strict):
             raise ValueError(f"s_S needs S > s, got s={self.s}, S={self.S}")
         return self
 
+    def highest_level(self) -> int:
+        """The highest inventory position the rule orders up to (with (r, Q): r + Q)."""
+        _, order_up_to, batch, _ = self.normal_form()
+        return order_up_to + batch - 1
+
     def normal_form(self) -> tuple[int, int, int, int]:
         """(reorder point, order-up-to level, batch, cap) of :func:`envs.actions.reorder_rule`."""
         unlimited = MAX_UNITS

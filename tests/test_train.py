@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -391,3 +392,15 @@ def test_runs_created_together_get_their_own_directories(tmp_path):
     assert names == sorted([f"{SCENARIO}_ppo_seed0", *(f"{SCENARIO}_ppo_seed0_{i}" for i in (2, 3, 4))])
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     assert all(yaml.safe_load(run.config_file.read_text())["algo"] == "ppo" for run in runs)
+
+
+def test_dqn_levels_reach_past_the_best_classic_policy_by_the_configured_multiple():
+    config = rl.resolve_config("dqn", "backorder_K64")
+    chosen, _ = best_classic(load_scenario("backorder_K64"))
+    assert chosen.policy == "s_S" and config.scenario.max_level == math.ceil(1.5 * chosen.S)
+    quantities = rl.resolve_config("dqn", "backorder_K64", params=["env.action_meaning=quantity"])
+    assert quantities.scenario.max_level is None
+    with pytest.raises(UserError, match=r"env\.max_level contradicts max_level_from_classic"):
+        rl.resolve_config("dqn", "backorder_K64", params=["env.max_level=80"])
+    fixed = rl.resolve_config("dqn", "backorder_K64", params=["env.max_level=80", "max_level_from_classic=null"])
+    assert fixed.scenario.max_level == 80

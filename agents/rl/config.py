@@ -167,6 +167,8 @@ def resolve_config(
     # nested keys (-p env.demand.mean=7) change one entry of a mapping, not the whole mapping
     merged = _merged(base_scenario.model_dump(), hyperparameters.env)
     trained_on = load_scenario(base_scenario, **{key: merged[key] for key in hyperparameters.env})
+    if hyperparameters.max_level_from_classic is not None and isinstance(trained_on, Scenario):
+        trained_on = levels_from_best_classic(trained_on, hyperparameters.max_level_from_classic, hyperparameters.env)
     if hyperparameters.correct_classic and "continuous" not in ALGOS[algo].actions:
         raise UserError(f"{algo}: correct_classic: a correction is a continuous action; {algo} learns discrete ones")
     if hyperparameters.correct_classic and isinstance(trained_on, Scenario):
@@ -202,6 +204,23 @@ def correcting_best_classic(scenario: Scenario, periods: float = 1.0, asked_mean
     corrected = load_scenario(scenario, action="continuous", action_meaning="correction", **changes)
     assert isinstance(corrected, Scenario)
     return corrected
+
+
+def levels_from_best_classic(scenario: Scenario, multiple: float, env: Mapping[str, Any]) -> Scenario:
+    """``scenario`` with ``max_level`` at ``multiple`` times the highest level its best tuned classic
+    policy (:func:`agents.references.best_classic`) orders up to; unchanged unless its actions are levels.
+
+    Raises:
+        UserError: the algo config's env block sets max_level too.
+    """
+    if scenario.action_meaning != "level":
+        return scenario
+    if "max_level" in env:
+        raise UserError("env.max_level contradicts max_level_from_classic (-p max_level_from_classic=null to use it)")
+    base, _ = best_classic(scenario)
+    levelled = load_scenario(scenario, max_level=max(1, math.ceil(multiple * base.highest_level())))
+    assert isinstance(levelled, Scenario)
+    return levelled
 
 
 def check_fits(algo: str, scenario: AnyScenario, hyperparameters: Hyperparameters) -> None:

@@ -97,6 +97,13 @@ class RunSettings(_Strict):
         description="one stock point: act as a correction of the best tuned classic policy "
         "(action_meaning: correction; action_base tuned unless the scenario gives it); a network ignores it",
     )
+    max_level_from_classic: Real | None = Field(
+        default=None,
+        gt=0,
+        le=1000,
+        description="one stock point with level actions: max_level is this multiple of the highest level the "
+        "best tuned classic policy orders up to",
+    )
     correction_periods: Real = Field(
         default=1.0,
         gt=0,
