@@ -372,6 +372,9 @@ def test_correct_classic_keeps_a_given_base_refuses_another_meaning_and_leaves_n
     base = ["env.action_base={policy: base_stock, S: 7}", "env.action_meaning=correction"]
     config = rl.resolve_config("ppo", SCENARIO, params=["correct_classic=true", *base])
     assert config.scenario.action_base.model_dump(exclude_none=True) == {"policy": "base_stock", "S": 7}
+    assert config.scenario.action_range == config.scenario.max_order  # corrections reach any order
+    narrow = rl.resolve_config("ppo", SCENARIO, params=["correct_classic=true", "correction_periods=0.5", *base])
+    assert narrow.scenario.max_correction == math.ceil(0.5 * config.scenario.demand.mean_demand())
     with pytest.raises(UserError, match=r"env\.action_meaning: level contradicts correct_classic: true"):
         rl.resolve_config("ppo", SCENARIO, params=["correct_classic=true", "env.action_meaning=level"])
     network = rl.resolve_config("ppo", "serial_shang_song_1", params=["correct_classic=true"])

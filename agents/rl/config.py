@@ -172,8 +172,7 @@ def resolve_config(
     if hyperparameters.correct_classic and "continuous" not in ALGOS[algo].actions:
         raise UserError(f"{algo}: correct_classic: a correction is a continuous action; {algo} learns discrete ones")
     if hyperparameters.correct_classic and isinstance(trained_on, Scenario):
-        asked_meaning = hyperparameters.env.get("action_meaning")
-        trained_on = correcting_best_classic(trained_on, hyperparameters.correction_periods, asked_meaning)
+        trained_on = correcting_best_classic(trained_on, hyperparameters.correction_periods, hyperparameters.env)
     if trained_on.action not in ALGOS[algo].actions:
         known = ", ".join(ALGOS[algo].actions)
         raise UserError(f"{algo}: env.action: cannot learn {trained_on.action} actions (only {known})")
@@ -181,24 +180,27 @@ def resolve_config(
     return RunConfig(algo, trained_on, seed, hyperparameters)
 
 
-def correcting_best_classic(scenario: Scenario, periods: float = 1.0, asked_meaning: str | None = None) -> Scenario:
+def correcting_best_classic(
+    scenario: Scenario, periods: float | None = None, env: Mapping[str, Any] | None = None
+) -> Scenario:
     """``scenario`` with continuous actions that correct its best tuned classic policy
-    (:func:`agents.references.best_classic`), or the ``action_base`` it already names, by at most
-    ``periods`` periods of mean demand (or the scenario's ``max_correction``).
+    (:func:`agents.references.best_classic`), or the ``action_base`` it already names; by at most
+    ``periods`` periods of mean demand if given (at most max_order), else by the scenario's
+    ``max_correction`` (default max_order).
 
     Raises:
-        UserError: the algo config's env block asks for another action meaning.
+        UserError: the algo config's ``env`` block asks for other actions.
     """
-    if asked_meaning not in (None, "correction"):
-        raise UserError(
-            f"env.action_meaning: {asked_meaning} contradicts correct_classic: true "
-            "(-p correct_classic=false to use it)"
-        )
+    for key, value in (env or {}).items():
+        if (key, value) in (("action", "discrete"), ("action_meaning", "quantity"), ("action_meaning", "level")):
+            raise UserError(
+                f"env.{key}: {value} contradicts correct_classic: true (-p correct_classic=false to use it)"
+            )
     base = scenario.action_base
     if base is None:
         base, _ = best_classic(scenario)
     largest = scenario.max_correction
-    if largest is None:
+    if periods is not None:
         largest = min(scenario.max_order, max(1, math.ceil(periods * scenario.demand.mean_demand())))
     changes = {"action_base": base.model_dump(exclude_none=True), "max_correction": largest}
     corrected = load_scenario(scenario, action="continuous", action_meaning="correction", **changes)

@@ -104,12 +104,12 @@ class RunSettings(_Strict):
         description="one stock point with level actions: max_level is this multiple of the highest level the "
         "best tuned classic policy orders up to",
     )
-    correction_periods: Real = Field(
-        default=1.0,
+    correction_periods: Real | None = Field(
+        default=None,
         gt=0,
         le=1000,
-        description="with correct_classic: the largest correction (max_correction, unless the scenario gives it), "
-        "in periods of mean demand",
+        description="with correct_classic: the largest correction in periods of mean demand (at most max_order); "
+        "null: the scenario's max_correction (default max_order)",
     )
 
     @field_validator("env")
