@@ -122,7 +122,10 @@ def test_run_resumes_where_it_stopped(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
     def evaluate_run(scenario: Path, run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
         evaluated.append(scenario.stem)
-        return fake_evaluation(0.5)
+        evaluation = fake_evaluation(0.5)
+        if scenario.stem == "heldout_03":  # its best model is the untrained one
+            evaluation["models"]["best_model"]["timesteps"] = 0
+        return evaluation
 
     monkeypatch.setattr(recipe, "train", train)
     monkeypatch.setattr(recipe, "evaluate_run", evaluate_run)
@@ -148,7 +151,11 @@ def test_run_resumes_where_it_stopped(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert saved["ppo"]["heldout_02"] == results["ppo"]["heldout_02"]
     table = recipe.AGENTS_MD.read_text()
     assert "3 of 16 instances" in table and "**+0.37%** on average, worst +0.50%" in table
-    assert "significantly better than the best classic policy on 3, significantly worse on 0" in table
+    assert (
+        "significantly better than the best classic policy on 3, significantly worse on 0; it is the untrained "
+        "model (step 0) on 1;"
+    ) in table
+    assert saved["recipe_commits"] == {"ppo": recipe._commit()} and f"recipe of commit {recipe._commit()}" in table
     with pytest.raises(UserError, match="recorded with"):
         recipe.run("ppo", ["heldout_04"], 0, 1000, 12345, tmp_path / "runs")
     with pytest.raises(UserError, match="heldout_99"):
