@@ -31,6 +31,7 @@ from agents.deploy.planning import (
     Limit,
     first_pass,
     forecast_demand,
+    return_freed_arrays_to_the_system,
     share,
     write_lines,
 )
@@ -62,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--model", default="moving_average", choices=MODELS, help="with --history: the forecasting model"
     )
     parser.add_argument(
-        "--chunk-rows", type=integer(1, 10_000_000), default=100_000, help="rows read at a time (default 100000)"
+        "--chunk-rows", type=integer(1, 10_000_000), default=25_000, help="rows read at a time (default 25000)"
     )
     return parser.parse_args(argv)
 
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if (args.known or args.future) and not args.history:
         raise UserError("--known and --future go with --history (the sales history demand is forecast from)")
     limit = Limit(args.limit, args.limit_kind, args.weight, args.rule) if args.limit is not None else None
+    return_freed_arrays_to_the_system()
 
     # the items, then demand (from the item master or a forecast), then every SKU's wish, the limit, the lines
     table = ItemTable(args.items, args.chunk_rows, need_demand=args.history is None)

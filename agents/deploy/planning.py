@@ -28,7 +28,9 @@ files by a 64-bit hash of their names (pandas' hash_array), so no table of names
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +67,20 @@ class Limit:
         return "the warehouse limit" if self.kind == "storage" else "the order limit"
 
 
+def return_freed_arrays_to_the_system() -> None:
+    """Have glibc give the memory of every freed array above 128 KiB back to the system at once.
+
+    By default glibc raises its mmap threshold to the size of the largest block freed so far (up
+    to 32 MiB), so once the first chunk's arrays are freed, later arrays of a few MB come from the
+    heap and stay in the process's resident memory after they are freed: at 1,000,000 SKUs about
+    60 MB of the peak. A fixed threshold (``mallopt(M_MMAP_THRESHOLD)``) keeps them mapped
+    separately. Elsewhere than glibc (no ``mallopt``) this does nothing.
+    """
+    m_mmap_threshold = -3  # glibc's malloc.h
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(m_mmap_threshold, 128 * 1024)
+
+
 def sku_hash(skus: Any) -> np.ndarray:
     """64-bit hashes of SKU names (the same name, the same hash, in every chunk)."""
     return pd.util.hash_array(np.asarray(skus, dtype=object)).astype(np.uint64)
@@ -83,7 +99,7 @@ class ItemTable:
         for items, problems in item_chunks(path, chunk_rows, "--items", need_demand):
             self.problems += problems
             parts["hash"].append(sku_hash(items.skus))
-            parts["line"].append(items.lines)
+            parts["line"].append(items.lines.astype(np.int32))  # a CSV of at most MAX_TABLE_BYTES
             for name in self.FIELDS:
                 parts[name].append(getattr(items, name).astype(np.float64))
             for name in self.INTEGERS:
@@ -272,30 +288,31 @@ def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy
 
 def share(table: ItemTable, plan: Plan, limit: Limit | None) -> None:
     """Round every wish to packs and minimums and cut to the limit, as the kernel does (fills ``wanted``, ``order``)."""
-    rows = plan.item[plan.planned]
+    planned = slice(None) if plan.planned.all() else plan.planned  # no copies when every row is planned
+    rows = plan.item[planned]
     c = table.columns
     pack, minimum, max_order = c["pack_size"][rows], c["min_order"][rows], c["max_order"][rows]
-    raw = plan.raw[plan.planned][None, :].astype(np.int64)
+    raw = np.ascontiguousarray(plan.raw[planned], dtype=np.int64)[None, :]
     members = np.arange(len(rows), dtype=np.int64)
     effective, cut = np.zeros_like(raw), np.zeros_like(raw)
     no_limit = np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
     # first the packs and minimums alone (no limit), then with the limit
     limit_orders(no_limit[0], no_limit[1], no_limit[2], no_limit[3], members, np.zeros(0), np.zeros(0), pack,
                  minimum, max_order, raw, effective, cut)  # fmt: skip
-    plan.wanted[plan.planned] = effective[0]
+    plan.wanted[planned] = effective[0]
     if limit is None:
         plan.order[:] = plan.wanted
         return
     weight = np.ones(len(rows)) if limit.weight == "units" else c[limit.weight][rows]
     room = limit.limit
     if limit.kind == "storage":
-        room = max(limit.limit - float(weight @ plan.projected[plan.planned]), 0.0)
+        room = max(limit.limit - float(weight @ plan.projected[planned]), 0.0)
     plan.room = room
     values = c["shortage_cost"][rows] / weight
     rule = SHARE_BY_VALUE if limit.rule == "value" else SHARE_PROPORTIONAL
     limit_orders(np.array([ORDER_LIMIT]), np.array([room]), np.array([rule]), np.array([0, len(rows)]), members,
                  weight, values, pack, minimum, max_order, raw, effective, cut)  # fmt: skip
-    plan.order[plan.planned] = effective[0]
+    plan.order[planned] = effective[0]
 
 
 def explain(
