@@ -325,6 +325,8 @@ BROKEN = [
     ("zip-weights-missing", lambda r: rewrite_zip(r / "model.zip", entries={"policy.pth": None}), "cannot be loaded"),
     ("zip-weights-nan", _nan_weights, "not all finite"),
     ("zip-progress-negative", lambda r: rewrite_zip(r / "model.zip", data={"num_timesteps": -5}), "num_timesteps"),
+    ("zip-progress-share-above-one", lambda r: rewrite_zip(r / "model.zip", data={"_current_progress_remaining": 5}),
+     "_current_progress_remaining"),
     ("zip-directory", lambda r: replace_by(r / "model.zip", Path.mkdir), "no trained model"),
     ("zip-dev-zero", lambda r: replace_by(r / "model.zip", lambda p: p.symlink_to("/dev/zero")), "no trained"),
     ("zip-other-network", lambda r: _replace_config_key(r, "- 64\n  - 64", "- 8"), "cannot be loaded as the ppo"),

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -407,3 +408,12 @@ def test_dqn_levels_reach_past_the_best_classic_policy_by_the_configured_multipl
         rl.resolve_config("dqn", "backorder_K64", params=["env.max_level=80"])
     fixed = rl.resolve_config("dqn", "backorder_K64", params=["env.max_level=80", "max_level_from_classic=null"])
     assert fixed.scenario.max_level == 80
+
+
+def test_a_run_whose_last_rollout_passes_the_total_loads(tmp_path):
+    """SB3 stores 1 - num_timesteps / total_timesteps, below 0 when the last rollout ran past the total."""
+    train.main(smoke_argv("ppo", tmp_path, "--timesteps", "1100"))  # rollouts of 200 steps: 1200 are run
+    model = json.loads(zipfile.ZipFile(run_path(tmp_path, "ppo") / "model.zip").read("data"))
+    assert model["_current_progress_remaining"] < 0
+    policy, _ = rl.load_run(run_path(tmp_path, "ppo") / "model.zip")
+    assert policy.model.num_timesteps == 1200

@@ -365,8 +365,8 @@ def safe_custom_objects(model_file: Path, config: RunConfig) -> dict[str, Any]:
     """SB3 ``custom_objects`` that replace every entry of the zip's data but the checked progress counters.
 
     Raises:
-        UserError: an entry this project does not write, or a progress counter that is not a
-            non-negative number; one line naming the file and the entry.
+        UserError: an entry this project does not write, a progress counter that is not a
+            non-negative integer, or a share of progress outside -1..1; one line naming the file and the entry.
     """
     data = _zip_data(model_file)
     template = vars(_template(config))
@@ -375,7 +375,8 @@ def safe_custom_objects(model_file: Path, config: RunConfig) -> dict[str, Any]:
         if key in PROGRESS_COUNTERS:
             valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**15
         elif key in PROGRESS_SHARES:
-            valid = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+            # below 0 when the last rollout ran past total_timesteps (SB3: 1 - num_timesteps / total)
+            valid = isinstance(value, (int, float)) and not isinstance(value, bool) and -1 <= value <= 1
         elif key in template:
             custom[key], valid = template[key], True
         elif key in RECOMPUTED:
