@@ -4,6 +4,7 @@
                    [--policy order_up_to|s_S] [--price LAMBDA]
                    [--limit 20000 --limit-kind storage|orders --weight volume|unit_cost|units --rule proportional|value]
                    [--history history.csv [--known price,promotion --future future.csv] [--model moving_average]]
+                   [--ray | --ray-address ADDR]
 
 The item master (envs/items.py: lead time, costs or service level, pack size, minimum order,
 maximum order, volume, demand_mean/demand_variance) and the state file (sku, on_hand, on_order,
@@ -11,6 +12,10 @@ backlog) are read in chunks, twice: first every SKU's order under its rule, befo
 then, with the limit shared as the simulation shares it (packs, minimums, proportional or by
 value), the lines are written. Demand comes from the item master, or from --history: the
 forecasting model's forecast of the days ahead (the whole history is then read at once).
+
+With --ray or --ray-address the first pass's chunks of the state file run on Ray workers (the item
+table is sent to them once); the limit is shared and the lines are written here. The output is
+the same byte for byte as without Ray.
 
 Exit codes: 0 every row was used; 3 partial success: some rows were skipped (each on stderr with
 its file and line) and the others planned; 2 bad input (no such file, a missing column, no valid
@@ -35,6 +40,7 @@ from agents.deploy.planning import (
     share,
     write_lines,
 )
+from envs import distributed
 from envs.arguments import ArgumentParser, integer
 from envs.errors import UserError, exit_on_user_error
 from envs.files import atomic_write, check_output_path
@@ -65,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--chunk-rows", type=integer(1, 10_000_000), default=25_000, help="rows read at a time (default 25000)"
     )
+    distributed.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -82,12 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     return_freed_arrays_to_the_system()
 
     # the items, then demand (from the item master or a forecast), then every SKU's wish, the limit, the lines
-    table = ItemTable(args.items, args.chunk_rows, need_demand=args.history is None)
-    if args.history:
-        horizon = int(np.ceil(table.columns["lead_mean"].max())) + 1
-        known = [name for name in args.known.split(",") if name]
-        table.set_demand(*forecast_demand(args.history, known, args.future, args.model, horizon))
-    plan = first_pass(table, args.state, args.chunk_rows, args.policy, args.price)
+    with distributed.workers(args.ray, args.ray_address) as workers:  # Ray missing or out of reach fails here
+        table = ItemTable(args.items, args.chunk_rows, need_demand=args.history is None)
+        if args.history:
+            horizon = int(np.ceil(table.columns["lead_mean"].max())) + 1
+            known = [name for name in args.known.split(",") if name]
+            table.set_demand(*forecast_demand(args.history, known, args.future, args.model, horizon))
+        plan = first_pass(table, args.state, args.chunk_rows, args.policy, args.price, workers)
     table.drop(FIRST_PASS_ONLY)  # at 1,000,000 SKUs, 40 MB less for the share and the lines
     for source, problems in ((args.items, table.problems), (args.state, plan.problems)):
         for line, problem in problems:

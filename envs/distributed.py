@@ -1,4 +1,4 @@
-"""Independent units of work (tuning trials, episode chunks) run in this process or on Ray workers.
+"""Independent units of work (tuning trials, episode chunks, chunks of a plan) run in this process or on Ray workers.
 
 The default path runs the units one after the other in this process and never imports Ray.
 ``--ray`` runs them on Ray: on the cluster named by the ``RAY_ADDRESS`` environment variable
@@ -7,10 +7,12 @@ end; ``--ray-address ADDR`` joins the cluster at ``ADDR`` (``host:port`` of its 
 Ray client address ``ray://host:port``). Ray is the optional extra ``ray``.
 
 A unit is a top-level function and its arguments, so that a worker can import the one and
-receive the other; results come back in the order the units were given, whatever order they
-finish in. The callers make each unit's result independent of which units run before it or
-beside it (its own seeds, its own copy of what it changes), which is what lets a command give
-the same numbers with and without Ray.
+receive the other (an argument many units share is passed through ``broadcast``: itself here, sent
+once to Ray's object store there); in this process each call is taken from the caller's iterable
+only when its turn comes, so a caller can read its inputs chunk by chunk. Results come back in
+the order the units were given, whatever order they finish in. The callers make each unit's
+result independent of which units run before it or beside it (its own seeds, its own copy of
+what it changes), which is what lets a command give the same numbers with and without Ray.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import argparse
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -37,19 +39,26 @@ class Workers(Protocol):
 
     description: str
 
-    def map(self, function: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
+    def map(self, function: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> Iterator[R]:
         """``function(*call)`` for every call, yielded in the order of ``calls``."""
+        ...
+
+    def broadcast(self, value: Any) -> Any:
+        """``value`` made an argument of many units, sent to the workers once (a call passes what this returns)."""
         ...
 
 
 class InProcess:
-    """The default: the units one after the other, here."""
+    """The default: the units one after the other, here, each call taken from ``calls`` when its turn comes."""
 
     description = "in this process"
 
-    def map(self, function: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
+    def map(self, function: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> Iterator[R]:
         for call in calls:
             yield function(*call)
+
+    def broadcast(self, value: Any) -> Any:
+        return value  # the object itself: no copy
 
 
 class OnRay:
@@ -60,7 +69,7 @@ class OnRay:
         cpus = int(ray.cluster_resources().get("CPU", 0))
         self.description = f"on Ray ({cpus} CPUs)"
 
-    def map(self, function: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
+    def map(self, function: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> Iterator[R]:
         remote = self.ray.remote(num_cpus=1)(function)
         pending = [remote.remote(*call) for call in calls]
         done = 0
@@ -71,6 +80,9 @@ class OnRay:
         finally:  # stopped early (an error, Ctrl-C): what is still queued or running is not wanted
             for ref in pending[done:]:
                 self.ray.cancel(ref)
+
+    def broadcast(self, value: Any) -> Any:
+        return self.ray.put(value)  # in the object store once; Ray hands every task given the reference the value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

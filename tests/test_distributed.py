@@ -1,4 +1,5 @@
-"""Scale-out: the commands' units (tuning trials, episode chunks) give the same results wherever they run.
+"""Scale-out: the commands' units (tuning trials, episode chunks, a plan's chunks of SKUs) give the same results
+wherever they run.
 
 The fast tests run the units in this process, or on stand-in workers that copy every unit's
 arguments (as Ray sends them) and run the units backwards; the tests marked ``ray`` run them on
@@ -13,7 +14,7 @@ import pickle
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ import pytest
 import yaml
 
 import evaluate
+import plan
 import tune
 from agents.evaluation import evaluate as evaluate_policies
 from agents.evaluation import resolve_policies, tuning_and_evaluation_paths
+from benchmarks.plan_scale import write_inputs
 from tests.test_assortment_policies import shop
 
 CLUSTER = os.environ.get("INVENTORY_TEST_RAY_ADDRESS")
@@ -50,9 +53,25 @@ class Backwards:
 
     description = "backwards, on copies"
 
-    def map(self, function: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
-        results = [function(*pickle.loads(pickle.dumps(call))) for call in reversed(calls)]
+    def map(self, function: Callable[..., Any], calls: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+        results = [function(*pickle.loads(pickle.dumps(call))) for call in reversed(list(calls))]
         yield from reversed(results)
+
+    def broadcast(self, value: Any) -> Any:
+        return value  # each call pickles it anyway
+
+
+class Connected:
+    """distributed.workers as a command opens it, handing out the stand-in."""
+
+    def __init__(self, use_ray: bool, address: str | None) -> None:
+        pass
+
+    def __enter__(self) -> Backwards:
+        return Backwards()
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 def trials(out: Path) -> pd.DataFrame:
@@ -77,17 +96,6 @@ def test_policies_tuned_and_episode_chunks_run_anywhere_give_the_numbers_of_one_
 
 def test_a_batched_study_is_the_same_when_its_trials_run_backwards_on_copies(tmp_path, monkeypatch):
     tune.main([*STUDY, "--out", str(tmp_path / "here")])
-
-    class Connected:  # distributed.workers as tune.py opens it, handing out the stand-in
-        def __init__(self, use_ray: bool, address: str | None) -> None:
-            pass
-
-        def __enter__(self) -> Backwards:
-            return Backwards()
-
-        def __exit__(self, *exc: object) -> None:
-            pass
-
     monkeypatch.setattr(tune.distributed, "workers", Connected)
     tune.main([*STUDY, "--out", str(tmp_path / "backwards")])
     here, backwards = trials(tmp_path / "here"), trials(tmp_path / "backwards")
@@ -96,15 +104,50 @@ def test_a_batched_study_is_the_same_when_its_trials_run_backwards_on_copies(tmp
 
 
 def test_the_commands_without_ray_never_import_it(tmp_path):
+    planning = [*plan_inputs(tmp_path / "plan"), "--out", str(tmp_path / "orders.csv")]
     script = (
         "import sys, evaluate, tune, plan\n"
         f"evaluate.main(['--scenario', '{SCENARIO}', '--policy', 'base_stock', '--episodes', '20', "
         f"'--tuning-episodes', '10', '--chunk-episodes', '8', '--out', {str(tmp_path)!r}])\n"
+        f"assert plan.main({planning!r}) == plan.PARTIAL_SUCCESS\n"
         "assert 'ray' not in sys.modules, 'ray was imported'\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "results.json").read_text())[0]["policy"] == "base_stock"
+    assert len(pd.read_csv(tmp_path / "orders.csv")) == PLANNED_SKUS
+
+
+PLANNED_SKUS = 3_000
+
+
+def plan_inputs(directory: Path) -> list[str]:
+    """plan.py's options for 3,000 SKUs and four bad state rows, in chunks of 500 rows, under a limit that binds."""
+    directory.mkdir(exist_ok=True)
+    items, state, projected = write_inputs(directory, PLANNED_SKUS)
+    with open(state, "a") as handle:  # skipped: a repeat (in another chunk), an unknown SKU, a bad number, no SKU
+        handle.write("SKU-5,1,1\nnope,1,1\nSKU-7,-1,0\n,3,3\n")
+    limit = projected + 20_000  # the stock expected at arrival and less room than the orders' volume
+    return ["--items", str(items), "--state", str(state), "--policy", "s_S", "--limit", str(limit),
+            "--chunk-rows", "500"]  # fmt: skip
+
+
+def planned(argv: list[str], out: Path, *options: str) -> bytes:
+    """The bytes of the orders plan.py writes."""
+    assert plan.main([*argv, "--out", str(out), *options]) == plan.PARTIAL_SUCCESS  # the four bad rows skipped
+    return out.read_bytes()
+
+
+def test_a_plan_is_the_same_byte_for_byte_when_its_chunks_run_backwards_on_copies(tmp_path, monkeypatch, capsys):
+    argv = plan_inputs(tmp_path)
+    here = planned(argv, tmp_path / "here.csv")
+    assert planned(argv, tmp_path / "whole.csv", "--chunk-rows", "10000") == here  # one chunk
+    skipped = [line for line in capsys.readouterr().err.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 8 and "state.csv line 3002: repeats an earlier sku" in skipped[0]  # twice, in order
+    monkeypatch.setattr(plan.distributed, "workers", Connected)
+    assert planned(argv, tmp_path / "backwards.csv") == here
+    orders = pd.read_csv(tmp_path / "here.csv")
+    assert len(orders) == PLANNED_SKUS and orders["cut_by_limit"].sum() > 0  # the limit binds
 
 
 def free_port() -> int:
@@ -122,11 +165,15 @@ def free_port() -> int:
 )
 def test_without_ray_installed_asking_for_it_is_one_line_exit_code_2(options, named, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
-    with pytest.raises(SystemExit) as exit_info:
-        evaluate.main(["--scenario", SCENARIO, "--policy", "base_stock", "--out", str(tmp_path / "out"), *options])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and err.count("\n") == 1 and named in err, err
-    assert not (tmp_path / "out").exists()
+    for command, argv in (
+        (evaluate.main, ["--scenario", SCENARIO, "--policy", "base_stock"]),
+        (plan.main, plan_inputs(tmp_path / "plan")),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            command([*argv, "--out", str(tmp_path / "out"), *options])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.count("\n") == 1 and named in err, err
+        assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
@@ -139,6 +186,7 @@ def test_a_cluster_out_of_reach_is_one_line_exit_code_2(address, named, tmp_path
     for command, argv in (
         (evaluate.main, ["--scenario", SCENARIO, "--policy", "base_stock"]),
         (tune.main, ["--algo", "dqn", "--scenario", SCENARIO]),
+        (plan.main, plan_inputs(tmp_path / "plan")),
     ):
         with pytest.raises(SystemExit) as exit_info:
             command([*argv, "--out", str(tmp_path / "out"), "--ray-address", address])
@@ -181,6 +229,16 @@ def test_a_study_on_a_ray_cluster_equals_the_study_in_process(tmp_path):
 def test_an_assortment_evaluated_on_a_ray_cluster_equals_the_evaluation_in_process(tmp_path):
     here = evaluate_assortment(tmp_path, "here")
     assert evaluate_assortment(tmp_path, "cluster", "--ray-address", str(CLUSTER)) == here
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+@on_cluster
+def test_a_plan_on_a_ray_cluster_equals_the_plan_in_process(tmp_path):
+    argv = plan_inputs(tmp_path)
+    here = planned(argv, tmp_path / "here.csv")
+    assert planned(argv, tmp_path / "cluster.csv", "--ray-address", str(CLUSTER)) == here
+    assert pd.read_csv(tmp_path / "cluster.csv")["cut_by_limit"].sum() > 0  # the limit binds
 
 
 @pytest.mark.slow

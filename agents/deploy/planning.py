@@ -24,6 +24,10 @@ SKU's wish and weight and keeps only numbers (about 60 bytes per SKU); the limit
 second pass reads the SKU names again and writes the lines, chunk by chunk, into a temporary file
 renamed into place at the end (:func:`envs.files.atomic_write`). SKUs are matched between the
 files by a 64-bit hash of their names (pandas' hash_array), so no table of names is kept.
+
+The first pass's chunks are independent units (:func:`wishes`): plan.py runs them one at a time in
+this process, or with ``--ray`` on Ray workers (:mod:`envs.distributed`), the item table sent to
+the workers once; the share and the lines stay in the driving process (the share couples every SKU).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from envs.distributed import Workers
 from envs.errors import UserError
 from envs.inputs import MAX_TABLE_BYTES, check_input_file, check_unique_columns, csv_header, formula_problem
 from envs.items import item_chunks, stripped, text_numbers
@@ -209,55 +214,90 @@ def levels(table: ItemTable, rows: np.ndarray, policy: str, price: float) -> tup
     return quantile, quantile + lot
 
 
-def first_pass(table: ItemTable, state_path: str | Path, chunk_rows: int, policy: str, price: float) -> Plan:
-    """Every state row's inventory position, levels and wish (before the limit); bad rows as problems."""
-    names = ("item", "position", "projected", "reorder", "order_up_to", "raw")
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+# What the first pass keeps of every state row (the columns of a Plan before the share)
+WISH = ("item", "position", "projected", "reorder", "order_up_to", "raw")
+
+
+def wishes(
+    table: ItemTable, first_line: int, frame: pd.DataFrame, policy: str, price: float
+) -> tuple[list[np.ndarray], list[tuple[int, str]]]:
+    """One chunk of the state file's rows: their :data:`WISH` columns (skipped rows: item -1, raw 0) and problems.
+
+    A unit of the first pass (:mod:`envs.distributed`): it depends on its arguments only, so the chunks
+    can run in any order and anywhere, here or on Ray workers, with the same result.
+
+    Args:
+        table: The item master.
+        first_line: The line number of the chunk's first row in the state file.
+        frame: The chunk's rows as text (``sku``, ``on_hand`` and those of ``on_order``, ``backlog`` the file has).
+        policy: One of :data:`POLICIES`.
+        price: The price of a unit of capacity per period (``--price``).
+
+    Returns:
+        The chunk's columns in the order of :data:`WISH`, and (line, problem) of every row skipped.
+    """
+    n = len(frame)
+    lines = np.arange(first_line, first_line + n)
     problems: list[tuple[int, str]] = []
-    for first_line, frame in state_chunks(state_path, chunk_rows, STATE_REQUIRED + STATE_OPTIONAL):
-        n = len(frame)
-        lines = np.arange(first_line, first_line + n)
-        bad = np.zeros(n, dtype=bool)
-        sku = stripped(frame["sku"])
-        numbers = {}
-        for column in ("on_hand", *STATE_OPTIONAL):
-            if column in frame.columns:
-                value, missing = text_numbers(frame[column])
-            else:
-                value, missing = np.full(n, np.nan), np.ones(n, dtype=bool)
-            value = np.where(missing & (column != "on_hand"), 0.0, value)
-            wrong = ~np.isfinite(value) | (value < 0) | (value != np.round(value)) | (value > MAX_UNITS)
-            for row in np.flatnonzero(wrong & ~bad):
-                shown = str(frame[column].iloc[row]).strip() if column in frame.columns else ""
-                problems.append((int(lines[row]), f"{column} '{shown}' is not a whole number >= 0"))
-            bad |= wrong
-            numbers[column] = np.where(wrong, 0.0, value)
-        empty = (sku == "").to_numpy() & ~bad
-        problems += [(int(lines[row]), "sku is empty") for row in np.flatnonzero(empty)]
-        bad |= empty
-        formula = np.array([bool(formula_problem(s)) for s in sku], dtype=bool) & ~bad
-        problems += [(int(lines[row]), formula_problem(sku.iloc[row])) for row in np.flatnonzero(formula)]
-        bad |= formula
-        item = table.find(sku_hash(sku.to_numpy(dtype=object)))
-        unknown = (item < 0) & ~bad
-        problems += [
-            (int(lines[row]), f"sku {sku.iloc[row]!r} is not in the item master") for row in np.flatnonzero(unknown)
-        ]
-        bad |= unknown
-        no_demand = ~bad & ~np.isfinite(table.columns["demand_mean"][np.maximum(item, 0)])
-        problems += [(int(lines[row]), f"sku {sku.iloc[row]!r}: no demand (no demand_mean, no history)")
-                     for row in np.flatnonzero(no_demand)]  # fmt: skip
-        bad |= no_demand
-        item = np.where(bad, -1, item)
-        rows = np.maximum(item, 0)
-        net = (numbers["on_hand"] - numbers["backlog"]).astype(np.int64)
-        position = net + numbers["on_order"].astype(np.int64)
-        reorder, order_up_to = levels(table, rows, policy, price)
-        raw_order = np.where(position <= reorder, np.maximum(order_up_to - position, 0), 0)
-        raw_order = np.minimum(raw_order, table.columns["max_order"][rows])
-        lead_demand = table.columns["demand_mean"][rows] * table.columns["lead_mean"][rows]
-        for name, values in zip(names, (item, position, np.maximum(position - lead_demand, 0.0), reorder,
-                                        order_up_to, np.where(bad, 0, raw_order)), strict=True):  # fmt: skip
+    bad = np.zeros(n, dtype=bool)
+    sku = stripped(frame["sku"])
+    numbers = {}
+    for column in ("on_hand", *STATE_OPTIONAL):
+        if column in frame.columns:
+            value, missing = text_numbers(frame[column])
+        else:
+            value, missing = np.full(n, np.nan), np.ones(n, dtype=bool)
+        value = np.where(missing & (column != "on_hand"), 0.0, value)
+        wrong = ~np.isfinite(value) | (value < 0) | (value != np.round(value)) | (value > MAX_UNITS)
+        for row in np.flatnonzero(wrong & ~bad):
+            shown = str(frame[column].iloc[row]).strip() if column in frame.columns else ""
+            problems.append((int(lines[row]), f"{column} '{shown}' is not a whole number >= 0"))
+        bad |= wrong
+        numbers[column] = np.where(wrong, 0.0, value)
+    empty = (sku == "").to_numpy() & ~bad
+    problems += [(int(lines[row]), "sku is empty") for row in np.flatnonzero(empty)]
+    bad |= empty
+    formula = np.array([bool(formula_problem(s)) for s in sku], dtype=bool) & ~bad
+    problems += [(int(lines[row]), formula_problem(sku.iloc[row])) for row in np.flatnonzero(formula)]
+    bad |= formula
+    item = table.find(sku_hash(sku.to_numpy(dtype=object)))
+    unknown = (item < 0) & ~bad
+    problems += [
+        (int(lines[row]), f"sku {sku.iloc[row]!r} is not in the item master") for row in np.flatnonzero(unknown)
+    ]
+    bad |= unknown
+    no_demand = ~bad & ~np.isfinite(table.columns["demand_mean"][np.maximum(item, 0)])
+    problems += [(int(lines[row]), f"sku {sku.iloc[row]!r}: no demand (no demand_mean, no history)")
+                 for row in np.flatnonzero(no_demand)]  # fmt: skip
+    bad |= no_demand
+    item = np.where(bad, -1, item)
+    rows = np.maximum(item, 0)
+    net = (numbers["on_hand"] - numbers["backlog"]).astype(np.int64)
+    position = net + numbers["on_order"].astype(np.int64)
+    reorder, order_up_to = levels(table, rows, policy, price)
+    raw_order = np.where(position <= reorder, np.maximum(order_up_to - position, 0), 0)
+    raw_order = np.minimum(raw_order, table.columns["max_order"][rows])
+    projected = np.maximum(position - table.columns["demand_mean"][rows] * table.columns["lead_mean"][rows], 0.0)
+    return [item, position, projected, reorder, order_up_to, np.where(bad, 0, raw_order)], problems
+
+
+def first_pass(
+    table: ItemTable, state_path: str | Path, chunk_rows: int, policy: str, price: float, workers: Workers
+) -> Plan:
+    """Every state row's inventory position, levels and wish (before the limit); bad rows as problems.
+
+    The chunks of the state file are read here and planned by :func:`wishes` on ``workers`` (in this
+    process, one chunk read at a time; on Ray, every chunk sent at once, the item table once); a SKU
+    in two rows is found here, over all the chunks.
+    """
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in WISH}
+    problems: list[tuple[int, str]] = []
+    shared = workers.broadcast(table)
+    chunks = state_chunks(state_path, chunk_rows, STATE_REQUIRED + STATE_OPTIONAL)
+    calls = ((shared, first_line, frame, policy, price) for first_line, frame in chunks)  # read when taken
+    for chunk, chunk_problems in workers.map(wishes, calls):
+        problems += chunk_problems
+        for name, values in zip(WISH, chunk, strict=True):
             parts[name].append(values)
     if not parts["item"]:
         raise UserError(f"--state {state_path}: has a header but no rows")
