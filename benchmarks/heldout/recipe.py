@@ -281,7 +281,7 @@ def markdown(results: dict[str, Any]) -> str:
         *filter(None, (summary_line(results, algo, model) for algo in ALGOS for model in MODELS)),
         f"- {room_line(references)}",
         "",
-        *(f"- Target of the next phase, {algo.upper()}: {TARGETS[algo]}." for algo in ALGOS),
+        *(f"- Target of issue 14, {algo.upper()}: {TARGETS[algo]}." for algo in ALGOS),
         "",
         "## Per instance (train.py's best_model.zip)",
         "",
