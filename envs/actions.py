@@ -20,24 +20,12 @@ from gymnasium import spaces
 
 from envs.errors import UserError
 from envs.layout import ObservationLayout
+from envs.rules import reorder_rule
 from envs.scenario import AnyScenario, Scenario
 
 # What an action means (the scenario's action_meaning), as the compiled mapping reads it.
 MEANINGS = {"quantity": 0, "level": 1, "correction": 2}
 QUANTITY, LEVEL, CORRECTION = MEANINGS.values()
-
-
-def reorder_rule(position, reorder_point, order_up_to, batch, cap):
-    """The order of every classic policy in one normal form: when the inventory position is at or
-    below the reorder point, the smallest multiple of ``batch`` that lifts it to ``order_up_to``
-    or above, at most ``cap``; else nothing.
-
-    Base stock S is (S - 1, S, 1, no cap), capped base stock (S - 1, S, 1, cap), (s, S) is
-    (s, S, 1, no cap) and (r, Q) is (r, r + 1, Q, no cap) (Axsaeter, *Inventory Control*, 3rd ed.,
-    ch. 4-5). Scalars or arrays that broadcast; the kernel's action mapping runs the same code compiled.
-    """
-    shortfall = order_up_to - position
-    return (position <= reorder_point) * np.minimum(-(-shortfall // batch) * batch, cap)
 
 
 _compiled_rule = numba.njit(cache=True)(reorder_rule)
@@ -60,7 +48,7 @@ class ActionMap:
         self.single = system.single
         self.continuous = scenario.action == "continuous"
         self.meaning = MEANINGS[scenario.action_meaning]
-        self.rule = np.zeros(4, dtype=np.int64)  # action_base in reorder_rule's normal form
+        self.rule = np.zeros(4, dtype=np.int64)  # action_base in envs.rules' normal form
         if self.meaning == CORRECTION:
             assert isinstance(scenario, Scenario)  # corrections are refused for networks
             if scenario.action_base is None:

@@ -33,6 +33,8 @@ from envs.limits import (
     PlainName,
     Real,
 )
+from envs.rules import PARAMETERS as CLASSIC_PARAMETERS
+from envs.rules import normal_form
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "configs" / "scenarios"
 
@@ -234,7 +236,7 @@ class ClassicRule(_Strict):
 
     @model_validator(mode="after")
     def _its_parameters(self) -> ClassicRule:
-        needed = CLASSIC_RULE_PARAMETERS[self.policy]
+        needed = CLASSIC_PARAMETERS[self.policy]
         given = {key for key in ("S", "s", "cap", "r", "Q") if getattr(self, key) is not None}
         if given != set(needed):
             raise ValueError(f"{self.policy} takes {', '.join(needed)} (given: {', '.join(sorted(given)) or 'none'})")
@@ -248,24 +250,8 @@ class ClassicRule(_Strict):
         return order_up_to + batch - 1
 
     def normal_form(self) -> tuple[int, int, int, int]:
-        """(reorder point, order-up-to level, batch, cap) of :func:`envs.actions.reorder_rule`."""
-        unlimited = MAX_UNITS
-        if self.policy == "base_stock":
-            return self.S - 1, self.S, 1, unlimited  # type: ignore[operator, return-value]
-        if self.policy == "capped_base_stock":
-            return self.S - 1, self.S, 1, self.cap  # type: ignore[operator, return-value]
-        if self.policy == "s_S":
-            return self.s, self.S, 1, unlimited  # type: ignore[return-value]
-        return self.r, self.r + 1, self.Q, unlimited  # type: ignore[operator, return-value]
-
-
-# The parameters of each classic policy a ClassicRule names.
-CLASSIC_RULE_PARAMETERS = {
-    "base_stock": ("S",),
-    "capped_base_stock": ("S", "cap"),
-    "s_S": ("s", "S"),
-    "eoq": ("r", "Q"),
-}
+        """(reorder point, order-up-to level, batch, cap) of :func:`envs.rules.reorder_rule`."""
+        return normal_form(self.policy, **self.model_dump(exclude={"policy"}, exclude_none=True))
 
 
 class Scenario(_Options, _Supply):

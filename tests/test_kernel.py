@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from agents.classic import BaseStock, CappedBaseStock, ReorderPointQuantity, SSPolicy
-from envs.actions import ActionMap, reorder_rule
+from envs.actions import ActionMap
 from envs.kernel import InventoryKernel
 from envs.layout import ObservationLayout
+from envs.rules import reorder_rule
 from envs.system import compile_system
 from tests.conftest import make_scenario
 

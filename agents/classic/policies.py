@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from envs.actions import reorder_rule
 from envs.layout import ObservationLayout
-from envs.limits import MAX_UNITS
+from envs.rules import normal_form, reorder_rule
 
 IntOrArray = int | np.ndarray
 
@@ -40,7 +39,7 @@ class BaseStock(_OrderUpToPolicy):
         self.S = S
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        return reorder_rule(self._position(obs), self.S - 1, self.S, 1, MAX_UNITS)
+        return reorder_rule(self._position(obs), *normal_form(self.name, S=self.S))
 
     def params(self) -> dict[str, Any]:
         return {"S": int(self.S)}
@@ -56,7 +55,7 @@ class CappedBaseStock(_OrderUpToPolicy):
         self.S, self.cap = S, cap
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        return reorder_rule(self._position(obs), self.S - 1, self.S, 1, self.cap)
+        return reorder_rule(self._position(obs), *normal_form(self.name, S=self.S, cap=self.cap))
 
     def params(self) -> dict[str, Any]:
         return {"S": int(self.S), "cap": int(self.cap)}
@@ -74,7 +73,7 @@ class SSPolicy(_OrderUpToPolicy):
         self.s, self.S = s, S
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        return reorder_rule(self._position(obs), self.s, self.S, 1, MAX_UNITS)
+        return reorder_rule(self._position(obs), *normal_form(self.name, s=self.s, S=self.S))
 
     def params(self) -> dict[str, Any]:
         return {"s": int(self.s), "S": int(self.S)}
@@ -93,7 +92,7 @@ class ReorderPointQuantity(_OrderUpToPolicy):
         self.r, self.Q = r, Q
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        return reorder_rule(self._position(obs), self.r, self.r + 1, self.Q, MAX_UNITS)
+        return reorder_rule(self._position(obs), *normal_form(self.name, r=self.r, Q=self.Q))
 
     def params(self) -> dict[str, Any]:
         return {"r": int(self.r), "Q": int(self.Q)}

@@ -33,7 +33,7 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
     ties, as torch; for a network, of each stock point's block of logits). With order-up-to
     actions the value is a level and the order is the level minus the (echelon) inventory
     position of the raw observation; with corrections the order is ``round(a * R)`` plus the
-    order of the scenario's ``action_base`` (:func:`envs.actions.reorder_rule`) at that position.
+    order of the scenario's ``action_base`` (:func:`envs.rules.reorder_rule`) at that position.
     Output: (n,) orders for one stock point, (n, J) for a network.
     """
     network, scenario, normalizer = policy.model.policy, policy.scenario, policy.normalizer
