@@ -42,6 +42,8 @@ Rate = Annotated[Real, Field(gt=0, le=1)]
 Share = Annotated[Real, Field(ge=0, le=1)]
 NonNegative = Annotated[Real, Field(ge=0, le=1e6)]
 Positive = Annotated[Real, Field(gt=0, le=1e6)]
+# A multiple of a quantity of the system (of mean demand, of a level)
+Multiple = Annotated[Real, Field(gt=0, le=1000)]
 
 
 def sb3_default(algorithm: type[BaseAlgorithm], key: str) -> Any:
@@ -97,17 +99,13 @@ class RunSettings(_Strict):
         description="one stock point: act as a correction of the best tuned classic policy "
         "(action_meaning: correction; action_base tuned unless the scenario gives it); a network ignores it",
     )
-    max_level_from_classic: Real | None = Field(
+    max_level_from_classic: Multiple | None = Field(
         default=None,
-        gt=0,
-        le=1000,
         description="one stock point with level actions: max_level is this multiple of the highest level the "
         "best tuned classic policy orders up to",
     )
-    correction_periods: Real | None = Field(
+    correction_periods: Multiple | None = Field(
         default=None,
-        gt=0,
-        le=1000,
         description="with correct_classic: the largest correction in periods of mean demand (at most max_order); "
         "null: the scenario's max_correction (default max_order)",
     )
