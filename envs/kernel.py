@@ -257,7 +257,9 @@ def apply_period(
     loop runs over systems with the point's parameters fixed, so it compiles to straight-line code).
     Adds to ``totals`` and writes ``reward``; with ``record``, also every flow and cost into
     ``flows`` and ``money``. ``shipped_in`` and ``unfilled`` (N, J) are scratch space. No calls in
-    the common path: a compiled call with array arguments costs more than the period of a single item.
+    the common path: a compiled call with array arguments costs more than the period of a single item
+    (the allocation rule runs only when a point cannot ship what two or more children ask for; the
+    passes for packs, minimums and shared limits only when the system has them).
     ``effective``, ``cut`` and ``rejected`` (N, J) receive the orders after the shared order limits,
     what those cut, and the arrivals the shared storage limits rejected.
     """
@@ -265,8 +267,15 @@ def apply_period(
     slots = pipeline.shape[2]
     capacity = (capacity_kind, capacity_limit, capacity_rule, capacity_start, capacity_points, capacity_weights,
                 capacity_values)  # fmt: skip
-    # 1. the orders, rounded to packs and minimums, cut to the shared order limits
-    limit_orders(*capacity, pack, minimum, max_order, orders, effective, cut)
+    # 1. the orders, rounded to packs and minimums, cut to the shared order limits (with none, as placed)
+    rounded = capacity_kind.shape[0] > 0
+    for j in range(points):
+        rounded |= pack[j] > 1 or minimum[j] > 0
+    if rounded:
+        limit_orders(*capacity, pack, minimum, max_order, orders, effective, cut)
+    else:
+        effective[:] = orders
+        cut[:] = 0
     # 2a. the outside supplier ships every order placed with it now
     for j in range(points):
         if supplier[j] >= 0:
@@ -280,7 +289,10 @@ def apply_period(
                     latest[i, j] = arrival
                 pipeline[i, j, arrival] += q
     # what is due now may not overfill a shared storage limit
-    _limit_storage(*capacity, on_hand, pipeline, rejected)
+    if capacity_kind.shape[0] > 0:
+        _limit_storage(*capacity, on_hand, pipeline, rejected)
+    else:
+        rejected[:] = 0
     shipped = np.zeros(points, dtype=np.int64)  # to each child of the point being supplied
     requests = np.zeros(points, dtype=np.int64)
     weights = np.zeros(points, dtype=np.int64)
@@ -323,27 +335,37 @@ def apply_period(
             # d. downstream: what is owed from earlier periods first, then this period's orders
             sent = 0
             if count > 0:
+                wanted = 0
                 for k in range(count):
-                    shipped[k] = 0
-                    order[k] = k
-                if allocation == RANDOM:  # this period's random order: the children sorted by their keys
-                    for a in range(count):
-                        for b in range(a + 1, count):
-                            if keys[i, children[first + order[b]]] < keys[i, children[first + order[a]]]:
-                                order[a], order[b] = order[b], order[a]
-                for phase in range(2):
-                    wanted = 0
+                    c = children[first + k]
+                    wanted += awaiting[i, c] + effective[i, c]
+                if wanted <= stock or count == 1:  # nothing to share: each child gets what it asks, or what is left
                     for k in range(count):
                         c = children[first + k]
-                        requests[k] = awaiting[i, c] if phase == 0 else effective[i, c]
-                        wanted += requests[k]
-                    if wanted <= stock - sent:
+                        shipped[k] = min(awaiting[i, c] + effective[i, c], stock - sent)
+                        sent += shipped[k]
+                else:
+                    for k in range(count):
+                        shipped[k] = 0
+                        order[k] = k
+                    if allocation == RANDOM:  # this period's random order: the children sorted by their keys
+                        for a in range(count):
+                            for b in range(a + 1, count):
+                                if keys[i, children[first + order[b]]] < keys[i, children[first + order[a]]]:
+                                    order[a], order[b] = order[b], order[a]
+                    for phase in range(2):
+                        wanted = 0
                         for k in range(count):
-                            shipped[k] += requests[k]
-                        sent += wanted
-                    else:
-                        _share(stock - sent, requests, count, allocation, order, weights, shipped)
-                        sent = stock
+                            c = children[first + k]
+                            requests[k] = awaiting[i, c] if phase == 0 else effective[i, c]
+                            wanted += requests[k]
+                        if wanted <= stock - sent:
+                            for k in range(count):
+                                shipped[k] += requests[k]
+                            sent += wanted
+                        else:
+                            _share(stock - sent, requests, count, allocation, order, weights, shipped)
+                            sent = stock
                 for k in range(count):
                     c, units = children[first + k], shipped[k]
                     unfilled[i, c] = awaiting[i, c] + effective[i, c] - units
