@@ -1,13 +1,14 @@
 """The kernel's faces against a compiled reference loop of the same dynamics, measured in one run.
 
-    python benchmarks/kernel_speed.py [--systems 4096] [--seconds 4]
+    python benchmarks/kernel_speed.py [--systems 4096] [--repeats 7]
 
 For one stock point (lost_sales_L2_p9, base-stock level 19) and a 3-stage serial system
 (serial_snyder_shen_6_1, its optimal echelon levels), two faces are timed against a reference:
 
 - InventoryVecEnv (the SB3 VecEnv) at N systems, stepped with constant order-up-to-level actions
   (a constant level is the base-stock policy), full 365-period episodes with their automatic
-  resets, each environment drawing its own demand at reset;
+  resets, each environment drawing its own demand at reset (seeding, which makes N generators, is
+  left out of the timing, as the reference's generators are made outside it);
 - the evaluator's batch runner (run_batch) with the library's base-stock policy object, on
   pre-drawn paths of N episodes.
 
@@ -17,7 +18,8 @@ of every system and period, summed). Against the VecEnv, which draws its own dem
 reset, the reference draws each uniform from the episode's generator in the loop (numba's
 generators continue numpy's streams); against the batch runner, which runs on pre-drawn paths,
 it reads pre-drawn uniforms. Each face must reproduce the reference's total cost before it is
-timed. Ratio = reference time / face time for the same number of system-periods (1.0 would be
+timed. The faces and the references take turns, the fastest of the repeats
+kept. Ratio = reference time / face time for the same number of system-periods (1.0 would be
 as fast as the hand-written loop). Results go to benchmarks/results/kernel_speed.md.
 """
 
@@ -133,16 +135,18 @@ def reference_serial(generators, draw, uniforms, cdf, guide, levels, leads, hold
     return total
 
 
-def best_of(run: Callable[..., object], repeats: int, setup: Callable[[], tuple] = tuple) -> float:
-    """The fastest of ``repeats`` timed runs of ``run(*setup())`` (the least disturbed by other work on the
-    machine); ``setup`` runs before each, untimed."""
-    times = []
+def fastest(runs: dict[str, tuple[Callable[..., object], Callable[[], tuple]]], repeats: int) -> dict[str, float]:
+    """The fastest of ``repeats`` timed runs of each ``run(*setup())`` (the least disturbed by other work
+    on the machine). The runs take turns, so that a busy spell of the machine slows all of them alike;
+    ``setup`` runs before each, untimed."""
+    best = dict.fromkeys(runs, np.inf)
     for _ in range(repeats):
-        arguments = setup()
-        start = time.perf_counter()
-        run(*arguments)
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, (run, setup) in runs.items():
+            arguments = setup()
+            start = time.perf_counter()
+            run(*arguments)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def measure(name: str, levels: list[int], systems: int, repeats: int) -> list[tuple[str, float, float]]:
@@ -186,20 +190,33 @@ def measure(name: str, levels: list[int], systems: int, repeats: int) -> list[tu
     env = InventoryVecEnv(scenario, systems)
     actions = np.tile(np.array(levels), (systems, 1)) if not system.single else np.full(systems, levels[0])
 
-    def vec_episode() -> float:
-        env.seed(0)  # environment i draws from seed i, as the reference's row i
+    def seeded() -> tuple:
+        """Environment i seeded with i, as the reference's row i (outside the timing, as the reference's
+        generators are made outside it): the generators are made and the first demand drawn at reset."""
+        env.seed(0)
         env.reset()
+        return ()
+
+    def vec_episode() -> float:
+        """One episode, ending with the automatic reset that draws the next episode's demand."""
         total = 0.0
         for _ in range(horizon):
             _, rewards, _, _ = env.step(actions)
             total -= float(rewards.astype(np.float64).sum())
         return total
 
+    seeded()
     assert np.isclose(vec_episode(), expected, rtol=1e-4), name  # float32 rewards: summed to 1e-4
-    drawing = best_of(lambda generators: reference(True, generators), repeats, fresh_generators)
-    predrawn = best_of(lambda generators: reference(False, generators), repeats, fresh_generators)
-    vec = best_of(vec_episode, repeats)
-    batch = best_of(lambda: run_batch(policy, scenario, paths), repeats)
+    times = fastest(
+        {
+            "drawing": (lambda generators: reference(True, generators), fresh_generators),
+            "predrawn": (lambda generators: reference(False, generators), fresh_generators),
+            "vec": (vec_episode, seeded),
+            "batch": (lambda: run_batch(policy, scenario, paths), tuple),
+        },
+        repeats,
+    )
+    drawing, predrawn, vec, batch = times["drawing"], times["predrawn"], times["vec"], times["batch"]
     cells = systems * horizon
     return [
         ("reference loop, drawing each uniform from the episode's generator", cells / drawing, 1.0),
