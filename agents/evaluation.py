@@ -28,6 +28,7 @@ from agents.classic.forecast_policy import ForecastOrderUpTo
 from agents.classic.meio import NETWORK_POLICIES, optimise_base_stock
 from agents.exact.serial import serial_optimum
 from agents.references import TUNING_SEED, optimal_policy
+from agents.rl.general import GeneralPolicy, is_general_policy, load_general
 from envs.assortment import is_assortment
 from envs.batch import BatchResult, evaluation_paths, run_batch
 from envs.distributed import InProcess, Workers
@@ -137,6 +138,12 @@ def resolve_policies(
             raise UserError(
                 f"{spec}: unknown policy for {kind} (names: {', '.join(names)}; or a run directory or model path)"
             )
+        if is_general_policy(spec):  # one model for any item in its range: no scenario of its own to match
+            actor, meta = load_general(spec)
+            general = GeneralPolicy(actor, scenario)
+            trained = {"general": f"trained {meta.get('timesteps', 0):,} steps on a population"}
+            learned.append(NamedPolicy(spec, general, trained, "learned"))
+            continue
         policy, trained_on = load_learned(spec)
         expected, got = ObservationLayout(scenario).names, ObservationLayout(trained_on).names
         if _sees_all_but_forecasts(scenario, trained_on):

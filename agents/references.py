@@ -82,15 +82,22 @@ def reference_costs(
     return costs
 
 
-def best_classic(scenario: Scenario, tuning_episodes: int = 200) -> tuple[ClassicRule, dict[str, float]]:
-    """The best classic policy of a single item, as the rule an agent's corrections start from.
+def cheapest_classic(scenario: Scenario, tuning_episodes: int = 200) -> tuple[str, TunedPolicy, dict[str, float]]:
+    """The best classic policy of a single item: its name, the tuned policy and every policy's cost.
 
     Each classic policy (base stock, capped base stock, (s, S), (r, Q)) is tuned on the paths of
     ``TUNING_SEED`` and then run on those same paths; the cheapest wins (common random numbers,
-    so exact and simulated tunings are judged alike). Returns the winner and every policy's cost.
+    so exact and simulated tunings are judged alike).
     """
     paths = evaluation_paths(scenario, tuning_episodes, TUNING_SEED)
     tuned: dict[str, TunedPolicy] = {name: tune(scenario, paths) for name, tune in TUNERS.items()}
     costs = {name: float(run_batch(t.policy, scenario, paths).avg_cost.mean()) for name, t in tuned.items()}
     name = min(costs, key=costs.__getitem__)
-    return ClassicRule.model_validate({"policy": name, **tuned[name].policy.params()}), costs
+    return name, tuned[name], costs
+
+
+def best_classic(scenario: Scenario, tuning_episodes: int = 200) -> tuple[ClassicRule, dict[str, float]]:
+    """The best classic policy of a single item (:func:`cheapest_classic`) as the rule an agent's
+    corrections start from, and every policy's cost."""
+    name, tuned, costs = cheapest_classic(scenario, tuning_episodes)
+    return ClassicRule.model_validate({"policy": name, **tuned.policy.params()}), costs

@@ -38,7 +38,7 @@ from envs.errors import UserError
 from envs.items import Items, read_items
 from envs.layout import ObservationLayout
 from envs.limits import MAX_HORIZON, MAX_STOCK_POINTS, Date, Flag, Int, plain_name
-from envs.scenario import AnyScenario, NetworkScenario, format_validation_error
+from envs.scenario import AnyScenario, NetworkScenario, Scenario, StockPoint, format_validation_error
 
 
 class AssortmentSettings(BaseModel):
@@ -168,11 +168,24 @@ def expand_assortment(raw: dict[str, Any], scenario_file: Path) -> dict[str, Any
 
 # The per-SKU parameters a general policy would see beside each SKU's state, in this order.
 PARAMETERS = ("mean_lead_time", "holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "pack_size",
-              "min_order", "volume", "max_order", "mean_demand")  # fmt: skip
+              "min_order", "volume", "max_order", "mean_demand", "demand_variance", "lost_sales", "max_lead_time",
+              "lead_time_variance")  # fmt: skip
+
+
+def _demand_moments(demand: Any) -> tuple[float, float]:
+    """Mean and variance of one period's demand: of its pmf when demand is iid, else the mean and that of a
+    Poisson with that mean (a replayed history or seasonal demand has no single pmf)."""
+    if demand.stationary:
+        pmf = demand.pmf()
+        values = np.arange(len(pmf))
+        mean = float(values @ pmf)
+        return mean, float((values - mean) ** 2 @ pmf)
+    mean = demand.mean_demand()
+    return mean, mean
 
 
 class SkuView:
-    """An assortment's observation as one row per SKU, and each SKU's parameters.
+    """An assortment's observation as one row per SKU, and each SKU's parameters (a single item: one row).
 
     ``rows(obs)`` turns (n, dim) observations into (n, J, width): per SKU its stock entry, its
     pipeline (``arriving_in_0`` ..., zero-padded to the longest lead time of the assortment) and
@@ -181,14 +194,15 @@ class SkuView:
     ``concat(rows, parameters)``.
 
     Args:
-        scenario: an assortment (see :func:`is_assortment`).
+        scenario: a single item, or an assortment (see :func:`is_assortment`).
         layout: its observation layout (built here if not given).
     """
 
-    def __init__(self, scenario: NetworkScenario, layout: ObservationLayout | None = None) -> None:
-        if not is_assortment(scenario):
+    def __init__(self, scenario: AnyScenario, layout: ObservationLayout | None = None) -> None:
+        if not (isinstance(scenario, Scenario) or is_assortment(scenario)):
             raise ValueError(
-                f"{scenario.name}: not an assortment (every stock point supplied from outside, with demand)"
+                f"{scenario.name}: neither a single item nor an assortment (every stock point supplied from "
+                "outside, with demand)"
             )
         self.layout = layout = layout if layout is not None else ObservationLayout(scenario)
         system = layout.system
@@ -208,18 +222,24 @@ class SkuView:
             if block is not None:
                 index[j, 1 + pipeline :] = np.arange(block.start, block.stop)
         self.index = index
-        points = {p.name: p for p in scenario.stock_points}
-        self.parameters = np.array(
-            [
-                [
-                    float(points[name].lead_time_values @ points[name].lead_time_probs),
-                    *(getattr(points[name], key) for key in PARAMETERS[1:-1]),
-                    points[name].demand.mean_demand(),  # type: ignore[union-attr]
-                ]
-                for name in system.names
-            ],
-            dtype=np.float64,
+        items: dict[str, StockPoint | Scenario] = (
+            {p.name: p for p in scenario.stock_points} if isinstance(scenario, NetworkScenario) else {}
         )
+        rows: list[list[float]] = []
+        for name in system.names:
+            item = items[name] if items else scenario  # a single item is its own point
+            assert isinstance(item, StockPoint | Scenario) and item.demand is not None
+            mean, variance = _demand_moments(item.demand)
+            values, probs = item.lead_time_values, item.lead_time_probs
+            lead = float(values @ probs)
+            entries = {
+                "mean_lead_time": lead, "mean_demand": mean, "demand_variance": variance,
+                "lost_sales": float(item.lost_sales), "max_lead_time": float(values.max()),
+                "lead_time_variance": float((values - lead) ** 2 @ probs),
+            }  # fmt: skip
+            # the costs and order keys as the item has them (a single item has no volume: 1)
+            rows.append([entries[key] if key in entries else float(getattr(item, key, 1.0)) for key in PARAMETERS])
+        self.parameters = np.array(rows, dtype=np.float64)
 
     def rows(self, obs: np.ndarray) -> np.ndarray:
         """(n, J, width) per-SKU rows of a batch of observations (n, dim)."""

@@ -23,7 +23,69 @@ from envs.scenario import AnyScenario, load_scenario
 EMPTY_INFO: MappingProxyType[str, Any] = MappingProxyType({})
 
 
-class InventoryVecEnv(VecEnv):
+class BatchVecEnv(VecEnv):
+    """What the VecEnv faces over an :class:`InventoryBatch` share: the batch's systems stepping together,
+    each seen by the agent as ``envs_per_system`` environments, each system drawing its demand at every
+    reset from its own generator (after ``seed(s)``: the generator of seed ``s + e``, e the index of the
+    system's first environment), and SB3's attribute plumbing (no per-environment objects)."""
+
+    def __init__(
+        self,
+        batch: InventoryBatch,
+        envs_per_system: int,
+        observation_space: gym.spaces.Space,
+        action_space: gym.spaces.Space,
+    ) -> None:
+        self.scenario = scenario = batch.scenario
+        self._batch = batch
+        systems = batch.n
+        self._per_system = envs_per_system
+        self.render_mode = None
+        super().__init__(systems * envs_per_system, observation_space, action_space)
+        self._sampler = PathSampler(scenario, self._batch.system)
+        # in a numba typed List, so that the demand of every system is drawn in one compiled loop
+        self._generators = typed.List([seeding.np_random(None)[0] for _ in range(systems)])
+        self._empty_infos: list[Any] = [EMPTY_INFO] * self.num_envs
+        self._actions: np.ndarray | None = None
+
+    def _begin(self) -> None:
+        """New episodes for every system (the seeds given since the last reset applied first)."""
+        for i, seed in enumerate(self._seeds[:: self._per_system]):
+            if seed is not None:
+                self._generators[i] = seeding.np_random(seed)[0]
+        self._reset_seeds()
+        self._batch.begin(self._sampler.draw_each(self._generators))
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def _pending_actions(self) -> np.ndarray:
+        if self._actions is None:
+            raise RuntimeError("step_wait() before step_async(actions)")
+        return self._actions
+
+    def close(self) -> None:
+        pass
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self, attr_name) for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+    ) -> list[Any]:
+        raise NotImplementedError(f"{type(self).__name__} has no per-environment objects to call methods on")
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None for _ in range(self.num_envs)]
+
+
+class InventoryVecEnv(BatchVecEnv):
     """``num_envs`` copies of a scenario, stepped together on the compiled kernel.
 
     Follows SB3's conventions: episodes end together after ``horizon`` periods and are reset
@@ -44,45 +106,31 @@ class InventoryVecEnv(VecEnv):
         record: bool = False,
         **overrides: Any,
     ) -> None:
-        self.scenario = load_scenario(scenario, **overrides)
-        self._batch = InventoryBatch(self.scenario, num_envs)
-        self.observation_names = self._batch.layout.names
-        self.stock_points = list(self._batch.system.names)
-        self.render_mode = None
-        self._action_map = ActionMap(self.scenario, self._batch.layout)
-        super().__init__(num_envs, observation_space(self._batch.layout), self._action_map.space)
-        self._sampler = PathSampler(self.scenario, self._batch.system)
-        # in a numba typed List, so that the demand of every environment is drawn in one compiled loop
-        self._generators = typed.List([seeding.np_random(None)[0] for _ in range(num_envs)])
-        self._empty_infos: list[Any] = [EMPTY_INFO] * num_envs
-        self._actions: np.ndarray | None = None
-        self._obs = np.zeros((num_envs, self._batch.layout.dim), dtype=np.float32)  # what the pending actions saw
+        batch = InventoryBatch(load_scenario(scenario, **overrides), num_envs)
+        layout = batch.layout
+        self._action_map = ActionMap(batch.scenario, layout)
+        super().__init__(batch, 1, observation_space(layout), self._action_map.space)
+        self.observation_names = layout.names
+        self.stock_points = list(layout.system.names)
+        self._obs = np.zeros((num_envs, layout.dim), dtype=np.float32)  # what the pending actions saw
         self.record = record
         self.last_outcome: PeriodOutcome | None = None
         if seed is not None:
             self.seed(seed)
 
-    def _begin(self) -> np.ndarray:
-        for i, seed in enumerate(self._seeds):
-            if seed is not None:
-                self._generators[i] = seeding.np_random(seed)[0]
-        self._reset_seeds()
-        self._batch.begin(self._sampler.draw_each(self._generators))
+    def _observe_start(self) -> np.ndarray:
+        self._begin()
         self._obs = self._batch.observe().copy()
         return self._obs
 
     def reset(self) -> VecEnvObs:
-        obs = self._begin()
+        obs = self._observe_start()
         self.reset_infos = [{} for _ in range(self.num_envs)]
         return obs
 
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
-
     def step_wait(self) -> VecEnvStepReturn:
-        if self._actions is None:
-            raise RuntimeError("step_wait() before step_async(actions)")
-        outcome = self._batch.step(self._action_map.orders(self._actions, self._obs), record=self.record)
+        actions = self._pending_actions()
+        outcome = self._batch.step(self._action_map.orders(actions, self._obs), record=self.record)
         self.last_outcome = outcome if self.record else None
         rewards = outcome.reward.astype(np.float32)
         if not self._batch.done:
@@ -99,24 +147,4 @@ class InventoryVecEnv(VecEnv):
             }
             for i, values in enumerate(per_env)
         ]
-        return self._begin(), rewards, np.ones(self.num_envs, dtype=bool), infos
-
-    def close(self) -> None:
-        pass
-
-    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        return [getattr(self, attr_name) for _ in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(
-        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
-    ) -> list[Any]:
-        raise NotImplementedError("InventoryVecEnv has no per-environment objects to call methods on")
-
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        return [None for _ in range(self.num_envs)]
+        return self._observe_start(), rewards, np.ones(self.num_envs, dtype=bool), infos

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from envs.assortment import SkuView, is_assortment
+from envs.assortment import PARAMETERS, SkuView, is_assortment
 from envs.batch import evaluation_paths
 from envs.errors import UserError
 from envs.items import read_items, stripped
@@ -200,8 +200,29 @@ def test_the_sku_view_gathers_each_skus_entries_and_parameters(tmp_path):
             name = f"{point}.{'on_hand' if entry == 'stock' else entry}"
             expected = obs[0, layout.names.index(name)] if name in layout.names else 0.0
             assert rows[0, j, k] == expected
-    assert view.parameters[:, 0].tolist() == [2.0, 2.5, 0.0]  # mean lead times
-    assert view.parameters[:, -1].tolist() == pytest.approx([4, 6, 2])  # mean demand
+    column = {name: view.parameters[:, k] for k, name in enumerate(PARAMETERS)}
+    assert column["mean_lead_time"].tolist() == [2.0, 2.5, 0.0]
+    assert column["max_lead_time"].tolist() == [2, 3, 0]
+    assert column["mean_demand"].tolist() == pytest.approx([4, 6, 2], rel=1e-6)
+    # A and C are Poisson (no variance above the mean given), B negative binomial with variance 12
+    assert column["demand_variance"].tolist() == pytest.approx([4, 12, 2], rel=1e-6)
+    assert column["lost_sales"].tolist() == [1, 1, 1]
+
+
+def test_the_sku_view_of_a_single_item_is_one_row():
+    scenario = load_scenario("lost_sales_L2_p9")
+    layout = ObservationLayout(scenario)
+    view = SkuView(scenario, layout)
+    rows = view.rows(np.array([[7, 3, 4]], dtype=np.float32))  # on hand, arriving in 0 and 1 periods
+    assert view.names == ("stock", "arriving_in_0", "arriving_in_1") and rows.tolist() == [[[7, 3, 4]]]
+    column = dict(zip(PARAMETERS, view.parameters[0].tolist(), strict=True))
+    assert (column["mean_lead_time"], column["shortage_cost"], column["holding_cost"], column["lost_sales"]) == (
+        2,
+        9,
+        1,
+        1,
+    )
+    assert column["mean_demand"] == pytest.approx(5, rel=1e-9) and column["demand_variance"] == pytest.approx(5, 1e-6)
 
 
 def test_the_shipped_mabim_item_master_is_what_its_script_makes(tmp_path):

@@ -1,0 +1,141 @@
+"""A general single-item policy: one network that orders for any item in its range, and its files.
+
+The network maps an item's :data:`envs.general.FEATURES` to an action in [-1, 1] (an order-up-to
+level around the item's base level, :mod:`envs.general`). It is stored as plain data, never as a
+pickle: ``general_policy.json`` (what it observes, its layers, the range it was trained on, how)
+and ``general_policy.npz`` (the weights, read with ``allow_pickle=False``). The JSON holds the
+SHA-256 digest of the weights file, checked on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from envs.assortment import SkuView, is_assortment
+from envs.errors import UserError
+from envs.general import FEATURES, MAX_LEAD_TIME, ItemParameters, item_features, level_orders, positions
+from envs.inputs import shown_path
+from envs.layout import ObservationLayout
+from envs.scenario import AnyScenario, Scenario
+
+META_FILE = "general_policy.json"
+WEIGHTS_FILE = "general_policy.npz"
+FORMAT = "general-single-item-policy/1"
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def actor_network(layers: list[tuple[np.ndarray, np.ndarray]], activation: str) -> nn.Sequential:
+    """The deterministic actor as torch layers: Linear, activation, ..., Linear (the action mean)."""
+    modules: list[nn.Module] = []
+    for k, (weight, bias) in enumerate(layers):
+        linear = nn.Linear(weight.shape[1], weight.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        modules.append(linear)
+        if k < len(layers) - 1:
+            modules.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*modules).eval()
+
+
+def sb3_actor_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (weight, bias) pairs of a PPO MlpPolicy's actor: its policy network, then its action layer."""
+    linears = [m for m in model.policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
+    linears.append(model.policy.action_net)
+    return [(m.weight.detach().cpu().numpy().copy(), m.bias.detach().cpu().numpy().copy()) for m in linears]
+
+
+def save_general(
+    directory: Path, layers: list[tuple[np.ndarray, np.ndarray]], activation: str, about: dict[str, Any]
+) -> None:
+    """Write the policy files into ``directory`` (created if missing): weights first, then the JSON naming them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{kind}_{k}": array for k, pair in enumerate(layers) for kind, array in zip("wb", pair, strict=True)}
+    weights = directory / WEIGHTS_FILE
+    with weights.open("wb") as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes the arrays
+    meta = {
+        "format": FORMAT,
+        "features": list(FEATURES),
+        "max_lead_time": MAX_LEAD_TIME,
+        "activation": activation,
+        "layers": len(layers),
+        "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        **about,
+    }
+    (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def is_general_policy(path: str | Path) -> bool:
+    return (Path(path) / META_FILE).is_file()
+
+
+def load_general(path: str | Path) -> tuple[nn.Sequential, dict[str, Any]]:
+    """The actor network and the JSON of a general policy directory; one-line errors for what does not fit."""
+    directory = Path(path)
+    meta_file, weights = directory / META_FILE, directory / WEIGHTS_FILE
+    try:
+        meta = json.loads(meta_file.read_text())
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} file")
+        if meta.get("features") != list(FEATURES) or meta.get("max_lead_time") != MAX_LEAD_TIME:
+            raise ValueError("made for other features than this version observes")
+        if meta.get("activation") not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {meta.get('activation')!r}")
+        data = weights.read_bytes()
+        if hashlib.sha256(data).hexdigest() != meta.get("weights_sha256"):
+            raise ValueError(f"{WEIGHTS_FILE} is not the file its JSON names (digest differs)")
+        with np.load(weights, allow_pickle=False) as arrays:
+            layers = [(arrays[f"w_{k}"], arrays[f"b_{k}"]) for k in range(int(meta["layers"]))]
+        sizes = [len(FEATURES)] + [w.shape[0] for w, _ in layers]
+        if any(w.shape != (sizes[k + 1], sizes[k]) or b.shape != (sizes[k + 1],) for k, (w, b) in enumerate(layers)):
+            raise ValueError("layer shapes do not chain")
+        if sizes[-1] != 1:
+            raise ValueError("the last layer must give one action")
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+        raise UserError(f"{shown_path(directory)}: not a general policy ({error})") from None
+    return actor_network(layers, meta["activation"]), meta
+
+
+class GeneralPolicy:
+    """A general policy ordering for a single item or for every item of an assortment
+    (see :class:`envs.policy.Policy`): each item's features from the observation and the
+    scenario's parameters, the network's action, the item's order-up-to level."""
+
+    name = "general"
+
+    def __init__(self, actor: nn.Sequential, scenario: AnyScenario, name: str = "general") -> None:
+        if not (isinstance(scenario, Scenario) or is_assortment(scenario)):
+            raise UserError(
+                f"{scenario.name}: a general policy orders for a single item or an assortment, "
+                "and this is neither a single item nor an assortment (a network of stock points)"
+            )
+        layout = ObservationLayout(scenario)
+        self.view = SkuView(scenario, layout)
+        self.items = ItemParameters.from_view(self.view.parameters)
+        reason = self.items.out_of_range()
+        if reason is not None:
+            raise UserError(f"{scenario.name}: a general policy cannot order for items with {reason}")
+        self.actor, self.name, self.single = actor, name, layout.system.single
+
+    def actions(self, rows: np.ndarray) -> np.ndarray:
+        """The network's actions (n, J) for SkuView rows (n, J, width)."""
+        features = item_features(rows, self.items)
+        with torch.no_grad():
+            out = self.actor(torch.from_numpy(features.reshape(-1, len(FEATURES))))
+        return out.numpy().reshape(rows.shape[:2]).astype(np.float64)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        rows = self.view.rows(np.asarray(obs, dtype=np.float32))
+        orders = level_orders(self.actions(rows), positions(rows, self.items), self.items)
+        return orders[:, 0] if self.single else orders
+
+    def params(self) -> dict[str, Any]:
+        return {"policy": "general"}

@@ -1,0 +1,149 @@
+"""One policy for many items: what a general single-item policy observes of an item and what its action means.
+
+A general policy orders for any single-item system in a range (demand level and dispersion,
+cost ratio, lead time, order cost, lost sales or backorders) without retraining, so the system's
+parameters are part of its input, and every quantity is measured in the item's own mean demand
+(a policy that works for mean 5 then reads mean 15 the same way). Per item (one row of an
+:class:`envs.assortment.SkuView`, a single item being one row) it observes :data:`FEATURES`:
+
+- ``stock``, ``arriving_in_0`` .. ``arriving_in_3``: the stock entry (on hand, or net inventory
+  with backorders) and the pipeline, divided by the mean demand mu, zero beyond the item's lead
+  time (lead times up to :data:`MAX_LEAD_TIME`);
+- ``position_gap``: (inventory position - base level) / action scale, see below;
+- the parameters: mean lead time / 4, log(p / h) / 4, log(mu) / 3, (variance / mu - 1) / 4
+  (0 for Poisson demand), log(1 + K / (h mu)) / 3, 1 for lost sales, max_order / (10 mu).
+
+Its action a in [-1, 1] is an order-up-to level around the item's base level:
+level = base + a * scale, order = round(level - inventory position), clipped to 0..max_order.
+The base level is the critical-fractile level of demand over the protection interval of L + 1
+periods, mu_P + z sigma_P with z = Phi^-1(p / (p + h)) (clipped to -2..3), mu_P = (L + 1) mu and
+sigma_P^2 = (L + 1) sigma^2 + mu^2 Var(L) for a random lead time L: the optimal base-stock level
+of the backorder model under a normal approximation (Zipkin, Foundations of Inventory
+Management (2000), sections 6.2 and 7.3; Snyder and Shen, Fundamentals of Supply Chain Theory
+(2019), section 4.3). The scale, 2 sigma_P + 4 mu, reaches the levels an (s, S) policy needs when
+there is a fixed order cost (an EOQ of up to 4 periods of demand above the reorder point). An
+untrained policy whose output is 0 is therefore this base-stock policy, for every item at once.
+
+The reward an item earns in training is minus its period cost divided by h mu, so that items
+whose costs differ by orders of magnitude weigh alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from envs.assortment import PARAMETERS
+
+# Longest lead time a general policy observes (its pipeline entries).
+MAX_LEAD_TIME = 4
+FEATURES = (
+    "stock", *(f"arriving_in_{k}" for k in range(MAX_LEAD_TIME)), "position_gap",
+    "lead_time", "log_cost_ratio", "log_mean_demand", "dispersion", "order_cost", "lost_sales", "max_order",
+)  # fmt: skip
+FRACTILE_Z = (-2.0, 3.0)  # the base level's safety factor is clipped to this range
+
+
+@dataclass(frozen=True)
+class ItemParameters:
+    """The parameters of J items as arrays (J,), from :attr:`envs.assortment.SkuView.parameters`."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    lead_time: np.ndarray  # mean lead time
+    lead_variance: np.ndarray
+    max_lead_time: np.ndarray
+    holding: np.ndarray
+    shortage: np.ndarray
+    fixed: np.ndarray
+    lost_sales: np.ndarray
+    max_order: np.ndarray
+
+    @staticmethod
+    def from_view(parameters: np.ndarray) -> ItemParameters:
+        """From a SkuView's parameter table (J, len(PARAMETERS))."""
+        column = {name: parameters[:, k].astype(np.float64) for k, name in enumerate(PARAMETERS)}
+        return ItemParameters(
+            mean=column["mean_demand"], variance=column["demand_variance"], lead_time=column["mean_lead_time"],
+            lead_variance=column["lead_time_variance"], max_lead_time=column["max_lead_time"],
+            holding=column["holding_cost"], shortage=column["shortage_cost"], fixed=column["fixed_order_cost"],
+            lost_sales=column["lost_sales"], max_order=column["max_order"],
+        )  # fmt: skip
+
+    def out_of_range(self) -> str | None:
+        """Why a general policy cannot order for these items, or None (each must have a positive mean
+        demand and holding and shortage cost, and a lead time of at most MAX_LEAD_TIME)."""
+        if np.any(self.max_lead_time > MAX_LEAD_TIME):
+            return f"a lead time above {MAX_LEAD_TIME} periods (the longest a general policy observes)"
+        if np.any(self.mean <= 0):
+            return "no demand (mean demand 0)"
+        if np.any(self.holding <= 0) or np.any(self.shortage <= 0):
+            return "a holding or shortage cost of 0 (the cost ratio p / h is part of the input)"
+        return None
+
+    @property
+    def protection_sd(self) -> np.ndarray:
+        """Standard deviation of demand over the protection interval (L + 1 periods, L random)."""
+        return np.sqrt((self.lead_time + 1) * self.variance + self.mean**2 * self.lead_variance)
+
+    @property
+    def base_level(self) -> np.ndarray:
+        """The critical-fractile level mu_P + z sigma_P of each item (see the module docstring)."""
+        z = np.clip(stats.norm.ppf(self.shortage / (self.shortage + self.holding)), *FRACTILE_Z)
+        return (self.lead_time + 1) * self.mean + z * self.protection_sd
+
+    @property
+    def action_scale(self) -> np.ndarray:
+        """Units of level per unit of action: 2 sigma_P + 4 mu."""
+        return 2 * self.protection_sd + 4 * self.mean
+
+    @property
+    def cost_scale(self) -> np.ndarray:
+        """h mu: what a training reward is divided by."""
+        return self.holding * self.mean
+
+    def parameter_features(self) -> np.ndarray:
+        """(J, 7) float32: the parameter entries of :data:`FEATURES` (from ``lead_time`` on)."""
+        return np.stack(
+            [
+                self.lead_time / MAX_LEAD_TIME,
+                np.log(self.shortage / self.holding) / 4,
+                np.log(self.mean) / 3,
+                (self.variance / self.mean - 1) / 4,
+                np.log1p(self.fixed / (self.holding * self.mean)) / 3,
+                self.lost_sales,
+                self.max_order / (10 * self.mean),
+            ],
+            axis=1,
+        ).astype(np.float32)
+
+
+def item_features(rows: np.ndarray, items: ItemParameters) -> np.ndarray:
+    """The general policy's input (n, J, len(FEATURES)) float32 from SkuView rows (n, J, width).
+
+    The rows' first 1 + P entries are the stock and the pipeline (P = the longest lead time among
+    the items, at most MAX_LEAD_TIME); demand lags after them are not observed.
+    """
+    n, points, _ = rows.shape
+    slots = int(items.max_lead_time.max()) if points else 0
+    stock_and_pipeline = rows[:, :, : 1 + slots].astype(np.float64)
+    out = np.zeros((n, points, len(FEATURES)), dtype=np.float32)
+    out[:, :, : 1 + slots] = stock_and_pipeline / items.mean[:, None]
+    position = stock_and_pipeline.sum(axis=2)
+    out[:, :, 1 + MAX_LEAD_TIME] = (position - items.base_level) / items.action_scale
+    out[:, :, 2 + MAX_LEAD_TIME :] = items.parameter_features()
+    return out
+
+
+def positions(rows: np.ndarray, items: ItemParameters) -> np.ndarray:
+    """Inventory positions (n, J) from SkuView rows: the stock entry plus the pipeline."""
+    slots = int(items.max_lead_time.max()) if rows.shape[1] else 0
+    return rows[:, :, : 1 + slots].astype(np.float64).sum(axis=2)
+
+
+def level_orders(actions: np.ndarray, position: np.ndarray, items: ItemParameters) -> np.ndarray:
+    """Orders (n, J) int64 for actions (n, J) in [-1, 1] (clipped) at inventory positions (n, J)."""
+    level = items.base_level + np.clip(actions, -1.0, 1.0) * items.action_scale
+    return np.clip(np.rint(level - position), 0, items.max_order).astype(np.int64)
