@@ -12,7 +12,7 @@ Read top to bottom:
    population is one environment; :mod:`envs.general` says what an item observes and what its
    action means), under VecNormalize of the rewards.
 3. PPO (stable-baselines3, MLP policy) whose action layer starts at zero, so the untrained
-   policy orders up to every item's base level (the critical-fractile level).
+   policy is every item's base (s, S) policy (envs.general).
 4. Every ``selection.every`` steps, and before the first update, the policy orders on each
    selection scenario (the training instances, never the held-out ones) for
    ``selection.episodes`` episodes of ``selection.seed``; the score is the mean of cost / cost of
@@ -185,7 +185,7 @@ def train(config: GeneralConfig, out: Path, seed: int) -> dict[str, Any]:
                      "log_std_init": net.log_std_init}  # fmt: skip
     model = PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0, tensorboard_log=str(out / "tb"),
                 policy_kwargs=policy_kwargs, **config.ppo.model_dump())  # fmt: skip
-    with torch.no_grad():  # the untrained policy orders up to every item's base level
+    with torch.no_grad():  # the untrained policy is every item's base (s, S) policy
         for parameter in model.policy.action_net.parameters():
             parameter.zero_()
     selector = Selector(config, out)

@@ -9,23 +9,26 @@ parameters are part of its input, and every quantity is measured in the item's o
 - ``stock``, ``arriving_in_0`` .. ``arriving_in_3``: the stock entry (on hand, or net inventory
   with backorders) and the pipeline, divided by the mean demand mu, zero beyond the item's lead
   time (lead times up to :data:`MAX_LEAD_TIME`);
-- ``position_gap``: (inventory position - base level) / action scale, see below;
+- ``position_gap``: (inventory position - reorder point s) / action scale, see below;
 - the parameters: mean lead time / 4, log(p / h) / 4, log(mu) / 3, (variance / mu - 1) / 4
   (0 for Poisson demand), log(1 + K / (h mu)) / 3, 1 for lost sales, max_order / (10 mu).
 
-Its action a in [-1, 1] is an order-up-to level around the item's base level:
-level = base + a * scale, order = round(level - inventory position), clipped to 0..max_order.
-The base level is the critical-fractile level of demand over the protection interval of L + 1
-periods, mu_P + z sigma_P with z = Phi^-1(p / (p + h)) (clipped to -2..3), mu_P = (L + 1) mu and
-sigma_P^2 = (L + 1) sigma^2 + mu^2 Var(L) for a random lead time L: the optimal base-stock level
-of the backorder model under a normal approximation (Zipkin, Foundations of Inventory
-Management (2000), sections 6.2 and 7.3; Snyder and Shen, Fundamentals of Supply Chain Theory
-(2019), section 4.3). The scale, 2 sigma_P + 4 mu, reaches the levels an (s, S) policy needs when
-there is a fixed order cost (an EOQ of up to 4 periods of demand above the reorder point). An
-untrained policy whose output is 0 is therefore this base-stock policy, for every item at once.
+Its action a in [-1, 1] moves the order-up-to level of a base (s, S) policy:
+level = s + Q [position <= s] + a * scale, order = round(level - inventory position), clipped to
+0..max_order, so that the untrained policy (a = 0) orders up to S = s + Q when the position is at or
+below s and nothing above it. The reorder point s is the critical-fractile level of demand over
+the protection interval of L + 1 periods, mu_P + z sigma_P with z = Phi^-1(p / (p + h)) (clipped
+to -2..3), mu_P = (L + 1) mu and sigma_P^2 = (L + 1) sigma^2 + mu^2 Var(L) for a random lead time
+L: the optimal base-stock level of the backorder model under a normal approximation (Zipkin,
+Foundations of Inventory Management (2000), sections 6.2 and 7.3; Snyder and Shen, Fundamentals
+of Supply Chain Theory (2019), section 4.3). Q is the economic order quantity sqrt(2 K mu / h)
+(Harris 1913), 0 without a fixed order cost: the base is then the base-stock policy at s. The
+scale, 2 sigma_P + 4 mu, reaches the levels an (s, S) policy needs (an EOQ of up to 4 periods of
+demand above the reorder point).
 
-The reward an item earns in training is minus its period cost divided by h mu, so that items
-whose costs differ by orders of magnitude weigh alike.
+The reward an item earns in training is minus its period cost divided by what the base policy
+costs it per period (:func:`base_costs`), so that items whose costs differ by orders of magnitude
+weigh alike and the sum of rewards is the mean relative cost the policy is judged by.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from envs.assortment import PARAMETERS
+from envs.assortment import PARAMETERS, SkuView
+from envs.batch import run_batch
+from envs.paths import ExogenousPaths
+from envs.scenario import AnyScenario
 
 # Longest lead time a general policy observes (its pipeline entries).
 MAX_LEAD_TIME = 4
@@ -89,20 +95,20 @@ class ItemParameters:
         return np.sqrt((self.lead_time + 1) * self.variance + self.mean**2 * self.lead_variance)
 
     @property
-    def base_level(self) -> np.ndarray:
-        """The critical-fractile level mu_P + z sigma_P of each item (see the module docstring)."""
+    def reorder_point(self) -> np.ndarray:
+        """The base policy's s: the critical-fractile level mu_P + z sigma_P (see the module docstring)."""
         z = np.clip(stats.norm.ppf(self.shortage / (self.shortage + self.holding)), *FRACTILE_Z)
         return (self.lead_time + 1) * self.mean + z * self.protection_sd
+
+    @property
+    def order_quantity(self) -> np.ndarray:
+        """The base policy's S - s: the EOQ sqrt(2 K mu / h), 0 without a fixed order cost."""
+        return np.sqrt(2 * self.fixed * self.mean / self.holding)
 
     @property
     def action_scale(self) -> np.ndarray:
         """Units of level per unit of action: 2 sigma_P + 4 mu."""
         return 2 * self.protection_sd + 4 * self.mean
-
-    @property
-    def cost_scale(self) -> np.ndarray:
-        """h mu: what a training reward is divided by."""
-        return self.holding * self.mean
 
     def parameter_features(self) -> np.ndarray:
         """(J, 7) float32: the parameter entries of :data:`FEATURES` (from ``lead_time`` on)."""
@@ -132,7 +138,7 @@ def item_features(rows: np.ndarray, items: ItemParameters) -> np.ndarray:
     out = np.zeros((n, points, len(FEATURES)), dtype=np.float32)
     out[:, :, : 1 + slots] = stock_and_pipeline / items.mean[:, None]
     position = stock_and_pipeline.sum(axis=2)
-    out[:, :, 1 + MAX_LEAD_TIME] = (position - items.base_level) / items.action_scale
+    out[:, :, 1 + MAX_LEAD_TIME] = (position - items.reorder_point) / items.action_scale
     out[:, :, 2 + MAX_LEAD_TIME :] = items.parameter_features()
     return out
 
@@ -145,5 +151,29 @@ def positions(rows: np.ndarray, items: ItemParameters) -> np.ndarray:
 
 def level_orders(actions: np.ndarray, position: np.ndarray, items: ItemParameters) -> np.ndarray:
     """Orders (n, J) int64 for actions (n, J) in [-1, 1] (clipped) at inventory positions (n, J)."""
-    level = items.base_level + np.clip(actions, -1.0, 1.0) * items.action_scale
+    s = items.reorder_point
+    level = s + items.order_quantity * (position <= s) + np.clip(actions, -1.0, 1.0) * items.action_scale
     return np.clip(np.rint(level - position), 0, items.max_order).astype(np.int64)
+
+
+class BasePolicy:
+    """The base (s, S) policy of every item (a general policy's action held at 0), as an order policy."""
+
+    name = "base"
+
+    def __init__(self, view: SkuView) -> None:
+        self.view, self.items = view, ItemParameters.from_view(view.parameters)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        rows = self.view.rows(obs)
+        orders = level_orders(np.zeros(rows.shape[:2]), positions(rows, self.items), self.items)
+        return orders[:, 0] if orders.shape[1] == 1 and self.view.layout.system.single else orders
+
+    def params(self) -> dict[str, str]:
+        return {"policy": "base (s, S) of envs.general"}
+
+
+def base_costs(scenario: AnyScenario, view: SkuView, paths: ExogenousPaths, warmup: int) -> np.ndarray:
+    """Each item's average cost per period (J,) under the base policy on ``paths`` (all episodes pooled)."""
+    result = run_batch(BasePolicy(view), scenario, paths, warmup=warmup)
+    return result.point_kpis["avg_cost"].mean(axis=0)

@@ -12,10 +12,14 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 from envs.assortment import SkuView
 from envs.batch import InventoryBatch
 from envs.errors import UserError
-from envs.general import FEATURES, ItemParameters, item_features, level_orders, positions
+from envs.general import FEATURES, ItemParameters, base_costs, item_features, level_orders, positions
 from envs.kpis import POINT_KPI_NAMES, point_kpis
+from envs.paths import PathSampler
 from envs.scenario import AnyScenario
 from envs.vec_env import BatchVecEnv
+
+# Seed of the episodes each item's reward scale (its base policy's cost) is measured on.
+SCALE_SEED = 3_000_017
 
 
 class SkuVecEnv(BatchVecEnv):
@@ -23,16 +27,17 @@ class SkuVecEnv(BatchVecEnv):
     :func:`envs.population.population_scenario`), each of its J items one environment: ``copies * J``
     environments, environment ``m * J + j`` being item j of copy m.
 
-    Observation: ``FEATURES`` of the item (float32); action: ``Box(-1, 1, (1,))``, the item's
-    order-up-to level around its base level; reward: minus the item's period cost divided by h mu
-    (:attr:`envs.general.ItemParameters.cost_scale`). Episodes of all items end together after
+    Observation: ``FEATURES`` of the item (float32); action: ``Box(-1, 1, (1,))``, the shift of the
+    order-up-to level of the item's base policy; reward: minus the item's period cost divided by its
+    base policy's average cost per period (:func:`envs.general.base_costs`, on ``scale_episodes``
+    episodes of seed :data:`SCALE_SEED`, the first quarter of each left out). Episodes of all items end together after
     ``horizon`` periods and are reset automatically, each copy drawing the demand of all its
     items from its own generator (after ``seed(s)``: copy m from seed ``s + m * J``). The info of
     an ended episode holds ``terminal_observation``, ``TimeLimit.truncated`` and the item's
     ``episode_kpis``; any other step's info is an empty read-only mapping.
     """
 
-    def __init__(self, scenario: AnyScenario, copies: int, seed: int | None = None) -> None:
+    def __init__(self, scenario: AnyScenario, copies: int, seed: int | None = None, scale_episodes: int = 16) -> None:
         batch = InventoryBatch(scenario, copies)
         self.view = SkuView(scenario, batch.layout)
         self.items = ItemParameters.from_view(self.view.parameters)
@@ -45,6 +50,8 @@ class SkuVecEnv(BatchVecEnv):
         box = spaces.Box(low=-np.inf, high=np.inf, shape=(len(FEATURES),), dtype=np.float32)
         super().__init__(batch, self.n_items, box, spaces.Box(-1.0, 1.0, (1,), dtype=np.float32))
         self.observation_names = list(FEATURES)
+        scale_paths = PathSampler(scenario, batch.system).draw(np.random.default_rng(SCALE_SEED), scale_episodes)
+        self.cost_scale = np.maximum(base_costs(scenario, self.view, scale_paths, scenario.horizon // 4), 1e-9)
         self._rows = np.zeros((copies, self.n_items, len(self.view.names)), dtype=np.float32)
         if seed is not None:
             self.seed(seed)
@@ -63,7 +70,7 @@ class SkuVecEnv(BatchVecEnv):
         actions = np.asarray(self._pending_actions(), dtype=np.float64).reshape(self._batch.n, self.n_items)
         orders = level_orders(actions, positions(self._rows, self.items), self.items)
         outcome = self._batch.step(orders, record=True)
-        rewards = (-outcome.per_point("cost") / self.items.cost_scale).reshape(-1).astype(np.float32)
+        rewards = (-outcome.per_point("cost") / self.cost_scale).reshape(-1).astype(np.float32)
         if not self._batch.done:
             return self._observe(), rewards, np.zeros(self.num_envs, dtype=bool), list(self._empty_infos)
         terminal = self._observe()

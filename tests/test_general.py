@@ -40,13 +40,12 @@ def zero_actor():
 def test_the_base_level_is_the_critical_fractile_of_protection_interval_demand():
     items = items_of(load_scenario("lost_sales_L2_p9"))  # Poisson(5), lead time 2, h = 1, p = 9
     # mu_P = 3 x 5 = 15, sigma_P = sqrt(3 x 5), z = Phi^-1(0.9) = 1.2816
-    assert items.base_level[0] == pytest.approx(15 + stats.norm.ppf(0.9) * np.sqrt(15))
+    assert items.reorder_point[0] == pytest.approx(15 + stats.norm.ppf(0.9) * np.sqrt(15))
     assert items.action_scale[0] == pytest.approx(2 * np.sqrt(15) + 20)
-    assert items.cost_scale[0] == pytest.approx(5)
     # a random lead time adds mu^2 Var(L): lead 1 or 3 with probability 1/2 each, Var(L) = 1
     random_lead = items_of(make_scenario(lead_time={"values": [1, 3], "probs": [0.5, 0.5]}, shortage_cost=1))
     assert random_lead.protection_sd[0] == pytest.approx(np.sqrt(3 * 5 + 25 * 1))
-    assert random_lead.base_level[0] == pytest.approx(15)  # p = h: z = 0
+    assert random_lead.reorder_point[0] == pytest.approx(15)  # p = h: z = 0
 
 
 def test_features_are_in_units_of_mean_demand_and_padded_to_the_longest_lead_time():
@@ -56,20 +55,29 @@ def test_features_are_in_units_of_mean_demand_and_padded_to_the_longest_lead_tim
     features = dict(zip(FEATURES, item_features(rows, items)[0, 0].tolist(), strict=True))
     assert (features["stock"], features["arriving_in_0"]) == (2.0, 1.0)
     assert features["arriving_in_1"] == features[f"arriving_in_{MAX_LEAD_TIME - 1}"] == 0.0
-    assert features["position_gap"] == pytest.approx((15 - items.base_level[0]) / items.action_scale[0], rel=1e-6)
+    assert features["position_gap"] == pytest.approx((15 - items.reorder_point[0]) / items.action_scale[0], rel=1e-6)
     assert features["lead_time"] == pytest.approx(2 / MAX_LEAD_TIME)
     assert features["log_cost_ratio"] == pytest.approx(np.log(9) / 4, rel=1e-6)
     assert (features["lost_sales"], features["dispersion"]) == (1.0, pytest.approx(0, abs=1e-6))
 
 
-def test_an_action_is_an_order_up_to_level_around_the_base_level():
+def test_an_action_moves_the_order_up_to_level_of_the_base_policy():
     items = items_of(load_scenario("lost_sales_L2_p9"))  # max_order 20
-    base, scale = items.base_level[0], items.action_scale[0]
+    base, scale = items.reorder_point[0], items.action_scale[0]
     position = np.array([[12.0], [12.0], [12.0], [40.0]])
     actions = np.array([[0.0], [0.25], [-1.0], [0.0]])
     orders = level_orders(actions, position, items)
     assert orders[:, 0].tolist() == [round(base - 12), min(round(base + 0.25 * scale - 12), 20), 0, 0]
     assert level_orders(np.array([[5.0]]), np.array([[0.0]]), items)[0, 0] == 20  # clipped to 1, then max_order
+
+
+def test_with_a_fixed_order_cost_the_base_policy_is_s_S_with_the_eoq():
+    items = items_of(make_scenario(fixed_order_cost=10.0, max_order=60))  # Poisson(5), lead 1, h = 1, p = 4
+    s, q = items.reorder_point[0], items.order_quantity[0]
+    assert q == pytest.approx(10.0)  # sqrt(2 x 10 x 5 / 1)
+    position = np.array([[np.floor(s)], [np.floor(s) + 1], [s + q]])
+    orders = level_orders(np.zeros((3, 1)), position, items)[:, 0]
+    assert orders.tolist() == [round(s + q - np.floor(s)), 0, 0]  # at or below s: up to S = s + Q; above: nothing
 
 
 def test_an_untrained_general_policy_is_base_stock_at_the_rounded_base_level():
@@ -108,8 +116,8 @@ def test_the_sku_vec_env_is_every_item_of_every_copy():
     expected = run_batch(GeneralPolicy(zero_actor(), scenario), scenario, paths).point_kpis["avg_cost"]
     episode_costs = [info["episode_kpis"]["avg_cost"] for info in infos]
     np.testing.assert_allclose(episode_costs, expected.reshape(-1))
-    # the reward is minus the item's cost over h mu
-    np.testing.assert_allclose(-returns / 5 * np.tile(env.items.cost_scale, 3), expected.reshape(-1), rtol=1e-5)
+    # the reward is minus the item's cost over its base policy's average cost
+    np.testing.assert_allclose(-returns / 5 * np.tile(env.cost_scale, 3), expected.reshape(-1), rtol=1e-5)
 
 
 def test_items_out_of_range_are_refused_in_one_line():
