@@ -40,6 +40,7 @@ from agents.rl.general import ACTIVATIONS, GeneralPolicy, actor_network, save_ge
 from agents.rl.training import setup_torch
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError, exit_on_user_error
+from envs.files import atomic_write, check_output_directory
 from envs.population import draw_instances, population_scenario
 from envs.scenario import format_validation_error, load_scenario
 from envs.sku_vec_env import SkuVecEnv
@@ -126,7 +127,7 @@ class Selector(BaseCallback):
         self.baseline: list[float] = []
         self.best = np.inf
         self.last = -sel.every
-        (out / "selection.csv").write_text("timesteps,score\n")
+        self.scores = ["timesteps,score"]
 
     def _costs(self) -> list[float]:
         actor = actor_network(sb3_actor_layers(self.model), self.config.network.activation)
@@ -142,8 +143,8 @@ class Selector(BaseCallback):
             self.baseline = costs
         score = float(np.mean(np.array(costs) / np.array(self.baseline)))
         steps = self.num_timesteps
-        with (self.out / "selection.csv").open("a") as handle:
-            handle.write(f"{steps},{score:.6f}\n")
+        self.scores.append(f"{steps},{score:.6f}")
+        atomic_write(self.out / "selection.csv", "\n".join(self.scores) + "\n")
         self.logger.record("selection/score", score)
         if score < self.best:
             self.best = score
@@ -166,11 +167,12 @@ class Selector(BaseCallback):
 
 
 def new_out_directory(out: Path | None) -> Path:
-    if out is None:
-        out = ROOT / "runs" / "general" / time.strftime("%Y%m%d-%H%M%S")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"{out}: exists and is not an empty directory (--out)")
-    out.mkdir(parents=True, exist_ok=True)
+    """The run directory: ``out`` if it is new or empty (not a symlink or a file), else one line and exit 2."""
+    out = check_output_directory(out or ROOT / "runs" / "general" / time.strftime("%Y%m%d-%H%M%S"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--out {out}: cannot write here ({error.strerror})") from None
     return out
 
 
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = read_config(args.config, args.timesteps)
     out = new_out_directory(args.out)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
+    atomic_write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
     result = train(config, out, args.seed)
     print(f"done: {result['timesteps']:,} steps, best selection score {result['best_score']:.5f}, "
           f"{result['cpu_seconds'] / 60:.1f} CPU-minutes; policies in {out}/best and {out}/final")  # fmt: skip

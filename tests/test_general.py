@@ -172,6 +172,7 @@ def trained(tmp_path_factory):
     return tmp, out
 
 
+@pytest.mark.slow
 def test_train_general_writes_the_best_and_final_policy(trained):
     _, out = trained
     scores = (out / "selection.csv").read_text().splitlines()
@@ -182,6 +183,7 @@ def test_train_general_writes_the_best_and_final_policy(trained):
     assert (out / "config.yaml").is_file() and any((out / "tb").iterdir())
 
 
+@pytest.mark.slow
 def test_evaluate_runs_a_general_policy_on_any_item_in_its_range(trained, tmp_path):
     _, out = trained
     result = subprocess.run(

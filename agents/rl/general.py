@@ -10,6 +10,7 @@ SHA-256 digest of the weights file, checked on load.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from torch import nn
 
 from envs.assortment import SkuView, is_assortment
 from envs.errors import UserError
+from envs.files import Content, write_directory
 from envs.general import FEATURES, MAX_LEAD_TIME, ItemParameters, item_features, level_orders, positions
 from envs.inputs import shown_path
 from envs.layout import ObservationLayout
@@ -55,22 +57,23 @@ def sb3_actor_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
 def save_general(
     directory: Path, layers: list[tuple[np.ndarray, np.ndarray]], activation: str, about: dict[str, Any]
 ) -> None:
-    """Write the policy files into ``directory`` (created if missing): weights first, then the JSON naming them."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the policy files as the directory ``directory``, all or nothing (an earlier policy there is replaced)."""
+    buffer = io.BytesIO()
     arrays = {f"{kind}_{k}": array for k, pair in enumerate(layers) for kind, array in zip("wb", pair, strict=True)}
-    weights = directory / WEIGHTS_FILE
-    with weights.open("wb") as handle:
-        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes the arrays
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes the arrays
+    weights = buffer.getvalue()
     meta = {
         "format": FORMAT,
         "features": list(FEATURES),
         "max_lead_time": MAX_LEAD_TIME,
         "activation": activation,
         "layers": len(layers),
-        "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
         **about,
     }
-    (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    files: dict[str, Content] = {WEIGHTS_FILE: weights, META_FILE: json.dumps(meta, indent=2) + "\n"}
+    write_directory(directory, files, replaceable=lambda old: {p.name for p in old.iterdir()} <= set(files),
+                    what="general policy")  # fmt: skip
 
 
 def is_general_policy(path: str | Path) -> bool:
