@@ -41,7 +41,7 @@ from agents.rl.training import setup_torch
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError, exit_on_user_error
 from envs.files import atomic_write, check_output_directory
-from envs.population import draw_instances, population_scenario
+from envs.population import RANGE, draw_instances, population_scenario
 from envs.scenario import format_validation_error, load_scenario
 from envs.sku_vec_env import SkuVecEnv
 
@@ -133,7 +133,7 @@ class Selector(BaseCallback):
         actor = actor_network(sb3_actor_layers(self.model), self.config.network.activation)
         warmup = self.config.selection.warmup
         return [
-            float(run_batch(GeneralPolicy(actor, s), s, p, warmup=warmup).avg_cost.mean())
+            float(run_batch(GeneralPolicy(actor, s, trained_range=RANGE), s, p, warmup=warmup).avg_cost.mean())
             for s, p in zip(self.scenarios, self.paths, strict=True)
         ]
 
@@ -152,7 +152,8 @@ class Selector(BaseCallback):
         print(f"{steps:>12,} steps: selection score {score:.5f} (best {self.best:.5f})", flush=True)
 
     def save(self, name: str, steps: int, score: float) -> None:
-        about = {"timesteps": steps, "selection_score": score, "trained_on": self.config.population.model_dump()}
+        about = {"timesteps": steps, "selection_score": score, "trained_on": self.config.population.model_dump(),
+                 "range": RANGE}  # fmt: skip
         save_general(self.out / name, sb3_actor_layers(self.model), self.config.network.activation, about)
 
     def _on_training_start(self) -> None:

@@ -140,7 +140,7 @@ def resolve_policies(
             )
         if is_general_policy(spec):  # one model for any item in its range: no scenario of its own to match
             actor, meta = load_general(spec)
-            general = GeneralPolicy(actor, scenario)
+            general = GeneralPolicy(actor, scenario, trained_range=meta.get("range"))
             trained = {"general": f"trained {meta.get('timesteps', 0):,} steps on a population"}
             learned.append(NamedPolicy(spec, general, trained, "learned"))
             continue

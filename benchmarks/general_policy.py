@@ -52,14 +52,14 @@ def judge(path: Path, policy_dir: Path, episodes: int, seed: int) -> dict[str, A
     """Every policy of the module docstring on one scenario."""
     scenario = load_scenario(str(path))
     assert isinstance(scenario, Scenario)
-    actor, _ = load_general(policy_dir)
+    actor, meta = load_general(policy_dir)
     untrained = actor_network([(np.zeros((1, len(FEATURES))), np.zeros(1))], "tanh")
     paths = evaluation_paths(scenario, episodes, seed)
 
     def run(policy: Any) -> np.ndarray:
         return run_batch(policy, scenario, paths, warmup=WARMUP).avg_cost
 
-    general = run(GeneralPolicy(actor, scenario))
+    general = run(GeneralPolicy(actor, scenario, trained_range=meta.get("range")))
     base = run(GeneralPolicy(untrained, scenario))
     classic_name, classic, _ = cheapest_classic(scenario)
     classic_costs = run(classic.policy)

@@ -89,6 +89,23 @@ class ItemParameters:
             return "a holding or shortage cost of 0 (the cost ratio p / h is part of the input)"
         return None
 
+    def outside(self, ranges: dict[str, list[float] | tuple[float, float]]) -> list[str]:
+        """The quantities of :data:`envs.population.RANGE` for which some item lies outside ``ranges``,
+        each as "name low..high" with the items' own extremes."""
+        values = {
+            "mean_demand": self.mean,
+            "cost_ratio": self.shortage / self.holding,
+            "dispersion": self.variance / self.mean,
+            "mean_lead_time": self.lead_time,
+            "order_cycle": self.order_quantity / self.mean,
+        }
+        tolerance = 1e-6
+        return [
+            f"{name} {values[name].min():.3g}..{values[name].max():.3g} (trained on {low:g}..{high:g})"
+            for name, (low, high) in ranges.items()
+            if name in values and (values[name].min() < low - tolerance or values[name].max() > high + tolerance)
+        ]
+
     @property
     def protection_sd(self) -> np.ndarray:
         """Standard deviation of demand over the protection interval (L + 1 periods, L random)."""

@@ -46,6 +46,14 @@ DISPERSION_RANGE = (1.5, 5.0)  # variance / mean of negative binomial demand
 CYCLE_RANGE = (1.5, 4.0)  # periods of mean demand an EOQ covers, when there is a fixed cost
 MAX_LEAD_TIME = 4
 HORIZON = 365
+# The range of the design, as a general policy trained on it records it (envs.general.ItemParameters.outside)
+RANGE = {
+    "mean_demand": MEAN_RANGE,
+    "cost_ratio": RATIO_RANGE,
+    "dispersion": (1.0, DISPERSION_RANGE[1]),  # variance / mean; Poisson: 1
+    "mean_lead_time": (0.0, float(MAX_LEAD_TIME)),
+    "order_cycle": (0.0, CYCLE_RANGE[1]),  # EOQ in periods of mean demand, 0 without a fixed order cost
+}
 
 
 def _significant(value: float, digits: int = 2) -> float:

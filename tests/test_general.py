@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from envs.errors import UserError
 from envs.general import FEATURES, MAX_LEAD_TIME, ItemParameters, item_features, level_orders
 from envs.layout import ObservationLayout
 from envs.paths import PathSampler
-from envs.population import draw_instances, population_scenario
+from envs.population import RANGE, draw_instances, population_scenario
 from envs.scenario import load_scenario
 from envs.sku_vec_env import SkuVecEnv
 from tests.conftest import make_scenario
@@ -126,6 +127,16 @@ def test_items_out_of_range_are_refused_in_one_line():
     serial = load_scenario("serial_snyder_shen_6_1")
     with pytest.raises(UserError, match="neither a single item nor an assortment"):
         GeneralPolicy(zero_actor(), serial)
+
+
+def test_items_outside_the_trained_range_are_ordered_for_with_a_warning():
+    inside = make_scenario(demand={"dist": "poisson", "mean": 5}, shortage_cost=9)
+    far = make_scenario(demand={"dist": "poisson", "mean": 40}, max_order=200, shortage_cost=90)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GeneralPolicy(zero_actor(), inside, trained_range=RANGE)
+    with pytest.warns(UserWarning, match=r"mean_demand 40\.\.40 \(trained on 2\.\.20\); cost_ratio 90\.\.90"):
+        GeneralPolicy(zero_actor(), far, trained_range=RANGE)
 
 
 def test_policy_files_round_trip_and_refuse_tampering(tmp_path):

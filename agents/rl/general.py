@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +111,14 @@ def load_general(path: str | Path) -> tuple[nn.Sequential, dict[str, Any]]:
 class GeneralPolicy:
     """A general policy ordering for a single item or for every item of an assortment
     (see :class:`envs.policy.Policy`): each item's features from the observation and the
-    scenario's parameters, the network's action, the item's order-up-to level."""
+    scenario's parameters, the network's action, the item's order-up-to level. Items outside
+    ``trained_range`` (general_policy.json's ``range``) are ordered for, with a warning naming them."""
 
     name = "general"
 
-    def __init__(self, actor: nn.Sequential, scenario: AnyScenario, name: str = "general") -> None:
+    def __init__(
+        self, actor: nn.Sequential, scenario: AnyScenario, name: str = "general", trained_range: dict | None = None
+    ) -> None:
         if not (isinstance(scenario, Scenario) or is_assortment(scenario)):
             raise UserError(
                 f"{scenario.name}: a general policy orders for a single item or an assortment, "
@@ -126,6 +130,10 @@ class GeneralPolicy:
         reason = self.items.out_of_range()
         if reason is not None:
             raise UserError(f"{scenario.name}: a general policy cannot order for items with {reason}")
+        outside = self.items.outside(trained_range or {})
+        if outside:
+            warnings.warn(f"{scenario.name}: outside the range the general policy was trained on: {'; '.join(outside)}",
+                          stacklevel=2)  # fmt: skip
         self.actor, self.name, self.single = actor, name, layout.system.single
 
     def actions(self, rows: np.ndarray) -> np.ndarray:
