@@ -16,15 +16,16 @@ parameters are part of its input, and every quantity is measured in the item's o
 Its action a in [-1, 1] moves the order-up-to level of a base (s, S) policy:
 level = s + Q [position <= s] + a * scale, order = round(level - inventory position), clipped to
 0..max_order, so that the untrained policy (a = 0) orders up to S = s + Q when the position is at or
-below s and nothing above it. The reorder point s is the critical-fractile level of demand over
-the protection interval of L + 1 periods, mu_P + z sigma_P with z = Phi^-1(p / (p + h)) (clipped
-to -2..3), mu_P = (L + 1) mu and sigma_P^2 = (L + 1) sigma^2 + mu^2 Var(L) for a random lead time
-L: the optimal base-stock level of the backorder model under a normal approximation (Zipkin,
-Foundations of Inventory Management (2000), sections 6.2 and 7.3; Snyder and Shen, Fundamentals
-of Supply Chain Theory (2019), section 4.3). Q is the economic order quantity sqrt(2 K mu / h)
-(Harris 1913), 0 without a fixed order cost: the base is then the base-stock policy at s. The
-scale, 2 sigma_P + 4 mu, reaches the levels an (s, S) policy needs (an EOQ of up to 4 periods of
-demand above the reorder point).
+below s and nothing above it. Q is the economic order quantity sqrt(2 K mu / h) (Harris 1913), 0
+without a fixed order cost. The reorder point s is a quantile of demand over the protection
+interval of L + 1 periods, mu_P + z sigma_P with mu_P = (L + 1) mu and sigma_P^2 = (L + 1) sigma^2
++ mu^2 Var(L) for a random lead time L (a normal approximation), at the fractile
+min(p / (p + h), 1 - h Q / (p mu)): without a fixed cost the critical fractile, which makes s the
+optimal base-stock level of the backorder model (Zipkin, Foundations of Inventory Management
+(2000), sections 6.2 and 7.3); with one, the (r, Q) approximation of Hadley and Whitin, Analysis
+of Inventory Systems (1963), chapter 4, P(demand over the protection interval > s) = h Q / (p mu);
+z is clipped to -2..3. The scale, 2 sigma_P + 4 mu, reaches the levels an (s, S) policy needs (an
+EOQ of up to 4 periods of demand above the reorder point).
 
 The reward an item earns in training is minus its period cost divided by what the base policy
 costs it per period (:func:`base_costs`), so that items whose costs differ by orders of magnitude
@@ -113,8 +114,12 @@ class ItemParameters:
 
     @property
     def reorder_point(self) -> np.ndarray:
-        """The base policy's s: the critical-fractile level mu_P + z sigma_P (see the module docstring)."""
-        z = np.clip(stats.norm.ppf(self.shortage / (self.shortage + self.holding)), *FRACTILE_Z)
+        """The base policy's s: mu_P + z sigma_P at the fractile of the module docstring."""
+        fractile = np.minimum(
+            self.shortage / (self.shortage + self.holding),
+            1 - self.holding * self.order_quantity / (self.shortage * self.mean),
+        )
+        z = np.clip(stats.norm.ppf(np.clip(fractile, 1e-9, 1 - 1e-9)), *FRACTILE_Z)
         return (self.lead_time + 1) * self.mean + z * self.protection_sd
 
     @property

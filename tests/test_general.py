@@ -76,6 +76,8 @@ def test_with_a_fixed_order_cost_the_base_policy_is_s_S_with_the_eoq():
     items = items_of(make_scenario(fixed_order_cost=10.0, max_order=60))  # Poisson(5), lead 1, h = 1, p = 4
     s, q = items.reorder_point[0], items.order_quantity[0]
     assert q == pytest.approx(10.0)  # sqrt(2 x 10 x 5 / 1)
+    # Hadley-Whitin: P(demand over 2 periods > s) = h Q / (p mu) = 10 / 20, below p / (p + h) = 0.8: s = the mean
+    assert s == pytest.approx(10.0)
     position = np.array([[np.floor(s)], [np.floor(s) + 1], [s + q]])
     orders = level_orders(np.zeros((3, 1)), position, items)[:, 0]
     assert orders.tolist() == [round(s + q - np.floor(s)), 0, 0]  # at or below s: up to S = s + Q; above: nothing

@@ -30,7 +30,7 @@ from envs.scenario import AnyScenario, Scenario
 
 META_FILE = "general_policy.json"
 WEIGHTS_FILE = "general_policy.npz"
-FORMAT = "general-single-item-policy/1"
+FORMAT = "general-single-item-policy/2"  # /2: the base (s, S) policy of envs.general
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
