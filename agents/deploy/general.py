@@ -43,7 +43,7 @@ PARAMETER_COLUMNS: dict[str, float | str | None] = {
     "lost_sales": None,
     "max_order": None,
 }
-# What no item of the range a general policy knows has: the check and its problem.
+# Parameters that must be positive (read_state refuses negative ones): 0 is outside a general policy's range.
 _POSITIVE = ("mean_demand", "holding_cost", "shortage_cost", "max_order")
 
 
