@@ -3,11 +3,17 @@
     python export.py runs/lost_sales_L2_p9_ppo_seed0 [--out policies/ppo_L2_p9]      # a trained run or model zip
     python export.py optimal --scenario lost_sales_L2_p9 --out policies/optimal_L2_p9  # the DP optimum
     python export.py base_stock --scenario lost_sales_L2_p9                              # a tuned classic policy
+    python export.py runs/general/best --out policies/general                              # a general policy
 
 Classic policies (eoq, s_S, base_stock, capped_base_stock) are tuned as evaluate.py tunes them;
 their fitted parameters become constants of the graph. The export is checked on observations of
 the policy's own rollouts: the ONNX orders must equal the policy's (SB3: predict(deterministic=True)
 mapped to orders); the result is printed and kept in policy.json. The logic lives in agents/deploy/export.py.
+
+A general single-item policy (a directory of train_general.py with general_policy.json) needs no
+--scenario: each SKU brings its parameters to recommend.py. Its actor (features -> action) is
+exported and checked on features of its rollouts on several single-item scenarios: the ONNX
+actions must equal the torch actor's and give the same orders (agents/deploy/general_export.py).
 """
 
 from __future__ import annotations
@@ -60,6 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.source not in {*POLICY_NAMES, *NETWORK_POLICY_NAMES} and Path(args.source).is_dir():
+        from agents.rl.general import is_general_policy  # torch: a learned policy is exported
+
+        if is_general_policy(args.source):
+            export_general_policy(args)
+            return
     if args.source in {*POLICY_NAMES, *NETWORK_POLICY_NAMES}:
         if not args.scenario:
             raise UserError(f"{args.source}: --scenario is needed to tune or solve a policy")
@@ -97,6 +109,26 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"warning: the ONNX orders differ from the policy's on {parity['mismatches']} observations", file=sys.stderr
         )
+
+
+def export_general_policy(args: argparse.Namespace) -> None:
+    """Export a general policy directory and print its parity check."""
+    from agents.deploy.general_export import export_general  # torch: only for a learned policy
+
+    if args.scenario:
+        raise UserError("--scenario: a general policy orders for any single item in its range; export it without")
+    out = Path(args.out) if args.out else Path("policies") / Path(args.source).resolve().name
+    meta = export_general(args.source, out, args.parity_observations)
+    parity = meta["parity"]
+    print(f"exported the general policy {args.source} to {out}/")
+    print(f"  action mapping: {meta['action_mapping']}")
+    print(
+        f"  parity on {parity['features']:,} rollout features of {len(parity['scenarios'])} scenarios: largest "
+        f"action difference {parity['largest_action_difference']:.2g}, {parity['order_mismatches']:,} orders differ"
+    )
+    print(f"  policy.onnx sha256 {meta['hashes']['policy.onnx']}")
+    if parity["order_mismatches"] or parity["largest_action_difference"] > parity["tolerance"]:
+        print("warning: the ONNX actions differ from the torch actor's beyond the tolerance", file=sys.stderr)
 
 
 if __name__ == "__main__":

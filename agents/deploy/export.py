@@ -226,7 +226,7 @@ def export_policy(
     Returns:
         the content of policy.json.
     """
-    out_dir = check_output_directory(out_dir, _replaceable)
+    out_dir = check_output_directory(out_dir, replaceable_export)
     scenario = source.scenario
     model_bytes = source.graph.SerializeToString()
     layout = ObservationLayout(scenario)
@@ -279,7 +279,7 @@ def export_policy(
     meta = json.loads(json.dumps(meta))  # as it will be read back (tuples as lists), for the digest
     meta["digest"] = policy_digest(model_bytes, meta)
     write_directory(
-        out_dir, {"policy.onnx": model_bytes, "policy.json": json.dumps(meta, indent=2) + "\n"}, _replaceable
+        out_dir, {"policy.onnx": model_bytes, "policy.json": json.dumps(meta, indent=2) + "\n"}, replaceable_export
     )
     return meta
 
@@ -331,7 +331,7 @@ def forecast_metadata(scenario: Scenario, layout: ObservationLayout) -> dict[str
     }
 
 
-def _replaceable(out_dir: Path) -> bool:
+def replaceable_export(out_dir: Path) -> bool:
     """Only an empty directory or an earlier export may be replaced by an export."""
     return (out_dir / "policy.json").is_file() or not any(out_dir.iterdir())
 

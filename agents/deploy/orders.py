@@ -24,7 +24,7 @@ from agents.deploy.explain import (
     format_numbers,
     shapley_attributions,
 )
-from agents.deploy.runtime import OnnxPolicy, position_columns
+from agents.deploy.runtime import ExportedPolicy, OnnxPolicy, position_columns
 from agents.deploy.state import StateRows
 from envs.files import atomic_write
 
@@ -42,12 +42,12 @@ class Recommendations:
             order placed now arrives (the lead time plus one period: what the inventory position
             has to cover under this project's event order).
         arrival_period: periods until the order arrives (the rounded mean for a stochastic
-            lead time; the explanation gives the range).
+            lead time; the explanation gives the range), for every row or (n,) one per row.
         groups: the keys of the attribution groups.
         attributions: (n, n_groups), what each group added to the order (Shapley values
             against the policy's typical state; they add up to order minus typical_order).
-        typical_order: the order in the typical state.
-        review_above: the cap above which an order needs review.
+        typical_order: the order in the typical state (None: no typical state, as for a general policy).
+        review_above: the cap above which an order needs review (None: no cap, nothing flagged).
         needs_review: bool (n,), the order exceeds ``review_above``.
         explanations: one sentence per row.
     """
@@ -56,11 +56,11 @@ class Recommendations:
     position: np.ndarray
     order_up_to: np.ndarray
     demand_through_arrival: np.ndarray
-    arrival_period: int
+    arrival_period: int | np.ndarray
     groups: list[str]
     attributions: np.ndarray
-    typical_order: float
-    review_above: int
+    typical_order: float | None
+    review_above: int | None
     needs_review: np.ndarray
     explanations: list[str]
 
@@ -142,7 +142,7 @@ def _plain_numbers(values: np.ndarray) -> list[int | float | None]:
 
 
 def write_orders(
-    path: str | Path, fmt: str, policy: OnnxPolicy, state: StateRows, recs: Recommendations, state_file: str
+    path: str | Path, fmt: str, policy: ExportedPolicy, state: StateRows, recs: Recommendations, state_file: str
 ) -> None:
     """Write one purchase-order line per SKU as CSV or JSON, atomically (:func:`envs.files.atomic_write`).
 
@@ -155,7 +155,7 @@ def write_orders(
     rows = zip(
         state.skus,
         recs.orders.tolist(),
-        [recs.arrival_period] * n,
+        np.broadcast_to(recs.arrival_period, (n,)).tolist(),
         [policy.name] * n,
         recs.needs_review.tolist(),
         numbers(recs.position),

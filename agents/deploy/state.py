@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +41,15 @@ class StateRows:
     problems: list[tuple[int, str]]
 
 
-def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
-    """Read and check a state file: a header with ``sku`` and one column per observation entry.
+Entries = list[dict[str, Any]]
+
+
+def read_state(path: str | Path, entries: Entries | Callable[[Sequence[str]], Entries]) -> StateRows:
+    """Read and check a state file: a header with ``sku`` and one column per entry.
+
+    An entry is a dict: ``name``, ``whole_number`` (it counts units), ``min`` (None: any sign) and,
+    optionally, ``flag`` (true: the cells are true, false, 1 or 0, read as 1 and 0). ``entries`` may
+    also be a function of the header giving them (for a state whose optional columns may be left out).
 
     Columns may come in any order and extra columns are ignored. A row is left out, with its
     line number and every problem found in it, when a value is missing, not a number, not a
@@ -59,13 +66,14 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
     """
     path = Path(path)
     content = decode_text(read_bytes(path, "state file", MAX_STATE_BYTES), path, "state file")
-    required = ["sku", *(entry["name"] for entry in entries)]
     problems: list[tuple[int, str]] = []
     lines, rows = [], []
     try:
         reader = csv.reader(io.StringIO(content, newline=""))
         header = [name.strip() for name in next(reader, [])]
         check_unique_columns(header, str(path))
+        entries = entries(header) if callable(entries) else entries
+        required = ["sku", *(entry["name"] for entry in entries)]
         missing = [name for name in required if name not in header]
         if missing:
             raise UserError(f"{path}: missing column(s) {', '.join(missing)} (the policy needs {','.join(required)})")
@@ -115,6 +123,9 @@ def read_state(path: str | Path, entries: list[dict[str, Any]]) -> StateRows:
 Flag = Callable[[np.ndarray, Callable[[int], str]], None]
 
 
+FLAGS = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0}
+
+
 def _number(cell: str) -> float:
     """``cell`` as a number, NaN if it is none (a decimal or exponent number, inf or nan; not '1_000',
     which Python's float() alone would take)."""
@@ -131,10 +142,14 @@ def _checked_numbers(entry: dict[str, Any], cells: list[str], flag: Flag) -> np.
     the rows with each problem: missing, not a (finite) number, not whole or beyond :data:`MAX_UNITS`
     where units are counted, below the entry's minimum."""
     name = entry["name"]
-    number = np.array([_number(cell) for cell in cells], dtype=np.float64)
     blank = np.array([cell == "" for cell in cells], dtype=bool)
-    finite = np.isfinite(number)
     flag(blank, lambda i: f"{name}: missing")
+    if entry.get("flag"):
+        number = np.array([FLAGS.get(cell.lower(), np.nan) for cell in cells], dtype=np.float64)
+        flag(np.isnan(number) & ~blank, lambda i: f"{name}: not true, false, 1 or 0 ({cells[i]!r})")
+        return number
+    number = np.array([_number(cell) for cell in cells], dtype=np.float64)
+    finite = np.isfinite(number)
     flag(np.isnan(number) & ~blank, lambda i: f"{name}: not a number ({cells[i]!r})")
     flag(np.isinf(number), lambda i: f"{name}: not a finite number ({cells[i]!r})")
     if entry["whole_number"]:
