@@ -33,10 +33,11 @@ parameters beside its state (agents/deploy/general.py); columns in any order, ex
 
 A row with a bad value (missing, not a number, negative, a zero mean demand, holding or
 shortage cost, a lead time above 4) is skipped and reported with its line. Each order line
-says the SKU's base (s, S) policy (s the critical-fractile level, S - s the EOQ), its inventory
-position, the level the policy chose and the order. The order_up_to_level column is the level
-an order lifts the position to, or the policy's level where it orders nothing; no order is
-flagged for review unless --review-above is given (there are no simulated orders of the SKU).
+says the SKU's base (s, S) policy (envs/general.py: s a quantile of demand over the protection
+interval, S - s the EOQ), its inventory position, the level the policy chose and the order.
+The order_up_to_level column is the level an order lifts the position to, or the policy's level
+where it orders nothing; no order is flagged for review unless --review-above is given (there
+are no simulated orders of the SKU).
 
 For a network policy (exported for a network scenario) a row is one item stocked across the
 network: `sku` and the entries named as in policy.json (`warehouse.on_hand`, `retailer_1.arriving_in_0`...);

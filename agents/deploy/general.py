@@ -8,7 +8,7 @@ the ONNX actor gives the action, and :func:`envs.general.level_orders` the order
 policy was trained and evaluated with. Each order line says the SKU's base (s, S) policy, its
 inventory position, the level the policy chose and the order.
 
-onnxruntime, numpy and scipy (the base policy's critical fractile): no torch.
+onnxruntime, numpy and scipy (the normal quantile of the base policy's reorder point): no torch.
 """
 
 from __future__ import annotations
