@@ -9,8 +9,8 @@ with another seed, selected on the training instances) orders for each of the 16
 same ``--episodes`` episodes of ``--seed`` (paths that played no part in training or selection),
 each over 365 periods with the first 50 left out, run:
 
-- the general policy, and the same network with its output held at 0 (the base levels alone:
-  what training added is the difference);
+- the general policy, and the same network with its output held at 0 (its base (s, S) policy
+  alone: what training added is the difference);
 - the best classic policy: the four classic policies tuned on the paths of seed 1,000,003, the
   cheapest there (agents.references.cheapest_classic), with the paired 95% CI of the general
   policy's cost minus it;
@@ -74,7 +74,7 @@ def judge(path: Path, policy_dir: Path, episodes: int, seed: int) -> dict[str, A
         "no_optimum_because": why or None,
         "reference": reference,
         "general": float(general.mean()),
-        "base_levels": float(base.mean()),
+        "base": float(base.mean()),
         "best_classic": classic_name,
         "best_classic_params": classic.policy.params(),
         "best_classic_cost": float(classic_costs.mean()),
@@ -95,7 +95,7 @@ def summary(rows: list[dict[str, Any]]) -> str:
     base, classic = np.mean([r["base_gap"] for r in rows]), np.mean([r["classic_gap"] for r in rows])
     verdicts = [verdict(r["general_minus_classic"]) for r in rows]
     return (
-        f"mean gap {np.mean(gaps):+.2f}%, worst {max(gaps):+.2f}%; base levels alone {base:+.2f}%; best classic "
+        f"mean gap {np.mean(gaps):+.2f}%, worst {max(gaps):+.2f}%; its base policy alone {base:+.2f}%; best classic "
         f"{classic:+.2f}%; significantly better than the best classic on {verdicts.count('better')}, worse on "
         f"{verdicts.count('worse')} of {len(rows)}"
     )
@@ -110,18 +110,20 @@ def markdown(results: dict[str, Any]) -> str:
         f"Date: {results['date']}; machine: {platform.machine()}, Python {platform.python_version()}, "
         "2 cores shared.  ",
         f"Policy: `{results['policy_dir']}`, trained by train_general.py for {meta.get('timesteps', 0):,} steps on "
-        f"{meta.get('trained_on')} (selection score {meta.get('selection_score')}, on the training instances). "
+        f"a population of {meta['trained_on']['size']} systems (seed {meta['trained_on']['seed']}), selected on the "
+        f"training instances (score {meta.get('selection_score', float('nan')):.4f}). "
         f"One model for every row: no retraining, no per-system setting. Every policy runs on {results['episodes']:,} "
         f"episodes of seed {results['seed']} (365 periods, the first {WARMUP} left out). Gaps are in percent of the "
         "reference: the DP optimum simulated on the same paths where tractable, else the best classic policy. "
-        "*base levels* is the same policy with its network's output held at 0. *vs best classic*: the paired 95% CI "
+        "*base* is the same policy with its network's output held at 0, its base (s, S) policy. *vs best classic*: "
+        "the paired 95% CI "
         "of the general policy's cost minus the best classic policy's.",
         "",
     ]
     for name, rows in results["sets"].items():
         lines += [f"## {name}", "", summary(rows) + ".", ""]
         lines += [
-            "| system | reference | general | gap % | base levels gap % | best classic | its gap % | vs best classic |",
+            "| system | reference | general | gap % | base gap % | best classic | its gap % | vs best classic |",
             "|---|---:|---:|---:|---:|---|---:|---|",
         ]
         for r in rows:
@@ -139,10 +141,14 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown-only", action="store_true", help="rewrite the .md from the recorded .json")
     parser.add_argument("--policy", type=Path, default=ROOT / "zoo" / "general")
     parser.add_argument("--episodes", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=12345)
     args = parser.parse_args(argv)
+    if args.markdown_only:
+        (RESULTS / "general_policy.md").write_text(markdown(json.loads((RESULTS / "general_policy.json").read_text())))
+        return
     _, meta = load_general(args.policy)
     sets = {"Lost-sales grid": grid_files(), "Held-out systems": HELDOUT.files()}
     results: dict[str, Any] = {
@@ -160,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         for path in files:
             rows.append(judge(path, args.policy, args.episodes, args.seed))
             r = rows[-1]
-            print(f"{r['scenario']}: gap {r['gap']:+.2f}% (base levels {r['base_gap']:+.2f}%, "
+            print(f"{r['scenario']}: gap {r['gap']:+.2f}% (base {r['base_gap']:+.2f}%, "
                   f"best classic {r['classic_gap']:+.2f}%)", flush=True)  # fmt: skip
         results["sets"][name] = rows
         print(f"{name}: {summary(rows)}", flush=True)
