@@ -33,10 +33,10 @@ import numpy as np
 
 from agents.evaluation import mean_ci
 from agents.references import cheapest_classic, optimal_policy
-from agents.rl.general import GeneralPolicy, actor_network, load_general
+from agents.rl.general import GeneralPolicy, load_general
 from benchmarks.heldout.instances import HELDOUT
 from envs.batch import evaluation_paths, run_batch
-from envs.general import FEATURES
+from envs.general import BasePolicy
 from envs.scenario import SCENARIO_DIR, Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,14 +53,13 @@ def judge(path: Path, policy_dir: Path, episodes: int, seed: int) -> dict[str, A
     scenario = load_scenario(str(path))
     assert isinstance(scenario, Scenario)
     actor, meta = load_general(policy_dir)
-    untrained = actor_network([(np.zeros((1, len(FEATURES))), np.zeros(1))], "tanh")
     paths = evaluation_paths(scenario, episodes, seed)
 
     def run(policy: Any) -> np.ndarray:
         return run_batch(policy, scenario, paths, warmup=WARMUP).avg_cost
 
     general = run(GeneralPolicy(actor, scenario, trained_range=meta.get("range")))
-    base = run(GeneralPolicy(untrained, scenario))
+    base = run(BasePolicy(scenario))
     classic_name, classic, _ = cheapest_classic(scenario)
     classic_costs = run(classic.policy)
     optimal, why = optimal_policy(scenario)

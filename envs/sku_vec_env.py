@@ -12,7 +12,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 from envs.assortment import SkuView
 from envs.batch import InventoryBatch
 from envs.errors import UserError
-from envs.general import FEATURES, ItemParameters, base_costs, item_features, level_orders, positions
+from envs.general import FEATURES, base_costs, item_features, items_of, level_orders, positions
 from envs.kpis import POINT_KPI_NAMES, point_kpis
 from envs.paths import PathSampler
 from envs.scenario import AnyScenario
@@ -40,10 +40,7 @@ class SkuVecEnv(BatchVecEnv):
     def __init__(self, scenario: AnyScenario, copies: int, seed: int | None = None, scale_episodes: int = 16) -> None:
         batch = InventoryBatch(scenario, copies)
         self.view = SkuView(scenario, batch.layout)
-        self.items = ItemParameters.from_view(self.view.parameters)
-        reason = self.items.out_of_range()
-        if reason is not None:
-            raise UserError(f"{scenario.name}: a general policy cannot order for items with {reason}")
+        self.items = items_of(scenario, self.view)
         if batch.system.capacity_kind.size:
             raise UserError(f"{scenario.name}: a general policy trains on items without shared limits")
         self.n_items = batch.system.n_points

@@ -20,12 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from envs.assortment import SkuView, is_assortment
+from envs.assortment import is_assortment
 from envs.errors import UserError
 from envs.files import Content, write_directory
-from envs.general import FEATURES, MAX_LEAD_TIME, ItemParameters, item_features, level_orders, positions
+from envs.general import FEATURES, MAX_LEAD_TIME, BasePolicy, item_features
 from envs.inputs import shown_path
-from envs.layout import ObservationLayout
 from envs.scenario import AnyScenario, Scenario
 
 META_FILE = "general_policy.json"
@@ -108,13 +107,11 @@ def load_general(path: str | Path) -> tuple[nn.Sequential, dict[str, Any]]:
     return actor_network(layers, meta["activation"]), meta
 
 
-class GeneralPolicy:
+class GeneralPolicy(BasePolicy):
     """A general policy ordering for a single item or for every item of an assortment
     (see :class:`envs.policy.Policy`): each item's features from the observation and the
     scenario's parameters, the network's action, the item's order-up-to level. Items outside
     ``trained_range`` (general_policy.json's ``range``) are ordered for, with a warning naming them."""
-
-    name = "general"
 
     def __init__(
         self, actor: nn.Sequential, scenario: AnyScenario, name: str = "general", trained_range: dict | None = None
@@ -124,17 +121,12 @@ class GeneralPolicy:
                 f"{scenario.name}: a general policy orders for a single item or an assortment, "
                 "and this is neither a single item nor an assortment (a network of stock points)"
             )
-        layout = ObservationLayout(scenario)
-        self.view = SkuView(scenario, layout)
-        self.items = ItemParameters.from_view(self.view.parameters)
-        reason = self.items.out_of_range()
-        if reason is not None:
-            raise UserError(f"{scenario.name}: a general policy cannot order for items with {reason}")
+        super().__init__(scenario)
         outside = self.items.outside(trained_range or {})
         if outside:
             warnings.warn(f"{scenario.name}: outside the range the general policy was trained on: {'; '.join(outside)}",
                           stacklevel=2)  # fmt: skip
-        self.actor, self.name, self.single = actor, name, layout.system.single
+        self.actor, self.name = actor, name
 
     def actions(self, rows: np.ndarray) -> np.ndarray:
         """The network's actions (n, J) for SkuView rows (n, J, width)."""
@@ -142,11 +134,6 @@ class GeneralPolicy:
         with torch.no_grad():
             out = self.actor(torch.from_numpy(features.reshape(-1, len(FEATURES))))
         return out.numpy().reshape(rows.shape[:2]).astype(np.float64)
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        rows = self.view.rows(np.asarray(obs, dtype=np.float32))
-        orders = level_orders(self.actions(rows), positions(rows, self.items), self.items)
-        return orders[:, 0] if self.single else orders
 
     def params(self) -> dict[str, Any]:
         return {"policy": "general"}
