@@ -263,7 +263,8 @@ def recommend_general(actor: GeneralActor, state: GeneralState, review_above: in
             if np.rint(level[i] - position[i]) > order:
                 sentence += f" Capped at max_order {int(items.max_order[i])}."
         else:
-            sentence = f"No order: {situation}; {base}; {chose}, no more than half a unit above the position."
+            where = "below the position" if level[i] < position[i] else "at most half a unit above the position"
+            sentence = f"No order: {situation}; {base}; {chose}, {where}."
         if needs_review[i]:
             sentence += f" Above the review cap of {review_above}: check before ordering."
         explanations.append(sentence)
