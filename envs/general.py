@@ -91,22 +91,36 @@ class ItemParameters:
             return "a holding or shortage cost of 0 (the cost ratio p / h is part of the input)"
         return None
 
-    def outside(self, ranges: dict[str, list[float] | tuple[float, float]]) -> list[str]:
-        """The quantities of :data:`envs.population.RANGE` for which some item lies outside ``ranges``,
-        each as "name low..high" with the items' own extremes."""
-        values = {
+    def _range_values(self) -> dict[str, np.ndarray]:
+        """Each item's value of every quantity of :data:`envs.population.RANGE`."""
+        return {
             "mean_demand": self.mean,
             "cost_ratio": self.shortage / self.holding,
             "dispersion": self.variance / self.mean,
             "mean_lead_time": self.lead_time,
             "order_cycle": self.order_quantity / self.mean,
         }
-        tolerance = 1e-6
+
+    def outside(self, ranges: dict[str, list[float] | tuple[float, float]]) -> list[str]:
+        """The quantities of :data:`envs.population.RANGE` for which some item lies outside ``ranges``,
+        each as "name low..high" with the items' own extremes."""
+        values = self._range_values()
         return [
             f"{name} {values[name].min():.3g}..{values[name].max():.3g} (trained on {low:g}..{high:g})"
             for name, (low, high) in ranges.items()
-            if name in values and (values[name].min() < low - tolerance or values[name].max() > high + tolerance)
+            if name in values and bool(np.any((values[name] < low - 1e-6) | (values[name] > high + 1e-6)))
         ]
+
+    def outside_each(self, ranges: dict[str, list[float] | tuple[float, float]]) -> list[str]:
+        """Per item, its quantities outside ``ranges`` ("name value (trained on low..high)", joined; "" if none)."""
+        values = self._range_values()
+        texts: list[list[str]] = [[] for _ in range(len(self.mean))]
+        for name, (low, high) in ranges.items():
+            if name not in values:
+                continue
+            for j in np.flatnonzero((values[name] < low - 1e-6) | (values[name] > high + 1e-6)):
+                texts[j].append(f"{name} {values[name][j]:.3g} (trained on {low:g}..{high:g})")
+        return ["; ".join(t) for t in texts]
 
     @property
     def protection_sd(self) -> np.ndarray:
@@ -172,10 +186,20 @@ def positions(rows: np.ndarray, items: ItemParameters) -> np.ndarray:
     return rows[:, :, : 1 + slots].astype(np.float64).sum(axis=2)
 
 
+def base_levels(position: np.ndarray, items: ItemParameters) -> np.ndarray:
+    """The base (s, S) policy's order-up-to level (n, J) at inventory positions (n, J): S at or below s, else s."""
+    s = items.reorder_point
+    return s + items.order_quantity * (position <= s)
+
+
+def chosen_levels(actions: np.ndarray, position: np.ndarray, items: ItemParameters) -> np.ndarray:
+    """The order-up-to levels (n, J) actions (n, J) in [-1, 1] (clipped) choose at inventory positions (n, J)."""
+    return base_levels(position, items) + np.clip(actions, -1.0, 1.0) * items.action_scale
+
+
 def level_orders(actions: np.ndarray, position: np.ndarray, items: ItemParameters) -> np.ndarray:
     """Orders (n, J) int64 for actions (n, J) in [-1, 1] (clipped) at inventory positions (n, J)."""
-    s = items.reorder_point
-    level = s + items.order_quantity * (position <= s) + np.clip(actions, -1.0, 1.0) * items.action_scale
+    level = chosen_levels(actions, position, items)
     return np.clip(np.rint(level - position), 0, items.max_order).astype(np.int64)
 
 

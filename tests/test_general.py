@@ -142,6 +142,18 @@ def test_items_outside_the_trained_range_are_ordered_for_with_a_warning():
         GeneralPolicy(zero_actor(), far, trained_range=RANGE)
 
 
+def test_each_item_outside_the_range_is_named():
+    scenario = population_scenario(
+        [
+            {**draw_instances(7, 4)[0], "demand": {"dist": "poisson", "mean": 40}, "max_order": 200},
+            draw_instances(7, 4)[1],
+        ],
+        "two",
+    )
+    texts = items_of(scenario).outside_each(RANGE)
+    assert texts[0].startswith("mean_demand 40 (trained on 2..20)") and texts[1] == ""
+
+
 def test_policy_files_round_trip_and_refuse_tampering(tmp_path):
     rng = np.random.default_rng(0)
     layers = [(rng.normal(size=(8, len(FEATURES))), rng.normal(size=8)), (rng.normal(size=(1, 8)), rng.normal(size=1))]

@@ -25,6 +25,7 @@ from agents.rl.general import GeneralPolicy, load_general, save_general
 from envs.assortment import PARAMETERS, SkuView
 from envs.errors import UserError
 from envs.general import FEATURES, MAX_LEAD_TIME, ItemParameters, item_features, level_orders
+from envs.population import RANGE
 from envs.scenario import load_scenario
 from tests.conftest import make_scenario
 
@@ -41,7 +42,7 @@ def exported(tmp_path_factory) -> tuple[Path, Path]:
     layers = [
         (rng.normal(size=(b, a)) * 1.5 / np.sqrt(a), rng.normal(size=b) * 0.3) for a, b in itertools.pairwise(sizes)
     ]
-    save_general(root / "general", layers, "tanh", {"timesteps": 0, "trained_on": {"size": 4}})
+    save_general(root / "general", layers, "tanh", {"timesteps": 0, "trained_on": {"size": 4}, "range": RANGE})
     export.main([str(root / "general"), "--out", str(root / "exported"), "--parity-observations", str(PARITY)])
     return root / "general", root / "exported"
 
@@ -252,3 +253,15 @@ def test_the_example_state_file_is_valid(exported, tmp_path, capsys):
     assert [line["expected_arrival_period"] for line in orders] == [2, 2, 3, 1]
     assert "lead time (1.4 periods on average)" in orders[3]["explanation"]
     assert "4 SKUs" in capsys.readouterr().err
+
+
+def test_a_sku_outside_the_trained_range_says_so_in_its_line(exported, tmp_path):
+    _, policy = exported
+    out = tmp_path / "orders.csv"
+    assert run(
+        ["--policy", str(policy), "--state", str(ROOT / "examples" / "general_state.csv"), "--out", str(out)]
+    ) in (0, None)
+    lines = {row["sku"]: row["explanation"] for row in read_orders(out)}
+    # SKU-002: K = 150, h = 0.5, mean 18.5: an EOQ of 105 units, 5.7 periods of demand (trained on up to 4)
+    assert "Outside the range the policy was trained on: order_cycle 5.69 (trained on 0..4)." in lines["SKU-002"]
+    assert "Outside" not in lines["SKU-001"]

@@ -26,7 +26,15 @@ from agents.deploy.runtime import is_general, onnx_session, read_policy_director
 from agents.deploy.state import Entries, StateRows, read_state
 from envs.assortment import PARAMETERS
 from envs.errors import UserError
-from envs.general import FEATURES, MAX_LEAD_TIME, ItemParameters, item_features, level_orders
+from envs.general import (
+    FEATURES,
+    MAX_LEAD_TIME,
+    ItemParameters,
+    base_levels,
+    chosen_levels,
+    item_features,
+    level_orders,
+)
 
 STOCK_COLUMNS = ("on_hand", "net_inventory")  # one of the two: on hand (never negative) or net of backorders
 PIPELINE_COLUMNS = tuple(f"arriving_in_{k}" for k in range(MAX_LEAD_TIME))  # optional, 0 when left out
@@ -231,8 +239,9 @@ def recommend_general(actor: GeneralActor, state: GeneralState, review_above: in
     actions = actor.actions(item_features(rows, items)[0])
     orders = level_orders(actions[None], position[None], items)[0]
     s, q = items.reorder_point, items.order_quantity
-    base_level = s + q * (position <= s)
-    level = base_level + np.clip(actions, -1.0, 1.0) * items.action_scale
+    base_level = base_levels(position[None], items)[0]
+    level = chosen_levels(actions[None], position[None], items)[0]
+    outside = items.outside_each(actor.metadata.get("trained", {}).get("range", {}))
     needs_review = orders > review_above if review_above is not None else np.zeros(len(orders), dtype=bool)
     demand = items.mean * (items.lead_time + 1)
     numbers = {"stock": obs[:, 0], "on_order": obs[:, 1:].sum(axis=1), "position": position, "s": s, "S": s + q,
@@ -265,6 +274,8 @@ def recommend_general(actor: GeneralActor, state: GeneralState, review_above: in
         else:
             where = "below the position" if level[i] < position[i] else "at most half a unit above the position"
             sentence = f"No order: {situation}; {base}; {chose}, {where}."
+        if outside[i]:
+            sentence += f" Outside the range the policy was trained on: {outside[i]}."
         if needs_review[i]:
             sentence += f" Above the review cap of {review_above}: check before ordering."
         explanations.append(sentence)
