@@ -23,7 +23,7 @@ Read top to bottom:
 
 from __future__ import annotations
 
-import argparse
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from agents.rl.general import ACTIVATIONS, GeneralPolicy, actor_network, save_general, sb3_actor_layers
 from agents.rl.training import setup_torch
+from envs.arguments import MAX_SEED, ArgumentParser, integer
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError, exit_on_user_error
 from envs.files import atomic_write, check_output_directory
@@ -201,16 +202,23 @@ def train(config: GeneralConfig, out: Path, seed: int) -> dict[str, Any]:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--out", type=Path, default=None, help="run directory (new or empty)")
-    parser.add_argument("--timesteps", type=int, default=None, help="replaces total_timesteps")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timesteps", type=integer(1), default=None, help="replaces total_timesteps")
+    parser.add_argument("--seed", type=integer(0, MAX_SEED), default=0)
     args = parser.parse_args(argv)
     config = read_config(args.config, args.timesteps)
     out = new_out_directory(args.out)
-    atomic_write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
-    result = train(config, out, args.seed)
+    try:
+        atomic_write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
+        result = train(config, out, args.seed)
+    except BaseException as stopped:  # a failure or an interrupt: no run without a policy is left behind
+        if not (out / "best").is_dir():
+            shutil.rmtree(out, ignore_errors=True)
+        elif isinstance(stopped, UserError):
+            raise UserError(f"{stopped}; the best policy so far is kept in {out}/best") from None
+        raise
     print(f"done: {result['timesteps']:,} steps, best selection score {result['best_score']:.5f}, "
           f"{result['cpu_seconds'] / 60:.1f} CPU-minutes; policies in {out}/best and {out}/final")  # fmt: skip
 

@@ -228,6 +228,16 @@ def test_evaluate_runs_a_general_policy_on_any_item_in_its_range(trained, tmp_pa
     assert "neither a single item nor an assortment" in refused.stderr
 
 
+def test_a_bad_seed_is_one_line_and_exit_code_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "train_general.py", "--seed", "-1", "--out", str(tmp_path / "run")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: argument --seed: must be in 0..4294967295, got -1"]
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_bad_config_key_is_one_line_and_exit_code_2(tmp_path):
     config = yaml.safe_load((ROOT / "configs" / "algos" / "general.yaml").read_text())
     config["ppo"]["n_stepz"] = 5
