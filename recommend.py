@@ -164,7 +164,7 @@ def recommend_general_orders(args: argparse.Namespace, out: Path, model_bytes: b
     """Orders from a general policy, each state row bringing its SKU's parameters (agents/deploy/general.py)."""
     if args.history or args.known or args.future:
         raise UserError(f"--history: {args.policy} is a general policy, which observes no forecast")
-    from agents.deploy.general import GeneralActor, read_general_state, recommend_general  # scipy: only here
+    from agents.deploy.general import GeneralActor, read_general_state, recommend_general
 
     actor = GeneralActor(model_bytes, meta)
     general = read_general_state(args.state)

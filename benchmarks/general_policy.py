@@ -36,7 +36,7 @@ from agents.references import cheapest_classic, optimal_policy
 from agents.rl.general import GeneralPolicy, load_general
 from benchmarks.heldout.instances import HELDOUT
 from envs.batch import evaluation_paths, run_batch
-from envs.general import BasePolicy
+from envs.general_base import BasePolicy
 from envs.scenario import SCENARIO_DIR, Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -35,6 +35,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from envs.errors import UserError
+from envs.general import PARAMETERS
 from envs.items import Items, read_items
 from envs.layout import ObservationLayout
 from envs.limits import MAX_HORIZON, MAX_STOCK_POINTS, Date, Flag, Int, plain_name
@@ -167,9 +168,6 @@ def expand_assortment(raw: dict[str, Any], scenario_file: Path) -> dict[str, Any
 
 
 # The per-SKU parameters a general policy would see beside each SKU's state, in this order.
-PARAMETERS = ("mean_lead_time", "holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "pack_size",
-              "min_order", "volume", "max_order", "mean_demand", "demand_variance", "lost_sales", "max_lead_time",
-              "lead_time_variance")  # fmt: skip
 
 
 def _demand_moments(demand: Any) -> tuple[float, float]:

@@ -35,15 +35,9 @@ weigh alike and the sum of rewards is the mean relative cost the policy is judge
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
-
-from envs.assortment import PARAMETERS, SkuView
-from envs.batch import run_batch
-from envs.errors import UserError
-from envs.paths import ExogenousPaths
-from envs.scenario import AnyScenario
 
 # Longest lead time a general policy observes (its pipeline entries).
 MAX_LEAD_TIME = 4
@@ -52,6 +46,10 @@ FEATURES = (
     "lead_time", "log_cost_ratio", "log_mean_demand", "dispersion", "order_cost", "lost_sales", "max_order",
 )  # fmt: skip
 FRACTILE_Z = (-2.0, 3.0)  # the base level's safety factor is clipped to this range
+# The columns of an item's parameter table (envs.assortment.SkuView.parameters, recommend's state rows).
+PARAMETERS = ("mean_lead_time", "holding_cost", "shortage_cost", "fixed_order_cost", "unit_cost", "pack_size",
+              "min_order", "volume", "max_order", "mean_demand", "demand_variance", "lost_sales", "max_lead_time",
+              "lead_time_variance")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ class ItemParameters:
 
     @staticmethod
     def from_view(parameters: np.ndarray) -> ItemParameters:
-        """From a SkuView's parameter table (J, len(PARAMETERS))."""
+        """From a parameter table (J, len(PARAMETERS)), e.g. :attr:`envs.assortment.SkuView.parameters`."""
         column = {name: parameters[:, k].astype(np.float64) for k, name in enumerate(PARAMETERS)}
         return ItemParameters(
             mean=column["mean_demand"], variance=column["demand_variance"], lead_time=column["mean_lead_time"],
@@ -134,7 +132,8 @@ class ItemParameters:
             self.shortage / (self.shortage + self.holding),
             1 - self.holding * self.order_quantity / (self.shortage * self.mean),
         )
-        z = np.clip(stats.norm.ppf(np.clip(fractile, 1e-9, 1 - 1e-9)), *FRACTILE_Z)
+        quantile = np.vectorize(NormalDist().inv_cdf, otypes=[float])  # the standard library's: no scipy to import
+        z = np.clip(quantile(np.clip(fractile, 1e-9, 1 - 1e-9)), *FRACTILE_Z)
         return (self.lead_time + 1) * self.mean + z * self.protection_sd
 
     @property
@@ -201,42 +200,3 @@ def level_orders(actions: np.ndarray, position: np.ndarray, items: ItemParameter
     """Orders (n, J) int64 for actions (n, J) in [-1, 1] (clipped) at inventory positions (n, J)."""
     level = chosen_levels(actions, position, items)
     return np.clip(np.rint(level - position), 0, items.max_order).astype(np.int64)
-
-
-def items_of(scenario: AnyScenario, view: SkuView) -> ItemParameters:
-    """The parameters of a scenario's items, or a UserError naming what a general policy cannot order for."""
-    items = ItemParameters.from_view(view.parameters)
-    reason = items.out_of_range()
-    if reason is not None:
-        raise UserError(f"{scenario.name}: a general policy cannot order for items with {reason}")
-    return items
-
-
-class BasePolicy:
-    """The base (s, S) policy of every item (a general policy's action held at 0), as an order policy
-    (see :class:`envs.policy.Policy`) of a single item or an assortment."""
-
-    name = "base"
-
-    def __init__(self, scenario: AnyScenario, view: SkuView | None = None) -> None:
-        self.view = view if view is not None else SkuView(scenario)
-        self.items = items_of(scenario, self.view)
-        self.single = self.view.layout.system.single
-
-    def actions(self, rows: np.ndarray) -> np.ndarray:
-        """The actions (n, J) for SkuView rows (n, J, width): 0, the base policy itself."""
-        return np.zeros(rows.shape[:2])
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        rows = self.view.rows(np.asarray(obs, dtype=np.float32))
-        orders = level_orders(self.actions(rows), positions(rows, self.items), self.items)
-        return orders[:, 0] if self.single else orders
-
-    def params(self) -> dict[str, str]:
-        return {"policy": "base (s, S) of envs.general"}
-
-
-def base_costs(scenario: AnyScenario, view: SkuView, paths: ExogenousPaths, warmup: int) -> np.ndarray:
-    """Each item's average cost per period (J,) under the base policy on ``paths`` (all episodes pooled)."""
-    result = run_batch(BasePolicy(scenario, view), scenario, paths, warmup=warmup)
-    return result.point_kpis["avg_cost"].mean(axis=0)

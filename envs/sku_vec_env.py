@@ -12,7 +12,8 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 from envs.assortment import SkuView
 from envs.batch import InventoryBatch
 from envs.errors import UserError
-from envs.general import FEATURES, base_costs, item_features, items_of, level_orders, positions
+from envs.general import FEATURES, item_features, level_orders, positions
+from envs.general_base import base_costs, items_of
 from envs.kpis import POINT_KPI_NAMES, point_kpis
 from envs.paths import PathSampler
 from envs.scenario import AnyScenario

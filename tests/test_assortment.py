@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from envs.assortment import PARAMETERS, SkuView, is_assortment
+from envs.assortment import SkuView, is_assortment
 from envs.batch import evaluation_paths
 from envs.errors import UserError
+from envs.general import PARAMETERS
 from envs.items import read_items, stripped
 from envs.layout import ObservationLayout
 from envs.scenario import NetworkScenario, load_scenario

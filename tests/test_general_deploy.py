@@ -22,9 +22,9 @@ from agents.deploy.general import GeneralActor, read_general_state, recommend_ge
 from agents.deploy.general_export import ACTION_TOLERANCE, PARITY_SCENARIOS
 from agents.deploy.runtime import OnnxPolicy, sha256
 from agents.rl.general import GeneralPolicy, load_general, save_general
-from envs.assortment import PARAMETERS, SkuView
+from envs.assortment import SkuView
 from envs.errors import UserError
-from envs.general import FEATURES, MAX_LEAD_TIME, ItemParameters, item_features, level_orders
+from envs.general import FEATURES, MAX_LEAD_TIME, PARAMETERS, ItemParameters, item_features, level_orders
 from envs.population import RANGE
 from envs.scenario import load_scenario
 from tests.conftest import make_scenario
@@ -265,3 +265,14 @@ def test_a_sku_outside_the_trained_range_says_so_in_its_line(exported, tmp_path)
     # SKU-002: K = 150, h = 0.5, mean 18.5: an EOQ of 105 units, 5.7 periods of demand (trained on up to 4)
     assert "Outside the range the policy was trained on: order_cycle 5.69 (trained on 0..4)." in lines["SKU-002"]
     assert "Outside" not in lines["SKU-001"]
+
+
+def test_the_general_recommend_path_imports_no_training_simulation_or_scipy_module(tmp_path):
+    heavy = ("torch", "stable_baselines3", "onnx", "scipy", "pandas", "numba", "envs.scenario", "envs.kernel")
+    probe = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import recommend, agents.deploy.general; "
+        f"print(','.join(name for name in {heavy!r} if name in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"the general recommend path imports {done.stdout.strip()}"

@@ -8,7 +8,8 @@ the ONNX actor gives the action, and :func:`envs.general.level_orders` the order
 policy was trained and evaluated with. Each order line says the SKU's base (s, S) policy, its
 inventory position, the level the policy chose and the order.
 
-onnxruntime, numpy and scipy (the normal quantile of the base policy's reorder point): no torch.
+onnxruntime and numpy (envs.general uses the standard library's normal quantile): no torch, no
+scipy, no pandas, no numba (a test checks).
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from agents.deploy.explain import format_numbers
 from agents.deploy.orders import Recommendations
 from agents.deploy.runtime import is_general, onnx_session, read_policy_directory
 from agents.deploy.state import Entries, StateRows, read_state
-from envs.assortment import PARAMETERS
 from envs.errors import UserError
 from envs.general import (
     FEATURES,
     MAX_LEAD_TIME,
+    PARAMETERS,
     ItemParameters,
     base_levels,
     chosen_levels,

@@ -23,7 +23,8 @@ from torch import nn
 from envs.assortment import is_assortment
 from envs.errors import UserError
 from envs.files import Content, write_directory
-from envs.general import FEATURES, MAX_LEAD_TIME, BasePolicy, item_features
+from envs.general import FEATURES, MAX_LEAD_TIME, item_features
+from envs.general_base import BasePolicy
 from envs.inputs import shown_path
 from envs.scenario import AnyScenario, Scenario
 
