@@ -124,6 +124,10 @@ class Selector(BaseCallback):
         if not files:
             raise UserError(f"{sel.scenarios}: no scenario files (selection.scenarios)")
         self.scenarios = [load_scenario(str(f)) for f in files]
+        for scenario in self.scenarios:
+            if sel.warmup >= scenario.horizon:
+                horizon = f"the horizon {scenario.horizon} of {scenario.name}"
+                raise UserError(f"selection.warmup: {sel.warmup} periods, not below {horizon}")
         self.paths = [evaluation_paths(s, sel.episodes, sel.seed) for s in self.scenarios]
         self.baseline: list[float] = []
         self.best = np.inf

@@ -28,7 +28,7 @@ z is clipped to -2..3. The scale, 2 sigma_P + 4 mu, reaches the levels an (s, S)
 EOQ of up to 4 periods of demand above the reorder point).
 
 The reward an item earns in training is minus its period cost divided by what the base policy
-costs it per period (:func:`base_costs`), so that items whose costs differ by orders of magnitude
+costs it per period (:func:`envs.general_base.base_costs`), so that items whose costs differ by orders of magnitude
 weigh alike and the sum of rewards is the mean relative cost the policy is judged by.
 """
 

@@ -30,7 +30,7 @@ class SkuVecEnv(BatchVecEnv):
 
     Observation: ``FEATURES`` of the item (float32); action: ``Box(-1, 1, (1,))``, the shift of the
     order-up-to level of the item's base policy; reward: minus the item's period cost divided by its
-    base policy's average cost per period (:func:`envs.general.base_costs`, on ``scale_episodes``
+    base policy's average cost per period (:func:`envs.general_base.base_costs`, on ``scale_episodes``
     episodes of seed :data:`SCALE_SEED`, the first quarter of each left out). Episodes of all items end together after
     ``horizon`` periods and are reset automatically, each copy drawing the demand of all its
     items from its own generator (after ``seed(s)``: copy m from seed ``s + m * J``). The info of

@@ -238,6 +238,21 @@ def test_a_bad_seed_is_one_line_and_exit_code_2(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_selection_warmup_beyond_the_horizon_is_one_line_and_exit_code_2(tmp_path):
+    config = yaml.safe_load((ROOT / "configs" / "algos" / "general.yaml").read_text())
+    config.update(population={"seed": 7, "size": 4, "horizon": 16}, copies=1, total_timesteps=10)
+    config["selection"]["warmup"] = 400  # the training instances have 365 periods
+    config["ppo"].update(n_steps=16, batch_size=64)  # a rollout of 64: no warning of SB3's about the batch
+    (tmp_path / "warm.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "train_general.py", "--config", str(tmp_path / "warm.yaml"), "--out", str(tmp_path / "run")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "selection.warmup: 400 periods, not below the horizon 365" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_bad_config_key_is_one_line_and_exit_code_2(tmp_path):
     config = yaml.safe_load((ROOT / "configs" / "algos" / "general.yaml").read_text())
     config["ppo"]["n_stepz"] = 5
