@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from agents.evaluation import mean_ci
 from agents.references import cheapest_classic, optimal_policy
@@ -48,11 +49,10 @@ def grid_files() -> list[Path]:
     return sorted(SCENARIO_DIR.glob("lost_sales_L*_p*.yaml"), key=lambda p: (len(p.stem), p.stem))
 
 
-def judge(path: Path, policy_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
+def judge(path: Path, actor: nn.Sequential, meta: dict[str, Any], episodes: int, seed: int) -> dict[str, Any]:
     """Every policy of the module docstring on one scenario."""
     scenario = load_scenario(str(path))
     assert isinstance(scenario, Scenario)
-    actor, meta = load_general(policy_dir)
     paths = evaluation_paths(scenario, episodes, seed)
 
     def run(policy: Any) -> np.ndarray:
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.markdown_only:
         (RESULTS / "general_policy.md").write_text(markdown(json.loads((RESULTS / "general_policy.json").read_text())))
         return
-    _, meta = load_general(args.policy)
+    actor, meta = load_general(args.policy)
     sets = {"Lost-sales grid": grid_files(), "Held-out systems": HELDOUT.files()}
     results: dict[str, Any] = {
         "command": f"python -m benchmarks.general_policy --policy {args.policy} --episodes {args.episodes} "
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, files in sets.items():
         rows = []
         for path in files:
-            rows.append(judge(path, args.policy, args.episodes, args.seed))
+            rows.append(judge(path, actor, meta, args.episodes, args.seed))
             r = rows[-1]
             print(f"{r['scenario']}: gap {r['gap']:+.2f}% (base {r['base_gap']:+.2f}%, "
                   f"best classic {r['classic_gap']:+.2f}%)", flush=True)  # fmt: skip

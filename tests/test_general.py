@@ -21,6 +21,7 @@ from envs.assortment import SkuView
 from envs.batch import evaluation_paths, run_batch
 from envs.errors import UserError
 from envs.general import FEATURES, MAX_LEAD_TIME, ItemParameters, item_features, level_orders
+from envs.general_base import items_of as general_items
 from envs.layout import ObservationLayout
 from envs.paths import PathSampler
 from envs.population import RANGE, draw_instances, population_scenario
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def items_of(scenario) -> ItemParameters:
-    return ItemParameters.from_view(SkuView(scenario).parameters)
+    return general_items(scenario, SkuView(scenario))
 
 
 def zero_actor():

@@ -1,7 +1,7 @@
 """A general single-item policy: one network that orders for any item in its range, and its files.
 
-The network maps an item's :data:`envs.general.FEATURES` to an action in [-1, 1] (an order-up-to
-level around the item's base level, :mod:`envs.general`). It is stored as plain data, never as a
+The network maps an item's :data:`envs.general.FEATURES` to an action in [-1, 1] (the shift of the
+order-up-to level of the item's base (s, S) policy, :mod:`envs.general`). It is stored as plain data, never as a
 pickle: ``general_policy.json`` (what it observes, its layers, the range it was trained on, how)
 and ``general_policy.npz`` (the weights, read with ``allow_pickle=False``). The JSON holds the
 SHA-256 digest of the weights file, checked on load.
