@@ -18,7 +18,7 @@ from envs.batch import evaluation_paths, run_batch
 from envs.layout import ObservationLayout
 from envs.paths import ExogenousPaths
 from envs.policy import Policy
-from envs.scenario import AnyScenario, ClassicRule, NetworkScenario, Scenario
+from envs.scenario import AnyScenario, ClassicRule, EchelonBaseStockRule, NetworkScenario, Scenario
 
 # Seed of the paths classic policies are tuned on; evaluation seeds must differ from it.
 TUNING_SEED = 1_000_003
@@ -101,3 +101,17 @@ def best_classic(scenario: Scenario, tuning_episodes: int = 200) -> tuple[Classi
     corrections start from, and every policy's cost."""
     name, tuned, costs = cheapest_classic(scenario, tuning_episodes)
     return ClassicRule.model_validate({"policy": name, **tuned.policy.params()}), costs
+
+
+def best_echelon_levels(scenario: NetworkScenario) -> EchelonBaseStockRule:
+    """The echelon base-stock levels an agent's corrections of a network start from: the exact optimal
+    levels of a serial system with backorders (:func:`agents.exact.serial.serial_optimum`), else the
+    levels Monte Carlo optimisation finds (:func:`agents.classic.meio.optimise_base_stock`, on paths of
+    ``TUNING_SEED``; episodes of 200 periods or more leave their first 50 out, shorter ones count whole)."""
+    if why_not_exact(scenario) is None:
+        levels = serial_optimum(scenario).levels
+    else:
+        warmup = 50 if scenario.horizon >= 200 else 0
+        tuned = optimise_base_stock(scenario, seed=TUNING_SEED, warmup=warmup, final_episodes=200)
+        levels = tuned.policy.params()
+    return EchelonBaseStockRule(policy="echelon_base_stock", levels={name: int(v) for name, v in levels.items()})

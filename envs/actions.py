@@ -6,10 +6,12 @@ ordering for all: ``MultiDiscrete([R_1 + 1, ..., R_J + 1])`` or ``Box(-1, 1, (J,
 layout's stock-point order. With ``action_meaning: quantity`` the value is the order and R is
 ``max_order``; with ``level`` it is an order-up-to level of the point's echelon inventory
 position (for one stock point, its inventory position): the order is the level minus that
-position, at least 0. With ``correction`` (one stock point, continuous actions) the action
-corrects the order of a classic policy, ``action_base``: the order is that policy's order plus
-round(a * R), R = ``max_correction`` (default max_order), so an agent starts from the classic
-policy (a = 0) and learns where to depart from it. Orders are clipped to 0..max_order.
+position, at least 0. With ``correction`` (continuous actions) the action corrects the order
+of a classic policy, ``action_base``: the order is that policy's order plus round(a * R),
+R = ``max_correction`` (default max_order), so an agent starts from the classic policy (a = 0)
+and learns where to depart from it. For a network the classic policy is echelon base-stock
+(each point orders up to its level on its echelon inventory position) and each point's action
+corrects its own order. Orders are clipped to 0..max_order.
 """
 
 from __future__ import annotations
@@ -48,15 +50,19 @@ class ActionMap:
         self.single = system.single
         self.continuous = scenario.action == "continuous"
         self.meaning = MEANINGS[scenario.action_meaning]
-        self.rule = np.zeros(4, dtype=np.int64)  # action_base in envs.rules' normal form
+        # action_base in envs.rules' normal form, one row per stock point
+        self.rule = np.zeros((system.n_points, 4), dtype=np.int64)
         if self.meaning == CORRECTION:
-            assert isinstance(scenario, Scenario)  # corrections are refused for networks
             if scenario.action_base is None:
+                example = "{policy: base_stock, S: 20}" if self.single else "{policy: echelon_base_stock, levels: ...}"
                 raise UserError(
-                    f"{scenario.name}: action_meaning: correction needs action_base, the classic policy it "
-                    "corrects (e.g. {policy: base_stock, S: 20}); train.py tunes one when it is not given"
+                    f"{scenario.name}: action_meaning: correction needs action_base, the policy it corrects "
+                    f"(e.g. {example}); train.py tunes one when it is not given"
                 )
-            self.rule[:] = scenario.action_base.normal_form()
+            if isinstance(scenario, Scenario):
+                self.rule[0] = scenario.action_base.normal_form()
+            else:
+                self.rule[:] = scenario.action_base.normal_forms(system.names)
         self.ranges = system.action_ranges
         self.max_order = system.max_order
         self._range_f32 = self.ranges.astype(np.float32)
@@ -114,7 +120,7 @@ def _map_actions(actions, continuous, ranges, meaning, rule, start, columns, obs
                     total += obs[i, columns[k]]
                 position = np.int64(np.rint(total))
             if meaning == CORRECTION:
-                base = _compiled_rule(position, rule[0], rule[1], rule[2], rule[3])
+                base = _compiled_rule(position, rule[j, 0], rule[j, 1], rule[j, 2], rule[j, 3])
                 value = np.int64(np.rint(min(max(a, -one), one) * ranges[j])) + base
             else:
                 # a continuous action in float32, as the exported graphs compute it

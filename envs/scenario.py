@@ -95,6 +95,13 @@ class _Supply(_Strict):
     max_level: Int | None = Field(
         default=None, ge=1, le=MAX_UNITS, description="highest order-up-to level; default (lead times + 1) * max_order"
     )
+    max_correction: Int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_UNITS,
+        description="with action_meaning: correction, the largest correction in "
+        "units (an action of 1 adds it, -1 takes it off); default max_order",
+    )
 
     _lead_time_integer = field_validator("lead_time", mode="before")(_check_lead_time)
 
@@ -192,7 +199,7 @@ class _Options(_Strict):
         default="quantity",
         description=(
             "the action is the order quantity, an order-up-to level of the (echelon) inventory position, "
-            "or a correction of action_base's order (one stock point, continuous actions)"
+            "or a correction of action_base's order (continuous actions)"
         ),
     )
     demand_history: Int = Field(default=0, ge=0, le=MAX_OBSERVED_PERIODS, description="observe the last k demands")
@@ -254,6 +261,36 @@ class ClassicRule(_Strict):
         return normal_form(self.policy, **self.model_dump(exclude={"policy"}, exclude_none=True))
 
 
+def _check_corrections(scenario: _Options, has_base: bool, has_range: bool) -> None:
+    """Corrections need continuous actions; action_base and max_correction are for corrections only."""
+    if scenario.action_meaning == "correction" and scenario.action != "continuous":
+        raise ValueError("action_meaning: correction needs action: continuous")
+    for key, given in (("action_base", has_base), ("max_correction", has_range)):
+        if given and scenario.action_meaning != "correction":
+            raise ValueError(f"{key} is for a correction of a classic policy: set action_meaning: correction")
+
+
+class EchelonBaseStockRule(_Strict):
+    """The echelon base-stock policy a network agent's actions correct (``action_meaning: correction``):
+    each stock point orders up to its level on its echelon inventory position (Clark and Scarf 1960)."""
+
+    policy: Literal["echelon_base_stock"]
+    levels: dict[str, Int] = Field(description="the echelon order-up-to level of every stock point, by name")
+
+    @field_validator("levels")
+    @classmethod
+    def _in_range(cls, levels: dict[str, int]) -> dict[str, int]:
+        for name, level in levels.items():
+            if not 0 <= level <= MAX_UNITS:
+                raise ValueError(f"levels.{name[:80]}: {level} is outside 0..{MAX_UNITS:,}")
+        return levels
+
+    def normal_forms(self, names: tuple[str, ...]) -> np.ndarray:
+        """(J, 4) int64: each point's (reorder point, order-up-to level, batch, cap) of
+        :func:`envs.rules.reorder_rule`, in the order of ``names``."""
+        return np.array([normal_form("base_stock", S=self.levels[name]) for name in names], dtype=np.int64)
+
+
 class Scenario(_Options, _Supply):
     """One single-item, periodic-review inventory system (see the README for every key)."""
 
@@ -266,21 +303,10 @@ class Scenario(_Options, _Supply):
         description="with action_meaning: correction, the classic policy whose order the action corrects "
         "(train.py tunes it when it is not given)",
     )
-    max_correction: Int | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_UNITS,
-        description="with action_meaning: correction, the largest correction in "
-        "units (an action of 1 adds it, -1 takes it off); default max_order",
-    )
 
     @model_validator(mode="after")
     def _corrections(self) -> Scenario:
-        if self.action_meaning == "correction" and self.action != "continuous":
-            raise ValueError("action_meaning: correction needs action: continuous")
-        for key in ("action_base", "max_correction"):
-            if getattr(self, key) is not None and self.action_meaning != "correction":
-                raise ValueError(f"{key} is for a correction of a classic policy: set action_meaning: correction")
+        _check_corrections(self, self.action_base is not None, self.max_correction is not None)
         return self
 
     @model_validator(mode="after")
@@ -393,12 +419,24 @@ class NetworkScenario(_Options):
     internal_backorders: Flag = True
     capacities: tuple[Capacity, ...] = ()
 
+    action_base: EchelonBaseStockRule | None = Field(
+        default=None,
+        description="with action_meaning: correction, the echelon base-stock levels whose orders the actions "
+        "correct (train.py optimises them when they are not given)",
+    )
+
     @model_validator(mode="after")
-    def _no_corrections(self) -> NetworkScenario:
-        if self.action_meaning == "correction":
-            raise ValueError(
-                "action_meaning: correction is for one stock point; a network's actions are quantity or level"
-            )
+    def _corrections(self) -> NetworkScenario:
+        ranges = [p.name for p in self.stock_points if p.max_correction is not None]
+        _check_corrections(self, self.action_base is not None, bool(ranges))
+        if self.action_base is not None:
+            names = [p.name for p in self.stock_points]
+            unknown = sorted(set(self.action_base.levels) - set(names))
+            missing = [name for name in names if name not in self.action_base.levels]
+            if unknown:
+                raise ValueError(f"action_base.levels: '{unknown[0][:80]}' is not a stock point")
+            if missing:
+                raise ValueError(f"action_base.levels: no level for stock point '{missing[0]}'")
         return self
 
     @model_validator(mode="after")
@@ -475,6 +513,8 @@ class NetworkScenario(_Options):
         """The largest action value of each stock point: its max_order, or its highest echelon level."""
         if self.action_meaning == "quantity":
             return tuple(p.max_order for p in self.stock_points)
+        if self.action_meaning == "correction":
+            return tuple(p.max_correction if p.max_correction is not None else p.max_order for p in self.stock_points)
         return tuple(
             p.max_level if p.max_level is not None else (self.echelon_lead_time(p.name) + 1) * p.max_order
             for p in self.stock_points

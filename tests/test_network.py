@@ -253,12 +253,18 @@ def test_malformed_capacities_are_refused(capacity, message):
         network(points, capacities=[{"name": "c", "kind": "orders", "limit": 5, **capacity}])
 
 
-def test_a_network_refuses_corrections_of_a_classic_policy(write_scenario):
+def test_a_network_correction_names_a_level_for_every_stock_point_and_no_other(write_scenario):
     from envs.errors import UserError
 
     point = {"name": "a", "lead_time": 1, "holding_cost": 1, "max_order": 10, "demand": {"dist": "poisson", "mean": 2}}
     corrections = {"action": "continuous", "action_meaning": "correction"}
-    path = write_scenario({"horizon": 10, **corrections, "stock_points": [point]})
-    with pytest.raises(UserError, match="correction is for one stock point") as caught:
+    for levels, message in (({"b": 3}, "action_base.levels: 'b' is not a stock point"),
+                            ({}, "action_base.levels: no level for stock point 'a'")):  # fmt: skip
+        base = {"policy": "echelon_base_stock", "levels": levels}
+        path = write_scenario({"horizon": 10, **corrections, "action_base": base, "stock_points": [point]})
+        with pytest.raises(UserError, match=message) as caught:
+            load_scenario(str(path))
+        assert "\n" not in str(caught.value) and str(caught.value).startswith(str(path))
+    path = write_scenario({"horizon": 10, "stock_points": [{**point, "max_correction": 3}]})
+    with pytest.raises(UserError, match="max_correction is for a correction of a classic policy"):
         load_scenario(str(path))
-    assert "\n" not in str(caught.value) and str(caught.value).startswith(str(path))

@@ -296,7 +296,11 @@ def test_command_line_error_is_exactly_one_line_on_stderr(tmp_path):
 # The algo configs
 
 
-@pytest.mark.parametrize("algo, action", [("ppo", "continuous"), ("dqn", "discrete")])
+@pytest.mark.parametrize(
+    "algo, action",
+    # PPO's corrections of a network optimise its echelon levels by simulation first (40 s for owmr_10)
+    [pytest.param("ppo", "continuous", marks=pytest.mark.slow), ("dqn", "discrete")],
+)
 def test_every_scenario_resolves_with_the_algos_action(algo, action):
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
         if algo == "dqn" and {"stock_points", "assortment"} & set(yaml.safe_load(path.read_text())):
@@ -369,7 +373,7 @@ def test_correct_classic_starts_the_model_as_the_best_tuned_classic_policy():
     )
 
 
-def test_correct_classic_keeps_a_given_base_refuses_another_meaning_and_leaves_networks_alone():
+def test_correct_classic_keeps_a_given_base_and_refuses_another_meaning():
     base = ["env.action_base={policy: base_stock, S: 7}", "env.action_meaning=correction"]
     config = rl.resolve_config("ppo", SCENARIO, params=["correct_classic=true", *base])
     assert config.scenario.action_base.model_dump(exclude_none=True) == {"policy": "base_stock", "S": 7}
@@ -378,8 +382,6 @@ def test_correct_classic_keeps_a_given_base_refuses_another_meaning_and_leaves_n
     assert narrow.scenario.max_correction == math.ceil(0.5 * config.scenario.demand.mean_demand())
     with pytest.raises(UserError, match=r"env\.action_meaning: level contradicts correct_classic: true"):
         rl.resolve_config("ppo", SCENARIO, params=["correct_classic=true", "env.action_meaning=level"])
-    network = rl.resolve_config("ppo", "serial_shang_song_1", params=["correct_classic=true"])
-    assert network.scenario.action_meaning == load_scenario("serial_shang_song_1").action_meaning
     with pytest.raises(UserError, match="dqn: correct_classic: a correction is a continuous action"):
         rl.resolve_config("dqn", SCENARIO, params=["correct_classic=true"])
 

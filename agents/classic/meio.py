@@ -32,25 +32,32 @@ from envs.system import System, compile_system
 NETWORK_POLICIES = {f"{kind}_base_stock": kind for kind in KINDS}
 
 
+def demand_served(system: System) -> np.ndarray:
+    """Mean customer demand per period that each stock point's subtree serves (J,)."""
+    means = np.array([d.mean_demand() for d in system.demands])
+    served = np.zeros(system.n_points)
+    for j in range(system.n_points - 1, -1, -1):  # supply order: every point before those it supplies
+        if system.demand_column[j] >= 0:
+            served[j] += means[system.demand_column[j]]
+        if system.supplier[j] >= 0:
+            served[system.supplier[j]] += served[j]
+    return served
+
+
 def starting_levels(scenario: NetworkScenario, system: System, kind: str) -> np.ndarray:
     """Levels to start the search from: mean demand over each point's protection interval plus one
     standard deviation of a Poisson with that mean (the interval: the point's expected lead time and,
     for echelon levels, the longest chain of expected lead times below it, plus one period)."""
-    means = np.array([d.mean_demand() for d in system.demands])
-    served = np.zeros(system.n_points)  # mean customer demand each point's subtree serves
     lead = np.array(
         [float(values @ probs) for values, probs in zip(system.lead_values, system.lead_probs, strict=True)]
     )
     below = np.zeros(system.n_points)  # longest chain of expected lead times below each point
     for j in range(system.n_points - 1, -1, -1):
-        if system.demand_column[j] >= 0:
-            served[j] += means[system.demand_column[j]]
         parent = system.supplier[j]
         if parent >= 0:
-            served[parent] += served[j]
             below[parent] = max(below[parent], lead[j] + below[j])
     interval = lead + 1 + (below if kind == "echelon" else 0)
-    protected = served * interval
+    protected = demand_served(system) * interval
     return np.ceil(protected + np.sqrt(protected)).astype(np.int64)
 
 

@@ -18,6 +18,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from agents.deploy.graphs import OPSET
+from envs.actions import ActionMap
 from envs.layout import ObservationLayout
 
 
@@ -43,7 +44,8 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
     segments = (system.action_ranges + 1).tolist()
     levels = scenario.action_meaning == "level"
     correction = scenario.action_meaning == "correction"
-    rule = scenario.action_base.normal_form() if correction else (0, 0, 1, 0)
+    # the corrected policy's (reorder point, order-up-to level, batch, cap), one row per stock point
+    rule = torch.as_tensor(ActionMap(scenario, layout).rule if correction else np.ones((len(system.names), 4), int))
     echelon = torch.as_tensor(layout.position_matrix(echelon=True))
     continuous = isinstance(network.action_space, spaces.Box)
     if isinstance(network, ActorCriticPolicy):
@@ -55,9 +57,10 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
         range_text = system.action_ranges.tolist() if len(segments) > 1 else int(system.action_ranges[0])
         if correction:
             base = scenario.action_base.model_dump(exclude_none=True)
+            where = "echelon inventory position" if len(segments) > 1 else "inventory position (on hand + on order)"
             mapping = (
                 f"a = actor mean clipped to [-1, 1]; order = round(a * {range_text}) + the order of "
-                f"{base.pop('policy')} {base} at the inventory position (on hand + on order)"
+                f"{base.pop('policy')} {base} at the {where}"
             )
         elif continuous:
             mapping = f"a = actor mean clipped to [-1, 1]; value = round((a + 1) / 2 * {range_text})"
@@ -96,7 +99,7 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
             out = head(scaled)
             if correction:
                 position = torch.round(obs @ echelon).long()
-                reorder_point, order_up_to, batch, cap = rule
+                reorder_point, order_up_to, batch, cap = rule.T
                 base = torch.div(order_up_to - position + batch - 1, batch, rounding_mode="floor") * batch
                 base = torch.where(position <= reorder_point, base.clamp(max=cap), torch.zeros_like(base))
                 value = torch.round(out[:, : len(segments)].clamp(-1.0, 1.0) * ranges).long() + base

@@ -18,18 +18,23 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from agents.references import best_classic
+from agents.classic.meio import demand_served
+from agents.references import best_classic, best_echelon_levels
 from agents.rl.hyperparameters import ALGOS, Algorithm, DQNHyperparameters, Hyperparameters, sb3_default
 from envs.arguments import MAX_SEED
 from envs.errors import UserError
 from envs.inputs import load_yaml, read_yaml
 from envs.layout import ObservationLayout
 from envs.scenario import AnyScenario, NetworkScenario, Scenario, format_validation_error, load_scenario
+from envs.system import compile_system
 
 # The shipped algo configs: package data of `configs`, in a checkout and when installed.
 ALGO_DIR = Path(str(files("configs") / "algos"))
 # Actions of a discrete action space: its network has one output per action.
 MAX_DISCRETE_ACTIONS = 100_000
+# Largest network whose echelon base-stock levels train.py optimises by simulation before a
+# correcting run (owmr_10_nonidentical_lost_sales, 11 points, takes about 40 s).
+MAX_POINTS_OPTIMISED = 16
 # Memory DQN's replay buffer may take (observations and next observations, float32).
 MAX_REPLAY_BYTES = 8 << 30
 
@@ -171,7 +176,7 @@ def resolve_config(
         trained_on = levels_from_best_classic(trained_on, hyperparameters.max_level_from_classic, hyperparameters.env)
     if hyperparameters.correct_classic and "continuous" not in ALGOS[algo].actions:
         raise UserError(f"{algo}: correct_classic: a correction is a continuous action; {algo} learns discrete ones")
-    if hyperparameters.correct_classic and isinstance(trained_on, Scenario):
+    if hyperparameters.correct_classic:
         trained_on = correcting_best_classic(trained_on, hyperparameters.correction_periods, hyperparameters.env)
     if trained_on.action not in ALGOS[algo].actions:
         known = ", ".join(ALGOS[algo].actions)
@@ -181,12 +186,13 @@ def resolve_config(
 
 
 def correcting_best_classic(
-    scenario: Scenario, periods: float | None = None, env: Mapping[str, Any] | None = None
-) -> Scenario:
-    """``scenario`` with continuous actions that correct its best tuned classic policy
-    (:func:`agents.references.best_classic`), or the ``action_base`` it already names; by at most
-    ``periods`` periods of mean demand if given (at most max_order), else by the scenario's
-    ``max_correction`` (default max_order).
+    scenario: AnyScenario, periods: float | None = None, env: Mapping[str, Any] | None = None
+) -> AnyScenario:
+    """``scenario`` with continuous actions that correct its best classic policy, or the ``action_base``
+    it already names. A single item: the best tuned classic policy (:func:`agents.references.best_classic`);
+    a network: echelon base-stock at the best levels known (:func:`agents.references.best_echelon_levels`).
+    The largest correction: ``periods`` periods of the mean demand a point serves if given (at most its
+    max_order), else the scenario's ``max_correction`` (default max_order).
 
     Raises:
         UserError: the algo config's ``env`` block asks for other actions.
@@ -196,6 +202,23 @@ def correcting_best_classic(
             raise UserError(
                 f"env.{key}: {value} contradicts correct_classic: true (-p correct_classic=false to use it)"
             )
+    corrections = {"action": "continuous", "action_meaning": "correction"}
+    if isinstance(scenario, NetworkScenario):
+        points = len(scenario.stock_points)
+        if scenario.action_base is None and points > MAX_POINTS_OPTIMISED:
+            raise UserError(
+                f"{scenario.name}: correct_classic: the echelon levels of {points} stock points are not optimised at "
+                f"train time (at most {MAX_POINTS_OPTIMISED}); give env.action_base, or -p correct_classic=false"
+            )
+        levels = scenario.action_base if scenario.action_base is not None else best_echelon_levels(scenario)
+        served = demand_served(compile_system(scenario))
+        stock_points = [
+            point.model_dump()
+            if periods is None
+            else {**point.model_dump(), "max_correction": min(point.max_order, max(1, math.ceil(periods * mean)))}
+            for point, mean in zip(scenario.stock_points, served, strict=True)
+        ]
+        return load_scenario(scenario, **corrections, action_base=levels.model_dump(), stock_points=stock_points)
     base = scenario.action_base
     if base is None:
         base, _ = best_classic(scenario)
@@ -203,9 +226,7 @@ def correcting_best_classic(
     if periods is not None:
         largest = min(scenario.max_order, max(1, math.ceil(periods * scenario.demand.mean_demand())))
     changes = {"action_base": base.model_dump(exclude_none=True), "max_correction": largest}
-    corrected = load_scenario(scenario, action="continuous", action_meaning="correction", **changes)
-    assert isinstance(corrected, Scenario)
-    return corrected
+    return load_scenario(scenario, **corrections, **changes)
 
 
 def levels_from_best_classic(scenario: Scenario, multiple: float, env: Mapping[str, Any]) -> Scenario:

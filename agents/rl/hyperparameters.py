@@ -96,8 +96,9 @@ class RunSettings(_Strict):
     env: dict[str, Any] = Field(default_factory=dict, description="scenario keys to override, e.g. action")
     correct_classic: Flag = Field(
         default=False,
-        description="one stock point: act as a correction of the best tuned classic policy "
-        "(action_meaning: correction; action_base tuned unless the scenario gives it); a network ignores it",
+        description="act as a correction of the best classic policy (one stock point: the best tuned one; "
+        "a network: echelon base-stock at the exact or Monte Carlo optimised levels) (action_meaning: "
+        "correction; action_base found unless the scenario gives it)",
     )
     max_level_from_classic: Multiple | None = Field(
         default=None,
@@ -106,7 +107,8 @@ class RunSettings(_Strict):
     )
     correction_periods: Multiple | None = Field(
         default=None,
-        description="with correct_classic: the largest correction in periods of mean demand (at most max_order); "
+        description="with correct_classic: the largest correction in periods of the mean demand a point serves "
+        "(at most max_order); "
         "null: the scenario's max_correction (default max_order)",
     )
 
