@@ -1,4 +1,5 @@
-"""The shipped trained policies load, and do what benchmarks/results/agents_vs_optimum.md says.
+"""The shipped trained policies load, and do what benchmarks/results/agents_vs_optimum.md (and, for the
+networks, network_agents.md) says.
 
 Each zoo policy runs on 1,000 episodes of seed 12345 (the benchmark's evaluation seed, disjoint from
 training) next to the references of its scenario: the DP optimum where it can be computed, and the
@@ -14,11 +15,12 @@ import numpy as np
 import pytest
 
 from agents.classic import TUNERS
+from agents.classic.meio import optimise_base_stock
 from agents.evaluation import mean_ci
 from agents.references import TUNING_SEED, optimal_policy
 from agents.rl import load_run
 from envs.batch import evaluation_paths, run_batch
-from envs.scenario import load_scenario, single_item
+from envs.scenario import NetworkScenario, load_scenario, single_item
 
 ZOO = Path(__file__).resolve().parent.parent / "zoo"
 ENTRIES = sorted(path.relative_to(ZOO).as_posix() for path in ZOO.glob("*/*") if (path / "model.zip").is_file())
@@ -58,6 +60,9 @@ def test_the_zoo_is_not_empty():
 def test_zoo_policy_keeps_its_claims(entry, single_threaded_torch):
     algo, scenario_name = entry.split("/")
     policy, trained_on = load_run(ZOO / entry)
+    if isinstance(load_scenario(scenario_name), NetworkScenario):
+        network_keeps_its_claims(policy, load_scenario(scenario_name))
+        return
     scenario = single_item(load_scenario(scenario_name), "the zoo")
     assert trained_on.name == scenario.name
     costs = run_batch(policy, scenario, evaluation_paths(scenario, EPISODES, SEED), warmup=WARMUP).avg_cost
@@ -71,3 +76,17 @@ def test_zoo_policy_keeps_its_claims(entry, single_threaded_torch):
         against = "base_stock" if grid else min(CLASSIC, key=lambda name: references[name].mean())
         _, _, high = mean_ci(costs - references[against])
         assert high < 0, f"{entry}: not significantly below {against}"
+
+
+def network_keeps_its_claims(policy, scenario: NetworkScenario) -> None:
+    """A network's PPO (benchmarks/results/network_agents.md): within 1% of the exact optimum where it is
+    known (issue 14), and never significantly worse than echelon base-stock at Monte Carlo optimised levels."""
+    paths = evaluation_paths(scenario, EPISODES, SEED)
+    costs = run_batch(policy, scenario, paths, warmup=WARMUP).avg_cost
+    optimal, _ = optimal_policy(scenario)
+    if optimal is not None:
+        gap = 100 * (costs.mean() / run_batch(optimal, scenario, paths, warmup=WARMUP).avg_cost.mean() - 1)
+        assert gap < 1.0, f"{scenario.name}: {gap:.2f}% above the optimum"
+    echelon = optimise_base_stock(scenario, seed=TUNING_SEED, warmup=WARMUP, final_episodes=200).policy
+    _, low, _ = mean_ci(costs - run_batch(echelon, scenario, paths, warmup=WARMUP).avg_cost)
+    assert low <= 0, f"{scenario.name}: significantly worse than echelon base-stock"
