@@ -26,7 +26,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -96,13 +96,16 @@ class GeneralConfig(_Strict):
     ppo: PPOSettings
 
 
-def read_config(path: Path, timesteps: int | None) -> GeneralConfig:
-    """The validated config; one line naming the file and key for anything wrong."""
+C = TypeVar("C", bound=BaseModel)
+
+
+def read_config(path: Path, timesteps: int | None, model: type[C]) -> C:
+    """The validated config (of ``model``); one line naming the file and key for anything wrong."""
     try:
         raw = yaml.safe_load(path.read_text())
         if timesteps is not None:
             raw["total_timesteps"] = timesteps
-        return GeneralConfig.model_validate(raw)
+        return model.model_validate(raw)
     except OSError as error:
         raise UserError(f"{path}: cannot read ({error.strerror})") from None
     except yaml.YAMLError as error:
@@ -131,6 +134,7 @@ class Selector(BaseCallback):
         self.paths = [evaluation_paths(s, sel.episodes, sel.seed) for s in self.scenarios]
         self.baseline: list[float] = []
         self.best = np.inf
+        self.every = sel.every
         self.last = -sel.every
         self.scores = ["timesteps,score"]
 
@@ -166,7 +170,7 @@ class Selector(BaseCallback):
         self.last = 0
 
     def _on_step(self) -> bool:
-        if self.num_timesteps - self.last >= self.config.selection.every:
+        if self.num_timesteps - self.last >= self.every:
             self.last = self.num_timesteps
             self.select()
         return True
@@ -182,20 +186,26 @@ def new_out_directory(out: Path | None) -> Path:
     return out
 
 
+def ppo_model(venv: SkuVecEnv, network: Network, ppo: PPOSettings, out: Path, seed: int) -> PPO:
+    """PPO (MLP policy) on ``venv`` under VecMonitor and VecNormalize of the rewards, TensorBoard logs to
+    OUT/tb, its action layer at zero: the untrained policy is every item's base (s, S) policy."""
+    env = VecNormalize(VecMonitor(venv), norm_obs=False, norm_reward=True, gamma=ppo.gamma)
+    net = network
+    policy_kwargs = {"net_arch": {"pi": net.net_arch, "vf": net.net_arch}, "activation_fn": ACTIVATIONS[net.activation],
+                     "log_std_init": net.log_std_init}  # fmt: skip
+    model = PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0, tensorboard_log=str(out / "tb"),
+                policy_kwargs=policy_kwargs, **ppo.model_dump())  # fmt: skip
+    with torch.no_grad():  # the untrained policy is every item's base (s, S) policy
+        for parameter in model.policy.action_net.parameters():
+            parameter.zero_()
+    return model
+
+
 def train(config: GeneralConfig, out: Path, seed: int) -> dict[str, Any]:
     setup_torch(seed)
     pop = config.population
     scenario = population_scenario(draw_instances(pop.seed, pop.size), "general_population", pop.horizon)
-    env = VecNormalize(VecMonitor(SkuVecEnv(scenario, config.copies, seed=seed)), norm_obs=False,
-                       norm_reward=True, gamma=config.ppo.gamma)  # fmt: skip
-    net = config.network
-    policy_kwargs = {"net_arch": {"pi": net.net_arch, "vf": net.net_arch}, "activation_fn": ACTIVATIONS[net.activation],
-                     "log_std_init": net.log_std_init}  # fmt: skip
-    model = PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0, tensorboard_log=str(out / "tb"),
-                policy_kwargs=policy_kwargs, **config.ppo.model_dump())  # fmt: skip
-    with torch.no_grad():  # the untrained policy is every item's base (s, S) policy
-        for parameter in model.policy.action_net.parameters():
-            parameter.zero_()
+    model = ppo_model(SkuVecEnv(scenario, config.copies, seed=seed), config.network, config.ppo, out, seed)
     selector = Selector(config, out)
     start = time.process_time()
     model.learn(total_timesteps=config.total_timesteps, callback=selector, tb_log_name="ppo")
@@ -212,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timesteps", type=integer(1), default=None, help="replaces total_timesteps")
     parser.add_argument("--seed", type=integer(0, MAX_SEED), default=0)
     args = parser.parse_args(argv)
-    config = read_config(args.config, args.timesteps)
+    config = read_config(args.config, args.timesteps, GeneralConfig)
     out = new_out_directory(args.out)
     try:
         atomic_write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))

@@ -167,7 +167,16 @@ def expand_assortment(raw: dict[str, Any], scenario_file: Path) -> dict[str, Any
     return raw
 
 
-# The per-SKU parameters a general policy would see beside each SKU's state, in this order.
+def select_items(scenario: NetworkScenario, start: int, stop: int, limit: float | None = None) -> NetworkScenario:
+    """The assortment of the SKUs ``start`` .. ``stop - 1`` (0-based, in item-master order) of ``scenario``,
+    every capacity's limit replaced by ``limit`` if given; a UserError if the range holds no SKU."""
+    points = scenario.stock_points[start:stop]
+    if not points:
+        raise UserError(f"{scenario.name}: no SKUs in {start}..{stop - 1} (it has {len(scenario.stock_points)})")
+    capacities = scenario.capacities
+    if limit is not None:
+        capacities = tuple(c.model_copy(update={"limit": limit}) for c in capacities)
+    return scenario.model_copy(update={"stock_points": points, "capacities": capacities})
 
 
 def _demand_moments(demand: Any) -> tuple[float, float]:

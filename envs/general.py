@@ -34,7 +34,7 @@ weigh alike and the sum of rewards is the mean relative cost the policy is judge
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -78,16 +78,24 @@ class ItemParameters:
             lost_sales=column["lost_sales"], max_order=column["max_order"],
         )  # fmt: skip
 
-    def out_of_range(self) -> str | None:
+    def out_of_range(self, max_lead_time: int = MAX_LEAD_TIME) -> str | None:
         """Why a general policy cannot order for these items, or None (each must have a positive mean
-        demand and holding and shortage cost, and a lead time of at most MAX_LEAD_TIME)."""
-        if np.any(self.max_lead_time > MAX_LEAD_TIME):
-            return f"a lead time above {MAX_LEAD_TIME} periods (the longest a general policy observes)"
+        demand and holding and shortage cost, and a lead time of at most ``max_lead_time``, the longest
+        the policy observes)."""
+        if np.any(self.max_lead_time > max_lead_time):
+            return f"a lead time above {max_lead_time} periods (the longest a general policy observes)"
         if np.any(self.mean <= 0):
             return "no demand (mean demand 0)"
         if np.any(self.holding <= 0) or np.any(self.shortage <= 0):
             return "a holding or shortage cost of 0 (the cost ratio p / h is part of the input)"
         return None
+
+    def priced(self, volume: np.ndarray, price: float) -> ItemParameters:
+        """The items with a capacity price: holding cost h + price x volume per unit and period, the
+        Lagrangian relaxation of a shared storage limit (Everett 1963; see
+        :mod:`agents.classic.assortment`), so that every quantity derived from h (the reorder point's
+        fractile, the EOQ, the cost-ratio features) sees the price."""
+        return replace(self, holding=self.holding + price * np.asarray(volume, dtype=np.float64))
 
     def _range_values(self) -> dict[str, np.ndarray]:
         """Each item's value of every quantity of :data:`envs.population.RANGE`."""
@@ -162,20 +170,22 @@ class ItemParameters:
         ).astype(np.float32)
 
 
-def item_features(rows: np.ndarray, items: ItemParameters) -> np.ndarray:
+def item_features(rows: np.ndarray, items: ItemParameters, max_lead_time: int = MAX_LEAD_TIME) -> np.ndarray:
     """The general policy's input (n, J, len(FEATURES)) float32 from SkuView rows (n, J, width).
 
     The rows' first 1 + P entries are the stock and the pipeline (P = the longest lead time among
-    the items, at most MAX_LEAD_TIME); demand lags after them are not observed.
+    the items, at most ``max_lead_time``); demand lags after them are not observed. With another
+    ``max_lead_time`` than MAX_LEAD_TIME the pipeline entries run to ``arriving_in_{max_lead_time - 1}``
+    (the layout of :data:`envs.constrained.ITEM_FEATURES`), the other entries as in FEATURES.
     """
     n, points, _ = rows.shape
     slots = int(items.max_lead_time.max()) if points else 0
     stock_and_pipeline = rows[:, :, : 1 + slots].astype(np.float64)
-    out = np.zeros((n, points, len(FEATURES)), dtype=np.float32)
+    out = np.zeros((n, points, len(FEATURES) + max_lead_time - MAX_LEAD_TIME), dtype=np.float32)
     out[:, :, : 1 + slots] = stock_and_pipeline / items.mean[:, None]
     position = stock_and_pipeline.sum(axis=2)
-    out[:, :, 1 + MAX_LEAD_TIME] = (position - items.reorder_point) / items.action_scale
-    out[:, :, 2 + MAX_LEAD_TIME :] = items.parameter_features()
+    out[:, :, 1 + max_lead_time] = (position - items.reorder_point) / items.action_scale
+    out[:, :, 2 + max_lead_time :] = items.parameter_features()
     return out
 
 

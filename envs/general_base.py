@@ -12,15 +12,18 @@ import numpy as np
 from envs.assortment import SkuView
 from envs.batch import run_batch
 from envs.errors import UserError
-from envs.general import ItemParameters, level_orders, positions
+from envs.general import MAX_LEAD_TIME, ItemParameters, level_orders, positions
 from envs.paths import ExogenousPaths
 from envs.scenario import AnyScenario
 
 
-def items_of(scenario: AnyScenario, view: SkuView) -> ItemParameters:
-    """The parameters of a scenario's items, or a UserError naming what a general policy cannot order for."""
-    items = ItemParameters.from_view(view.parameters)
-    reason = items.out_of_range()
+def items_of(
+    scenario: AnyScenario, view: SkuView, max_lead_time: int = MAX_LEAD_TIME, parameters: np.ndarray | None = None
+) -> ItemParameters:
+    """The parameters of a scenario's items (``view.parameters``, or ``parameters`` of the same shape, e.g.
+    estimated on other days), or a UserError naming what a general policy cannot order for."""
+    items = ItemParameters.from_view(view.parameters if parameters is None else parameters)
+    reason = items.out_of_range(max_lead_time)
     if reason is not None:
         raise UserError(f"{scenario.name}: a general policy cannot order for items with {reason}")
     return items
@@ -32,9 +35,9 @@ class BasePolicy:
 
     name = "base"
 
-    def __init__(self, scenario: AnyScenario, view: SkuView | None = None) -> None:
+    def __init__(self, scenario: AnyScenario, view: SkuView | None = None, items: ItemParameters | None = None) -> None:
         self.view = view if view is not None else SkuView(scenario)
-        self.items = items_of(scenario, self.view)
+        self.items = items if items is not None else items_of(scenario, self.view)
         self.single = self.view.layout.system.single
 
     def actions(self, rows: np.ndarray) -> np.ndarray:
@@ -50,7 +53,10 @@ class BasePolicy:
         return {"policy": "base (s, S) of envs.general"}
 
 
-def base_costs(scenario: AnyScenario, view: SkuView, paths: ExogenousPaths, warmup: int) -> np.ndarray:
-    """Each item's average cost per period (J,) under the base policy on ``paths`` (all episodes pooled)."""
-    result = run_batch(BasePolicy(scenario, view), scenario, paths, warmup=warmup)
+def base_costs(
+    scenario: AnyScenario, view: SkuView, paths: ExogenousPaths, warmup: int, items: ItemParameters | None = None
+) -> np.ndarray:
+    """Each item's average cost per period (J,) under the base policy (of ``items``, default the scenario's)
+    on ``paths`` (all episodes pooled)."""
+    result = run_batch(BasePolicy(scenario, view, items), scenario, paths, warmup=warmup)
     return result.point_kpis["avg_cost"].mean(axis=0)

@@ -1,5 +1,7 @@
 """SkuVecEnv: every item of a population of single-item systems as an environment of its own, for one
-general policy (see :mod:`envs.general` for what each item observes and what its action means)."""
+general policy (see :mod:`envs.general` for what each item observes and what its action means);
+ConstrainedSkuVecEnv: the same for the items of an assortment sharing a warehouse, as the
+constrained general policy sees them (:mod:`envs.constrained`)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 
 from envs.assortment import SkuView
 from envs.batch import InventoryBatch
+from envs.constrained import CONSTRAINED_FEATURES, CONSTRAINED_MAX_LEAD_TIME, ConstrainedItems, StorageLimit, floored
 from envs.errors import UserError
-from envs.general import FEATURES, item_features, level_orders, positions
+from envs.general import FEATURES, PARAMETERS, ItemParameters, item_features, level_orders, positions
 from envs.general_base import base_costs, items_of
+from envs.kernel import PeriodOutcome
 from envs.kpis import POINT_KPI_NAMES, point_kpis
 from envs.paths import PathSampler
 from envs.scenario import AnyScenario
@@ -38,26 +42,42 @@ class SkuVecEnv(BatchVecEnv):
     ``episode_kpis``; any other step's info is an empty read-only mapping.
     """
 
+    features: tuple[str, ...] = FEATURES  # what an item observes
+    shares_limits = False  # whether the items may share limits
+
     def __init__(self, scenario: AnyScenario, copies: int, seed: int | None = None, scale_episodes: int = 16) -> None:
         batch = InventoryBatch(scenario, copies)
         self.view = SkuView(scenario, batch.layout)
-        self.items = items_of(scenario, self.view)
-        if batch.system.capacity_kind.size:
+        if batch.system.capacity_kind.size and not self.shares_limits:
             raise UserError(f"{scenario.name}: a general policy trains on items without shared limits")
+        self.items = self._items(scenario, batch)
         self.n_items = batch.system.n_points
-        box = spaces.Box(low=-np.inf, high=np.inf, shape=(len(FEATURES),), dtype=np.float32)
+        box = spaces.Box(low=-np.inf, high=np.inf, shape=(len(self.features),), dtype=np.float32)
         super().__init__(batch, self.n_items, box, spaces.Box(-1.0, 1.0, (1,), dtype=np.float32))
-        self.observation_names = list(FEATURES)
+        self.observation_names = list(self.features)
         scale_paths = PathSampler(scenario, batch.system).draw(np.random.default_rng(SCALE_SEED), scale_episodes)
-        self.cost_scale = np.maximum(base_costs(scenario, self.view, scale_paths, scenario.horizon // 4), 1e-9)
+        costs = base_costs(scenario, self.view, scale_paths, scenario.horizon // 4, self.items)
+        self.cost_scale = np.maximum(costs, 1e-9)
         self._rows = np.zeros((copies, self.n_items, len(self.view.names)), dtype=np.float32)
         if seed is not None:
             self.seed(seed)
 
+    def _items(self, scenario: AnyScenario, batch: InventoryBatch) -> ItemParameters:
+        """The items' parameters the base policy orders with (and the reward scale is measured on)."""
+        return items_of(scenario, self.view)
+
+    def _features(self, rows: np.ndarray) -> np.ndarray:
+        """The features (n, J, len(features)) of SkuView rows (n, J, width)."""
+        return item_features(rows, self.items)
+
+    def _period_costs(self, outcome: PeriodOutcome) -> np.ndarray:
+        """What each item's reward charges it for a period (copies, J): its cost."""
+        return outcome.per_point("cost")
+
     def _observe(self) -> np.ndarray:
-        """Each item's features (num_envs, len(FEATURES)); the rows they came from stay in ``_rows``."""
+        """Each item's features (num_envs, len(features)); the rows they came from stay in ``_rows``."""
         self._rows = self.view.rows(self._batch.observe())
-        return item_features(self._rows, self.items).reshape(self.num_envs, -1)
+        return self._features(self._rows).reshape(self.num_envs, -1)
 
     def reset(self) -> VecEnvObs:
         self._begin()
@@ -68,7 +88,7 @@ class SkuVecEnv(BatchVecEnv):
         actions = np.asarray(self._pending_actions(), dtype=np.float64).reshape(self._batch.n, self.n_items)
         orders = level_orders(actions, positions(self._rows, self.items), self.items)
         outcome = self._batch.step(orders, record=True)
-        rewards = (-outcome.per_point("cost") / self.cost_scale).reshape(-1).astype(np.float32)
+        rewards = (-self._period_costs(outcome) / self.cost_scale).reshape(-1).astype(np.float32)
         if not self._batch.done:
             return self._observe(), rewards, np.zeros(self.num_envs, dtype=bool), list(self._empty_infos)
         terminal = self._observe()
@@ -84,3 +104,40 @@ class SkuVecEnv(BatchVecEnv):
         ]
         self._begin()
         return self._observe(), rewards, np.ones(self.num_envs, dtype=bool), infos
+
+
+class ConstrainedSkuVecEnv(SkuVecEnv):
+    """:class:`SkuVecEnv` over an assortment whose items share a storage limit (the kernel turns away
+    arrivals beyond it, :mod:`envs.kernel`), each item observing :data:`envs.constrained.CONSTRAINED_FEATURES`
+    with the capacity price ``price`` (mean demand floored, :func:`envs.constrained.floored`); its action
+    moves the order-up-to level of its priced base policy.
+
+    Its reward is minus its Lagrangian period cost, its own cost (including the overflow cost of its
+    arrivals turned away) plus ``price`` x volume x its stock on hand at the period's end, over what
+    the priced base policy costs it under the limit (its cost alone: a scale). The price term charges
+    each item for the room it takes from the others (Everett 1963: at the right price the items'
+    separate problems together solve the constrained one); rewarded with its own cost alone, each
+    item gains by holding more, and the others pay in arrivals turned away (a first run, 8M steps
+    without the term, raised the training items' cost by 5%).
+    """
+
+    features = CONSTRAINED_FEATURES
+    shares_limits = True
+
+    def __init__(
+        self, scenario: AnyScenario, copies: int, price: float, seed: int | None = None, scale_episodes: int = 16
+    ) -> None:
+        self.price = price
+        super().__init__(scenario, copies, seed, scale_episodes)
+
+    def _items(self, scenario: AnyScenario, batch: InventoryBatch) -> ItemParameters:
+        raw = items_of(scenario, self.view, CONSTRAINED_MAX_LEAD_TIME, floored(self.view.parameters))
+        volume = self.view.parameters[:, PARAMETERS.index("volume")]
+        self.constrained = ConstrainedItems(raw, volume, self.price, StorageLimit.of(batch.system))
+        return self.constrained.priced
+
+    def _features(self, rows: np.ndarray) -> np.ndarray:
+        return self.constrained.features(rows)
+
+    def _period_costs(self, outcome: PeriodOutcome) -> np.ndarray:
+        return outcome.per_point("cost") + self.price * self.constrained.volume * outcome.per_point("on_hand")

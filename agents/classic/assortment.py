@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -224,6 +225,38 @@ def _volume(scenario: NetworkScenario, layout: ObservationLayout) -> np.ndarray:
     return np.array([points[name].volume for name in layout.system.names])
 
 
+def search_price(
+    judged: Callable[[float], float], scenario: NetworkScenario, prices: int = 12, refine: int = 6
+) -> list[tuple[float, float]]:
+    """The lambdas tried and their costs ``judged(lambda)``: 0, a log grid of ``prices`` values from 1e-2 to
+    1e4 times the mean holding cost of ``scenario`` (+ 1e-3), then ``refine`` golden-section steps on
+    log lambda between the best grid point's neighbours (the best lambda is the trace's cheapest)."""
+    trace = [(0.0, judged(0.0))]
+    scale = float(np.mean([p.holding_cost + 1e-3 for p in scenario.stock_points]))
+    grid = scale * np.geomspace(1e-2, 1e4, prices)
+    trace += [(float(lam), judged(float(lam))) for lam in grid]
+    best = min(range(len(trace)), key=lambda i: trace[i][1])
+    if best > 0:  # golden section on log lambda between the best grid point's neighbours
+        low = math.log(trace[best - 1][0]) if best > 1 else math.log(grid[0]) - math.log(grid[1] / grid[0])
+        high = math.log(trace[best + 1][0]) if best + 1 < len(trace) else math.log(grid[-1] * grid[1] / grid[0])
+        ratio = (math.sqrt(5) - 1) / 2
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        fa, fb = judged(math.exp(a)), judged(math.exp(b))
+        trace += [(math.exp(a), fa), (math.exp(b), fb)]
+        for _ in range(refine - 2):
+            if fa <= fb:
+                high, b, fb = b, a, fa
+                a = high - ratio * (high - low)
+                fa = judged(math.exp(a))
+                trace.append((math.exp(a), fa))
+            else:
+                low, a, fa = a, b, fb
+                b = low + ratio * (high - low)
+                fb = judged(math.exp(b))
+                trace.append((math.exp(b), fb))
+    return trace
+
+
 def tune_assortment(
     name: str,
     scenario: AnyScenario,
@@ -266,30 +299,7 @@ def tune_assortment(
     def judged(lam: float) -> float:
         return float(run_batch(make(lam), scenario, paths, warmup=warmup).avg_cost.mean())
 
-    trace = [(0.0, judged(0.0))]
-    if priced:
-        scale = float(np.mean([p.holding_cost + 1e-3 for p in scenario.stock_points]))
-        grid = scale * np.geomspace(1e-2, 1e4, prices)
-        trace += [(float(lam), judged(float(lam))) for lam in grid]
-        best = min(range(len(trace)), key=lambda i: trace[i][1])
-        if best > 0:  # golden section on log lambda between the best grid point's neighbours
-            low = math.log(trace[best - 1][0]) if best > 1 else math.log(grid[0]) - math.log(grid[1] / grid[0])
-            high = math.log(trace[best + 1][0]) if best + 1 < len(trace) else math.log(grid[-1] * grid[1] / grid[0])
-            ratio = (math.sqrt(5) - 1) / 2
-            a, b = high - ratio * (high - low), low + ratio * (high - low)
-            fa, fb = judged(math.exp(a)), judged(math.exp(b))
-            trace += [(math.exp(a), fa), (math.exp(b), fb)]
-            for _ in range(refine - 2):
-                if fa <= fb:
-                    high, b, fb = b, a, fa
-                    a = high - ratio * (high - low)
-                    fa = judged(math.exp(a))
-                    trace.append((math.exp(a), fa))
-                else:
-                    low, a, fa = a, b, fb
-                    b = low + ratio * (high - low)
-                    fb = judged(math.exp(b))
-                    trace.append((math.exp(b), fb))
+    trace = search_price(judged, scenario, prices, refine) if priced else [(0.0, judged(0.0))]
     lam, cost_found = min(trace, key=lambda entry: entry[1])
     details = {"lambda": lam, "search": [[x, c] for x, c in trace], "seconds": time.perf_counter() - began}
     return TunedPolicy(make(lam), "simulation", cost_found, details)

@@ -5,6 +5,12 @@ order-up-to level of the item's base (s, S) policy, :mod:`envs.general`). It is 
 pickle: ``general_policy.json`` (what it observes, its layers, the range it was trained on, how)
 and ``general_policy.npz`` (the weights, read with ``allow_pickle=False``). The JSON holds the
 SHA-256 digest of the weights file, checked on load.
+
+Two formats: :data:`FORMAT`, the single-item policy (:data:`envs.general.FEATURES`), and
+:data:`CONSTRAINED_FORMAT`, the policy for items sharing a warehouse
+(:data:`envs.constrained.CONSTRAINED_FEATURES`, with its capacity price ``capacity_price`` in the
+JSON); :data:`FORMATS` holds what each observes. A loader names the formats it accepts, so a
+command made for one never runs the other.
 """
 
 from __future__ import annotations
@@ -20,17 +26,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from envs.assortment import is_assortment
+from envs.assortment import SkuView, is_assortment
+from envs.constrained import CONSTRAINED_FEATURES, CONSTRAINED_MAX_LEAD_TIME, ConstrainedItems, StorageLimit, floored
 from envs.errors import UserError
 from envs.files import Content, write_directory
-from envs.general import FEATURES, MAX_LEAD_TIME, item_features
-from envs.general_base import BasePolicy
+from envs.general import FEATURES, MAX_LEAD_TIME, PARAMETERS, item_features
+from envs.general_base import BasePolicy, items_of
 from envs.inputs import shown_path
 from envs.scenario import AnyScenario, Scenario
 
 META_FILE = "general_policy.json"
 WEIGHTS_FILE = "general_policy.npz"
 FORMAT = "general-single-item-policy/2"  # /2: the base (s, S) policy of envs.general
+CONSTRAINED_FORMAT = "general-constrained-policy/1"  # envs.constrained: items sharing a warehouse, priced
+# what a policy of each format observes: its features and the longest lead time of its pipeline entries
+FORMATS: dict[str, tuple[tuple[str, ...], int]] = {
+    FORMAT: (FEATURES, MAX_LEAD_TIME),
+    CONSTRAINED_FORMAT: (CONSTRAINED_FEATURES, CONSTRAINED_MAX_LEAD_TIME),
+}
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
@@ -55,18 +68,38 @@ def sb3_actor_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(m.weight.detach().cpu().numpy().copy(), m.bias.detach().cpu().numpy().copy()) for m in linears]
 
 
+def widened_layers(
+    layers: list[tuple[np.ndarray, np.ndarray]], old: tuple[str, ...], new: tuple[str, ...]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The layers of a network reading features ``old`` made to read ``new``: the first layer's column of
+    each feature in both is kept, a new feature's column is zero (the network ignores it until trained),
+    so on inputs whose shared features agree both networks give the same action."""
+    weight, bias = layers[0]
+    wide = np.zeros((weight.shape[0], len(new)), dtype=weight.dtype)
+    for k, name in enumerate(old):
+        if name in new:
+            wide[:, new.index(name)] = weight[:, k]
+    return [(wide, bias.copy()), *((w.copy(), b.copy()) for w, b in layers[1:])]
+
+
 def save_general(
-    directory: Path, layers: list[tuple[np.ndarray, np.ndarray]], activation: str, about: dict[str, Any]
+    directory: Path,
+    layers: list[tuple[np.ndarray, np.ndarray]],
+    activation: str,
+    about: dict[str, Any],
+    format: str = FORMAT,
 ) -> None:
-    """Write the policy files as the directory ``directory``, all or nothing (an earlier policy there is replaced)."""
+    """Write the policy files as the directory ``directory``, all or nothing (an earlier policy there is replaced);
+    ``format`` one of :data:`FORMATS` (its features and lead time are recorded)."""
+    features, max_lead_time = FORMATS[format]
     buffer = io.BytesIO()
     arrays = {f"{kind}_{k}": array for k, pair in enumerate(layers) for kind, array in zip("wb", pair, strict=True)}
     np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes the arrays
     weights = buffer.getvalue()
     meta = {
-        "format": FORMAT,
-        "features": list(FEATURES),
-        "max_lead_time": MAX_LEAD_TIME,
+        "format": format,
+        "features": list(features),
+        "max_lead_time": max_lead_time,
         "activation": activation,
         "layers": len(layers),
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
@@ -81,16 +114,22 @@ def is_general_policy(path: str | Path) -> bool:
     return (Path(path) / META_FILE).is_file()
 
 
-def load_general(path: str | Path) -> tuple[nn.Sequential, dict[str, Any]]:
-    """The actor network and the JSON of a general policy directory; one-line errors for what does not fit."""
+def load_general(path: str | Path, format: str = FORMAT) -> tuple[nn.Sequential, dict[str, Any]]:
+    """The actor network and the JSON of a general policy directory of ``format`` (one of :data:`FORMATS`);
+    one-line errors for what does not fit."""
     directory = Path(path)
     meta_file, weights = directory / META_FILE, directory / WEIGHTS_FILE
+    features, max_lead_time = FORMATS[format]
     try:
         meta = json.loads(meta_file.read_text())
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ValueError(f"not a {FORMAT} file")
-        if meta.get("features") != list(FEATURES) or meta.get("max_lead_time") != MAX_LEAD_TIME:
+        if not isinstance(meta, dict) or meta.get("format") != format:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise ValueError(f"not a {format} file" + (f" but {found}" if isinstance(found, str) else ""))
+        if meta.get("features") != list(features) or meta.get("max_lead_time") != max_lead_time:
             raise ValueError("made for other features than this version observes")
+        if format == CONSTRAINED_FORMAT and not (isinstance(meta.get("capacity_price"), int | float)
+                                                  and meta["capacity_price"] >= 0):  # fmt: skip
+            raise ValueError("capacity_price must be a number at least 0")
         if meta.get("activation") not in ACTIVATIONS:
             raise ValueError(f"unknown activation {meta.get('activation')!r}")
         data = weights.read_bytes()
@@ -98,7 +137,7 @@ def load_general(path: str | Path) -> tuple[nn.Sequential, dict[str, Any]]:
             raise ValueError(f"{WEIGHTS_FILE} is not the file its JSON names (digest differs)")
         with np.load(weights, allow_pickle=False) as arrays:
             layers = [(arrays[f"w_{k}"], arrays[f"b_{k}"]) for k in range(int(meta["layers"]))]
-        sizes = [len(FEATURES)] + [w.shape[0] for w, _ in layers]
+        sizes = [len(features)] + [w.shape[0] for w, _ in layers]
         if any(w.shape != (sizes[k + 1], sizes[k]) or b.shape != (sizes[k + 1],) for k, (w, b) in enumerate(layers)):
             raise ValueError("layer shapes do not chain")
         if sizes[-1] != 1:
@@ -138,3 +177,53 @@ class GeneralPolicy(BasePolicy):
 
     def params(self) -> dict[str, Any]:
         return {"policy": "general"}
+
+
+class ConstrainedGeneralPolicy(BasePolicy):
+    """A constrained general policy ordering for every item of an assortment sharing a warehouse (see
+    :class:`envs.policy.Policy` and :mod:`envs.constrained`): each item's constrained features, the
+    network's action, the order-up-to level of its base policy priced at ``price``.
+
+    Args:
+        actor: the network (:func:`actor_network`), reading CONSTRAINED_FEATURES.
+        scenario: the assortment.
+        price: the capacity price lambda per unit of volume and period.
+        parameters: the items' parameter table (as :attr:`envs.assortment.SkuView.parameters`) to use
+            instead of the scenario's own, e.g. mean demand estimated on days before the ones simulated
+            (either floored, :func:`envs.constrained.floored`).
+        trained_range: general_policy.json's ``range``; items outside it are ordered for, with a warning.
+    """
+
+    def __init__(
+        self,
+        actor: nn.Sequential,
+        scenario: AnyScenario,
+        price: float,
+        name: str = "general_constrained",
+        parameters: np.ndarray | None = None,
+        trained_range: dict | None = None,
+    ) -> None:
+        if not is_assortment(scenario):
+            raise UserError(f"{scenario.name}: a constrained general policy orders for an assortment")
+        view = SkuView(scenario)
+        raw = items_of(
+            scenario, view, CONSTRAINED_MAX_LEAD_TIME, floored(view.parameters if parameters is None else parameters)
+        )
+        volume = view.parameters[:, PARAMETERS.index("volume")]
+        self.constrained = ConstrainedItems(raw, volume, price, StorageLimit.of(view.layout.system))
+        super().__init__(scenario, view, self.constrained.priced)
+        outside = self.items.outside(trained_range or {})
+        if outside:
+            warnings.warn(f"{scenario.name}: outside the range the general policy was trained on (priced): "
+                          f"{'; '.join(outside)}", stacklevel=2)  # fmt: skip
+        self.actor, self.name, self.price = actor, name, price
+
+    def actions(self, rows: np.ndarray) -> np.ndarray:
+        """The network's actions (n, J) for SkuView rows (n, J, width)."""
+        features = self.constrained.features(rows)
+        with torch.no_grad():
+            out = self.actor(torch.from_numpy(features.reshape(-1, len(CONSTRAINED_FEATURES))))
+        return out.numpy().reshape(rows.shape[:2]).astype(np.float64)
+
+    def params(self) -> dict[str, Any]:
+        return {"policy": "general_constrained", "capacity_price": self.price}
