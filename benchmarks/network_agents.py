@@ -80,7 +80,7 @@ def row(scenario: str, records: dict[str, Any]) -> str:
     optimum = f"{optimal['avg_cost']:.3f}" if optimal else "—"
     return (
         f"| {scenario} | {optimum} | {echelon['avg_cost']:.3f} | {ppo['avg_cost']:.3f} | {gap:+.2f}% | "
-        f"{paired['mean']:+.3f} ({low:+.3f}, {high:+.3f}) | {verdict} | {provenance['timesteps']:,} | "
+        f"{paired['mean_difference']:+.3f} ({low:+.3f}, {high:+.3f}) | {verdict} | {provenance['timesteps']:,} | "
         f"{provenance.get('train_seconds', 0) / 60:.1f} |"
     )
 
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         "base-stock per episode, 95% CI.",
         "",
         "| scenario | exact optimum | echelon base-stock | PPO | gap | paired diff (95% CI) | PPO vs echelon "
-        "base-stock | steps of the model | CPU-min of the run |",
+        "base-stock | steps of the model | wall-min of the training run |",
         "|---|---:|---:|---:|---:|---|---|---:|---:|",
     ]
     for scenario in scenarios:
