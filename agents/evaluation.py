@@ -28,7 +28,14 @@ from agents.classic.forecast_policy import ForecastOrderUpTo
 from agents.classic.meio import NETWORK_POLICIES, optimise_base_stock
 from agents.exact.serial import serial_optimum
 from agents.references import TUNING_SEED, optimal_policy
-from agents.rl.general import GeneralPolicy, is_general_policy, load_general
+from agents.rl.general import (
+    CONSTRAINED_FORMAT,
+    ConstrainedGeneralPolicy,
+    GeneralPolicy,
+    general_format,
+    is_general_policy,
+    load_general,
+)
 from envs.assortment import is_assortment
 from envs.batch import BatchResult, evaluation_paths, run_batch
 from envs.distributed import InProcess, Workers
@@ -139,9 +146,16 @@ def resolve_policies(
                 f"{spec}: unknown policy for {kind} (names: {', '.join(names)}; or a run directory or model path)"
             )
         if is_general_policy(spec):  # one model for any item in its range: no scenario of its own to match
-            actor, meta = load_general(spec)
-            general = GeneralPolicy(actor, scenario, trained_range=meta.get("range"))
-            trained = {"general": f"trained {meta.get('timesteps', 0):,} steps on a population"}
+            general: GeneralPolicy | ConstrainedGeneralPolicy
+            if general_format(spec) == CONSTRAINED_FORMAT:  # items sharing a warehouse, at its capacity price
+                actor, meta = load_general(spec, CONSTRAINED_FORMAT)
+                price = float(meta["capacity_price"])
+                general = ConstrainedGeneralPolicy(actor, scenario, price, trained_range=meta.get("range"))
+                trained = {"general": f"fine-tuned {meta.get('timesteps', 0):,} steps", "capacity_price": price}
+            else:
+                actor, meta = load_general(spec)
+                general = GeneralPolicy(actor, scenario, trained_range=meta.get("range"))
+                trained = {"general": f"trained {meta.get('timesteps', 0):,} steps on a population"}
             learned.append(NamedPolicy(spec, general, trained, "learned"))
             continue
         policy, trained_on = load_learned(spec)

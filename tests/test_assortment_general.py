@@ -197,3 +197,23 @@ def test_a_bad_config_is_one_line_naming_file_and_key_and_exit_2(tmp_path, chang
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and message in lines[0], done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_runs_the_shipped_constrained_policy_as_the_benchmark_builds_it(tmp_path):
+    """evaluate.py --policy zoo/general_constrained: the policy at its stored capacity price, on the same
+    paths the same costs as ConstrainedGeneralPolicy built by hand."""
+    import evaluate
+    from envs.batch import evaluation_paths
+
+    scenario = warehouse(horizon=30)
+    path = tmp_path / "warehouse.yaml"
+    path.write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
+    out = tmp_path / "results"
+    evaluate.main(["--scenario", str(path), "--policy", str(ROOT / "zoo" / "general_constrained"),
+                   "--episodes", "40", "--warmup", "5", "--seed", "3", "--out", str(out)])  # fmt: skip
+    record = json.loads((out / "results.json").read_text())[-1]
+    actor, meta = load_general(ROOT / "zoo" / "general_constrained", CONSTRAINED_FORMAT)
+    assert record["params"]["capacity_price"] == pytest.approx(meta["capacity_price"])
+    policy = ConstrainedGeneralPolicy(actor, scenario, meta["capacity_price"])
+    expected = run_batch(policy, scenario, evaluation_paths(scenario, 40, 3), warmup=5).avg_cost.mean()
+    assert record["avg_cost"] == pytest.approx(expected)

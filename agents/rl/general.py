@@ -110,6 +110,17 @@ def save_general(
                     what="general policy")  # fmt: skip
 
 
+def general_format(path: str | Path) -> str:
+    """The format a general policy directory names in its JSON (``""`` when it names none); load_general
+    checks the rest."""
+    try:
+        meta = json.loads((Path(path) / META_FILE).read_text())
+    except (OSError, ValueError):
+        return ""
+    found = meta.get("format") if isinstance(meta, dict) else None
+    return found if isinstance(found, str) else ""
+
+
 def is_general_policy(path: str | Path) -> bool:
     return (Path(path) / META_FILE).is_file()
 
