@@ -57,7 +57,7 @@ class ActionMap:
                 example = "{policy: base_stock, S: 20}" if self.single else "{policy: echelon_base_stock, levels: ...}"
                 raise UserError(
                     f"{scenario.name}: action_meaning: correction needs action_base, the policy it corrects "
-                    f"(e.g. {example}); train.py tunes one when it is not given"
+                    f"(e.g. {example}); train.py finds one with correct_classic: true"
                 )
             if isinstance(scenario, Scenario):
                 self.rule[0] = scenario.action_base.normal_form()

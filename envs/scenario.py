@@ -282,7 +282,7 @@ class EchelonBaseStockRule(_Strict):
     def _in_range(cls, levels: dict[str, int]) -> dict[str, int]:
         for name, level in levels.items():
             if not 0 <= level <= MAX_UNITS:
-                raise ValueError(f"levels.{name[:80]}: {level} is outside 0..{MAX_UNITS:,}")
+                raise ValueError(f"{name[:80]}: {level} is outside 0..{MAX_UNITS:,}")
         return levels
 
     def normal_forms(self, names: tuple[str, ...]) -> np.ndarray:
@@ -427,8 +427,13 @@ class NetworkScenario(_Options):
 
     @model_validator(mode="after")
     def _corrections(self) -> NetworkScenario:
-        ranges = [p.name for p in self.stock_points if p.max_correction is not None]
-        _check_corrections(self, self.action_base is not None, bool(ranges))
+        ranged = [p.name for p in self.stock_points if p.max_correction is not None]
+        if ranged and self.action_meaning != "correction":
+            raise ValueError(
+                f"stock point '{ranged[0]}': max_correction is for a correction of a classic policy: "
+                "set action_meaning: correction"
+            )
+        _check_corrections(self, self.action_base is not None, False)
         if self.action_base is not None:
             names = [p.name for p in self.stock_points]
             unknown = sorted(set(self.action_base.levels) - set(names))

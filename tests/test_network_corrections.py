@@ -6,24 +6,38 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
+import torch
+from stable_baselines3 import PPO
 
 import export
 import train
 from agents import rl
 from agents.classic.echelon import NetworkBaseStock
 from agents.classic.meio import demand_served
+from agents.deploy.network import recommend_network
 from agents.deploy.runtime import OnnxPolicy
 from envs.actions import ActionMap
-from envs.batch import evaluation_paths, run_batch
+from envs.batch import InventoryBatch, evaluation_paths, run_batch
 from envs.layout import ObservationLayout
 from envs.scenario import load_scenario
 from envs.system import compile_system
 
 OWMR = "owmr_4_identical_lost_sales"
 LEVELS = {"warehouse": 100, "retailer_1": 14, "retailer_2": 15, "retailer_3": 16, "retailer_4": 17}
+
+
+def rollout_like(scenario, n: int) -> np.ndarray:
+    """``n`` observations of the scenario from echelon-base-stock-like episodes (the first periods of random paths)."""
+    layout = ObservationLayout(scenario)
+    batch = InventoryBatch(scenario, n)
+    batch.begin(evaluation_paths(scenario, n, 11))
+    for _ in range(5):
+        batch.step(np.random.default_rng(1).integers(0, 10, size=(n, layout.system.n_points)))
+    return batch.observe().copy()
 
 
 def corrected(name: str = OWMR, levels: dict[str, int] = LEVELS, **keys):
@@ -100,6 +114,10 @@ def test_a_network_correction_policy_trains_and_exports_with_parity(tmp_path, si
         argv += ["-p", param]
     train.main(argv)
     run = tmp_path / "runs" / "serial_snyder_shen_6_1_ppo_seed0"
+    model = PPO.load(run / "model.zip", device="cpu")  # corrections of both signs, for the sentences below
+    with torch.no_grad():
+        model.policy.action_net.bias[:] = torch.tensor([0.3, -0.2, 0.05])
+    model.save(run / "model.zip")
     out = tmp_path / "policy"
     export.main([str(run), "--out", str(out), "--parity-observations", "3000"])
     meta = json.loads((out / "policy.json").read_text())
@@ -112,3 +130,16 @@ def test_a_network_correction_policy_trains_and_exports_with_parity(tmp_path, si
     np.testing.assert_array_equal(
         run_batch(exported, scenario, paths).avg_cost, run_batch(sb3_policy, scenario, paths).avg_cost
     )
+    # recommend's sentences split each order into echelon base-stock's and the learned correction
+    recommendations = recommend_network(exported, rollout_like(scenario, 60))
+    levels = scenario.action_base.levels
+    for i, row in enumerate(recommendations.explanations):
+        for j, point in enumerate(recommendations.points):
+            found = re.search(r"Echelon base-stock \(level (\d+)\) orders (\d+); the learned correction "
+                              r"(adds (\d+)|takes off (\d+)|changes nothing)", row[j])  # fmt: skip
+            assert found, row[j]
+            level, base = int(found[1]), int(found[2])
+            change = int(found[4] or 0) - int(found[5] or 0)
+            assert level == levels[point]
+            assert base == min(max(level - int(recommendations.positions[i, j]), 0), 60)
+            assert base + change == recommendations.orders[i, j]

@@ -61,6 +61,7 @@ def test_zoo_policy_keeps_its_claims(entry, single_threaded_torch):
     algo, scenario_name = entry.split("/")
     policy, trained_on = load_run(ZOO / entry)
     if isinstance(load_scenario(scenario_name), NetworkScenario):
+        assert trained_on.name == scenario_name
         network_keeps_its_claims(policy, load_scenario(scenario_name))
         return
     scenario = single_item(load_scenario(scenario_name), "the zoo")

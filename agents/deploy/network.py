@@ -130,6 +130,16 @@ def _groups(meta: dict[str, Any], point: str, dim: int) -> list[ExplanationGroup
     return groups
 
 
+def _corrected_policy(meta: dict[str, Any], points: list[str]) -> list[tuple[int, int]] | None:
+    """Each point's (echelon level, max_order) of the echelon base-stock policy a learned network policy
+    corrects (``action_meaning: correction``), in ``points`` order; None for any other policy."""
+    scenario = meta.get("scenario") or {}
+    base = scenario.get("action_base") if scenario.get("action_meaning") == "correction" else None
+    if not isinstance(base, dict) or base.get("policy") != "echelon_base_stock":
+        return None
+    return [(int(base["levels"][p]), int(meta["stock_points"][p]["max_order"])) for p in points]
+
+
 def recommend_network(policy: OnnxPolicy, obs: np.ndarray, review_above: int | None = None) -> NetworkRecommendations:
     """Orders for every stock point of every row of ``obs``, with Shapley attributions and sentences.
 
@@ -148,6 +158,7 @@ def recommend_network(policy: OnnxPolicy, obs: np.ndarray, review_above: int | N
     positions = np.stack([obs[:, meta["stock_points"][p]["echelon_columns"]].sum(axis=1) for p in points], axis=1)
     attributions = np.zeros((n, len(points), 3))
     caps = np.full(len(points), review_above) if review_above is not None else np.array(explanation["review_above"])
+    corrected = _corrected_policy(meta, points)
     sentences: list[list[str]] = [[] for _ in range(n)]
     for j, point in enumerate(points):
         groups = _groups(meta, point, dim)
@@ -173,7 +184,14 @@ def recommend_network(policy: OnnxPolicy, obs: np.ndarray, review_above: int | N
                 else f"No order at {point}: echelon position {positions_text[i]}"
             )
             review = f" Above {caps[j]}: review." if orders[i, j] > caps[j] else ""
-            sentences[i].append(f"{head}. Against the typical state (order {typical_order:g}): {reason}.{review}")
+            base = ""
+            if corrected is not None:
+                level, capacity = corrected[j]
+                base_order = int(min(max(level - np.rint(positions[i, j]), 0), capacity))
+                change = int(orders[i, j]) - base_order
+                effect = f"adds {change}" if change > 0 else f"takes off {-change}" if change < 0 else "changes nothing"
+                base = f" Echelon base-stock (level {level}) orders {base_order}; the learned correction {effect}."
+            sentences[i].append(f"{head}.{base} Against the typical state (order {typical_order:g}): {reason}.{review}")
     return NetworkRecommendations(points, orders, positions, attributions, caps, sentences)
 
 

@@ -20,6 +20,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from agents.deploy.graphs import OPSET
 from envs.actions import ActionMap
 from envs.layout import ObservationLayout
+from envs.scenario import NetworkScenario
 
 
 def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, str]:
@@ -44,6 +45,7 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
     segments = (system.action_ranges + 1).tolist()
     levels = scenario.action_meaning == "level"
     correction = scenario.action_meaning == "correction"
+    on_network = isinstance(scenario, NetworkScenario)
     # the corrected policy's (reorder point, order-up-to level, batch, cap), one row per stock point
     rule = torch.as_tensor(ActionMap(scenario, layout).rule if correction else np.ones((len(system.names), 4), int))
     echelon = torch.as_tensor(layout.position_matrix(echelon=True))
@@ -57,7 +59,7 @@ def sb3_graph(policy: Any, layout: ObservationLayout) -> tuple[onnx.ModelProto, 
         range_text = system.action_ranges.tolist() if len(segments) > 1 else int(system.action_ranges[0])
         if correction:
             base = scenario.action_base.model_dump(exclude_none=True)
-            where = "echelon inventory position" if len(segments) > 1 else "inventory position (on hand + on order)"
+            where = "echelon inventory position" if on_network else "inventory position (on hand + on order)"
             mapping = (
                 f"a = actor mean clipped to [-1, 1]; order = round(a * {range_text}) + the order of "
                 f"{base.pop('policy')} {base} at the {where}"

@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from agents.classic.meio import demand_served
+from agents.exact.serial import why_not_exact
 from agents.references import best_classic, best_echelon_levels
 from agents.rl.hyperparameters import ALGOS, Algorithm, DQNHyperparameters, Hyperparameters, sb3_default
 from envs.arguments import MAX_SEED
@@ -32,8 +33,9 @@ from envs.system import compile_system
 ALGO_DIR = Path(str(files("configs") / "algos"))
 # Actions of a discrete action space: its network has one output per action.
 MAX_DISCRETE_ACTIONS = 100_000
-# Largest network whose echelon base-stock levels train.py optimises by simulation before a
-# correcting run (owmr_10_nonidentical_lost_sales, 11 points, takes about 40 s).
+# Largest network (other than a serial one with exact levels) whose echelon base-stock levels
+# train.py optimises by simulation before a correcting run (owmr_10_nonidentical_lost_sales, 11
+# points, takes about 40 s).
 MAX_POINTS_OPTIMISED = 16
 # Memory DQN's replay buffer may take (observations and next observations, float32).
 MAX_REPLAY_BYTES = 8 << 30
@@ -205,10 +207,11 @@ def correcting_best_classic(
     corrections = {"action": "continuous", "action_meaning": "correction"}
     if isinstance(scenario, NetworkScenario):
         points = len(scenario.stock_points)
-        if scenario.action_base is None and points > MAX_POINTS_OPTIMISED:
+        if scenario.action_base is None and points > MAX_POINTS_OPTIMISED and why_not_exact(scenario) is not None:
             raise UserError(
                 f"{scenario.name}: correct_classic: the echelon levels of {points} stock points are not optimised at "
-                f"train time (at most {MAX_POINTS_OPTIMISED}); give env.action_base, or -p correct_classic=false"
+                f"train time (at most {MAX_POINTS_OPTIMISED}); give env.action_meaning=correction and env.action_base, "
+                "or -p correct_classic=false"
             )
         levels = scenario.action_base if scenario.action_base is not None else best_echelon_levels(scenario)
         served = demand_served(compile_system(scenario))
