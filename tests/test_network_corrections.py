@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pytest
 import torch
+import yaml
 from stable_baselines3 import PPO
 
 import export
@@ -143,3 +144,23 @@ def test_a_network_correction_policy_trains_and_exports_with_parity(tmp_path, si
             assert level == levels[point]
             assert base == min(max(level - int(recommendations.positions[i, j]), 0), 60)
             assert base + change == recommendations.orders[i, j]
+
+
+def test_the_networks_block_of_the_algo_config_applies_to_networks_only(tmp_path):
+    default = yaml.safe_load((rl.ALGO_DIR / "ppo.yaml").read_text())["default"]
+    path = tmp_path / "ppo.yaml"
+    blocks = {
+        "default": {**default, "learning_rate": 0.001},
+        "networks": {"correction_periods": 1, "learning_rate": 0.002},
+        OWMR: {"learning_rate": 0.003},
+    }
+    path.write_text(yaml.safe_dump(blocks))
+    single = rl.load_hyperparameters(path, "ppo", "lost_sales_L1_p4")
+    assert single.correction_periods is None and single.learning_rate == 0.001
+    network = rl.load_hyperparameters(path, "ppo", "serial_shang_song_1", network=True)
+    assert network.correction_periods == 1 and network.learning_rate == 0.002
+    own = rl.load_hyperparameters(path, "ppo", OWMR, {"n_envs": 8}, network=True)  # the scenario's block wins
+    assert own.correction_periods == 1 and own.learning_rate == 0.003 and own.n_envs == 8
+    # the shipped config: every network corrects by at most one period of the demand a point serves
+    shipped = rl.resolve_config("ppo", "serial_shang_song_1")
+    assert [p.max_correction for p in shipped.scenario.stock_points] == [4, 4, 4, 4]  # Poisson(4)

@@ -33,6 +33,8 @@ from envs.system import compile_system
 ALGO_DIR = Path(str(files("configs") / "algos"))
 # Actions of a discrete action space: its network has one output per action.
 MAX_DISCRETE_ACTIONS = 100_000
+# The block of an algo config that applies to every network (after `default`, before the scenario's own).
+NETWORK_BLOCK = "networks"
 # Largest network (other than a serial one with exact levels) whose echelon base-stock levels
 # train.py optimises by simulation before a correcting run (owmr_10_nonidentical_lost_sales, 11
 # points, takes about 40 s).
@@ -87,9 +89,10 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def load_hyperparameters(
-    path: Path, algo: str, scenario_name: str, overrides: Mapping[str, Any] | None = None
+    path: Path, algo: str, scenario_name: str, overrides: Mapping[str, Any] | None = None, network: bool = False
 ) -> Hyperparameters:
-    """The hyperparameters of ``algo`` for a scenario: ``default`` block, scenario block, overrides.
+    """The hyperparameters of ``algo`` for a scenario: ``default`` block, for a network the
+    :data:`NETWORK_BLOCK` block, the scenario's block, overrides.
 
     Every block of the file is validated (merged onto ``default``), so a mistake in any block is
     reported, whichever scenario is trained.
@@ -105,7 +108,8 @@ def load_hyperparameters(
         if not isinstance(block, dict):
             raise UserError(f"{path}: {name}: must be a mapping of hyperparameters")
         validate_hyperparameters(model, _merged(blocks["default"], block), f"{path}: {name}")
-    resolved = _merged(blocks["default"], blocks.get(scenario_name, {}))
+    resolved = _merged(blocks["default"], blocks.get(NETWORK_BLOCK, {}) if network else {})
+    resolved = _merged(resolved, blocks.get(scenario_name, {}))
     return validate_hyperparameters(model, _merged(resolved, overrides or {}), "command line")
 
 
@@ -165,7 +169,8 @@ def resolve_config(
             f"--algo {algo}: learns for one stock point; {base_scenario.name} is a network of {points} "
             f"(use {able}, which orders for every stock point at once)"
         )
-    hyperparameters = load_hyperparameters(ALGO_DIR / f"{algo}.yaml", algo, base_scenario.name, overrides)
+    network = isinstance(base_scenario, NetworkScenario)
+    hyperparameters = load_hyperparameters(ALGO_DIR / f"{algo}.yaml", algo, base_scenario.name, overrides, network)
     unknown = sorted(set(hyperparameters.env) - set(type(base_scenario).model_fields))
     if unknown:
         raise UserError(
