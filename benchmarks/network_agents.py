@@ -5,8 +5,9 @@
     # evaluate every shipped network model (no training); writes benchmarks/results/network_agents.md
     python -m benchmarks.network_agents [--scenario S ...] [--episodes 1000] [--seed 12345]
 
-The default recipe on a network (configs/algos/ppo.yaml, ``correct_classic: true``): each stock
-point's action corrects the order of echelon base-stock, at the exact optimal levels of a serial
+The default recipe on a network (configs/algos/ppo.yaml: its ``default`` and ``networks`` blocks,
+``correct_classic: true``, corrections of at most one period of the demand a point serves): each
+stock point's action corrects the order of echelon base-stock, at the exact optimal levels of a serial
 system with backorders (Chen and Zheng 1994) or at the levels Monte Carlo optimisation finds
 (agents.classic.meio, on paths of seed 1,000,003); the untrained model is that policy, and the
 run's best model is chosen by train.py's own evaluations (seed 2,000,003). The judge is
