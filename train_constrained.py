@@ -28,7 +28,6 @@ Read top to bottom:
 from __future__ import annotations
 
 import itertools
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,6 @@ from agents.rl.general import (
     widened_layers,
 )
 from agents.rl.training import setup_torch
-from envs.arguments import MAX_SEED, ArgumentParser, integer
 from envs.assortment import is_assortment, select_items
 from envs.batch import evaluation_paths, run_batch
 from envs.constrained import CONSTRAINED_FEATURES
@@ -61,7 +59,7 @@ from envs.files import atomic_write
 from envs.general import FEATURES
 from envs.scenario import NetworkScenario, load_scenario
 from envs.sku_vec_env import ConstrainedSkuVecEnv
-from train_general import ROOT, Network, PPOSettings, Selector, _Strict, new_out_directory, ppo_model, read_config
+from train_general import ROOT, Network, PPOSettings, Selector, _Strict, ppo_model, run_command
 
 DEFAULT_CONFIG = ROOT / "configs" / "algos" / "general_constrained.yaml"
 
@@ -196,25 +194,7 @@ def train(config: ConstrainedConfig, out: Path, seed: int) -> dict[str, Any]:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    parser.add_argument("--out", type=Path, default=None, help="run directory (new or empty)")
-    parser.add_argument("--timesteps", type=integer(1), default=None, help="replaces total_timesteps")
-    parser.add_argument("--seed", type=integer(0, MAX_SEED), default=0)
-    args = parser.parse_args(argv)
-    config = read_config(args.config, args.timesteps, ConstrainedConfig)
-    out = new_out_directory(args.out or ROOT / "runs" / "constrained" / time.strftime("%Y%m%d-%H%M%S"))
-    try:
-        atomic_write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
-        result = train(config, out, args.seed)
-    except BaseException as stopped:  # a failure or an interrupt: no run without a policy is left behind
-        if not (out / "best").is_dir():
-            shutil.rmtree(out, ignore_errors=True)
-        elif isinstance(stopped, UserError):
-            raise UserError(f"{stopped}; the best policy so far is kept in {out}/best") from None
-        raise
-    print(f"done: {result['timesteps']:,} steps, best selection score {result['best_score']:.5f}, "
-          f"{result['cpu_seconds'] / 60:.1f} CPU-minutes; policies in {out}/best and {out}/final")  # fmt: skip
+    run_command(argv, __doc__.splitlines()[0], DEFAULT_CONFIG, ConstrainedConfig, train, "constrained")
 
 
 if __name__ == "__main__":

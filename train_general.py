@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -176,9 +177,10 @@ class Selector(BaseCallback):
         return True
 
 
-def new_out_directory(out: Path | None) -> Path:
-    """The run directory: ``out`` if it is new or empty (not a symlink or a file), else one line and exit 2."""
-    out = check_output_directory(out or ROOT / "runs" / "general" / time.strftime("%Y%m%d-%H%M%S"))
+def new_out_directory(out: Path | None, runs: str = "general") -> Path:
+    """The run directory: ``out`` if it is new or empty (not a symlink or a file), else one line and exit 2;
+    without ``out``, a new one under runs/``runs``/."""
+    out = check_output_directory(out or ROOT / "runs" / runs / time.strftime("%Y%m%d-%H%M%S"))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -214,19 +216,28 @@ def train(config: GeneralConfig, out: Path, seed: int) -> dict[str, Any]:
     return {"timesteps": model.num_timesteps, "best_score": selector.best, "cpu_seconds": time.process_time() - start}
 
 
-@exit_on_user_error
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+def run_command(
+    argv: list[str] | None,
+    description: str,
+    default_config: Path,
+    config_type: type[C],
+    train_run: Callable[[C, Path, int], dict[str, Any]],
+    runs: str,
+) -> None:
+    """The command line of a general policy's training script (this one and train_constrained.py): read
+    the config, train into a new run directory (default: under runs/``runs``/), and leave no run without
+    a policy behind when training fails or is interrupted."""
+    parser = ArgumentParser(description=description)
+    parser.add_argument("--config", type=Path, default=default_config)
     parser.add_argument("--out", type=Path, default=None, help="run directory (new or empty)")
     parser.add_argument("--timesteps", type=integer(1), default=None, help="replaces total_timesteps")
     parser.add_argument("--seed", type=integer(0, MAX_SEED), default=0)
     args = parser.parse_args(argv)
-    config = read_config(args.config, args.timesteps, GeneralConfig)
-    out = new_out_directory(args.out)
+    config = read_config(args.config, args.timesteps, config_type)
+    out = new_out_directory(args.out, runs)
     try:
         atomic_write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
-        result = train(config, out, args.seed)
+        result = train_run(config, out, args.seed)
     except BaseException as stopped:  # a failure or an interrupt: no run without a policy is left behind
         if not (out / "best").is_dir():
             shutil.rmtree(out, ignore_errors=True)
@@ -235,6 +246,11 @@ def main(argv: list[str] | None = None) -> None:
         raise
     print(f"done: {result['timesteps']:,} steps, best selection score {result['best_score']:.5f}, "
           f"{result['cpu_seconds'] / 60:.1f} CPU-minutes; policies in {out}/best and {out}/final")  # fmt: skip
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    run_command(argv, __doc__.splitlines()[0], DEFAULT_CONFIG, GeneralConfig, train, "general")
 
 
 if __name__ == "__main__":
